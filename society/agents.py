@@ -1,0 +1,118 @@
+"""Speaker: one language-model agent sitting on a node of the society's network."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mesa.discrete_space import FixedAgent
+
+from society.curation import curate
+from society.lm.base import LanguageModel
+
+if TYPE_CHECKING:
+    from mesa.discrete_space import Cell
+
+    from society.model import Society
+
+
+class Speaker(FixedAgent):
+    """An agent that speaks, listens to its neighbours, keeps what passes its filters, learns.
+
+    Args:
+        model: the society.
+        cell: the network cell (node) the agent sits on.
+        lm: the agent's language model (any backend).
+        community: the community label of its node.
+        data: the agent's initial training data (round 0 of its buffer).
+    """
+
+    model: Society
+
+    def __init__(
+        self, model: Society, cell: Cell, lm: LanguageModel, community: int, data: list[str]
+    ) -> None:
+        super().__init__(model)
+        self.cell = cell
+        self.lm = lm
+        self.community = community
+        self.learning = True
+        self.utterances: list[str] = []
+        self.heard: list[tuple[int, int]] = []  # (speaker id, utterance index); -1 = real text
+        self.heard_texts: list[str] = []
+        self.kept: list[str] = []
+        self.buffer: deque[list[str]] = deque([data], maxlen=self._buffer_rounds())
+        self.metrics: dict[str, float] = {}
+
+    @property
+    def node(self) -> int:
+        """The graph node the agent sits on."""
+        return self.cell.coordinate
+
+    def _buffer_rounds(self) -> int | None:
+        learning = self.model.scenario.learning
+        return {"replace": 1, "accumulate": None, "window": learning.window}[learning.data]
+
+    def speak(self) -> None:
+        """Sample this round's utterances from the agent's model."""
+        speech = self.model.scenario.speech
+        prompts = self.model.real_prompts(speech.utterances) if speech.prompt != "none" else None
+        self.utterances = self.lm.sample(
+            speech.utterances,
+            rng=self.model.rng,
+            max_tokens=speech.max_tokens,
+            temperature=speech.temperature,
+            top_p=speech.top_p,
+            prompts=prompts,
+        )
+
+    def sources(self) -> list[tuple[Speaker, float]]:
+        """Who this agent listens to, with edge weights (itself too if configured)."""
+        graph = self.model.graph
+        out = [
+            (agent, float(graph.edges[self.node, agent.node].get("weight", 1.0)))
+            for agent in self.cell.neighborhood.agents
+        ]
+        listening = self.model.scenario.listening
+        if listening.include_self:
+            out.append((self, listening.self_weight))
+        return out
+
+    def listen(self) -> None:
+        """Gather this round's training text: neighbours' utterances (by weight) plus real text."""
+        scenario = self.model.scenario
+        total = scenario.listening.texts or scenario.speech.utterances
+        n_real = int(round(scenario.real_data.fraction * total))
+        candidates: list[tuple[int, int]] = []
+        weights: list[float] = []
+        for agent, weight in self.sources():
+            count = len(agent.utterances)
+            candidates.extend((agent.unique_id, i) for i in range(count))
+            weights.extend([weight / count] * count)
+        n_generated = min(total - n_real, len(candidates))
+        rng = self.model.rng
+        picked: list[tuple[int, int]] = []
+        if n_generated > 0:
+            p = np.asarray(weights) / np.sum(weights)
+            idx = rng.choice(len(candidates), size=n_generated, replace=False, p=p)
+            picked = [candidates[i] for i in np.sort(idx)]
+        real = self.model.real_texts(n_real)
+        self.heard = picked + [(-1, i) for i in range(len(real))]
+        self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
+
+    def curate(self) -> None:
+        """Keep what passes the scenario's filters."""
+        keep = curate(self.heard_texts, self.model.scenario.curation)
+        self.kept = [t for t, k in zip(self.heard_texts, keep, strict=True) if k]
+        self.model.record_kept(self.heard, keep)
+
+    def learn(self) -> None:
+        """Update the data buffer, then the model (from current weights or from the ancestor)."""
+        if not self.learning or not self.kept:
+            return
+        self.buffer.append(self.kept)
+        data = [text for texts in self.buffer for text in texts]
+        if self.model.scenario.learning.init == "ancestor":
+            self.lm = self.model.ancestor.clone()
+        self.lm.update(data)

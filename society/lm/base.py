@@ -1,0 +1,55 @@
+"""The protocol every language-model backend follows, so agents never know which they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class LanguageModel(Protocol):
+    """A trainable, sampleable, scoreable language model over text.
+
+    Backends own their tokenization (they are built with the run's shared tokenizer or
+    with a checkpoint's own), so the protocol speaks in plain strings.
+    """
+
+    def fit(self, texts: Sequence[str]) -> None:
+        """Train from scratch on ``texts``."""
+
+    def update(self, texts: Sequence[str]) -> None:
+        """Continue training from the current state on ``texts``."""
+
+    def sample(
+        self,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        max_tokens: int = 40,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        prompts: Sequence[str] | None = None,
+    ) -> list[str]:
+        """Generate ``n`` texts (continuations only, without the prompt)."""
+
+    def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Return per-text total log-likelihood (nats) and per-text scored token counts."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Return the model's state as a flat dict of arrays (safetensors / npz friendly)."""
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        """Restore a state produced by :meth:`state`."""
+
+    def clone(self) -> LanguageModel:
+        """Return an independent deep copy."""
+
+
+def perplexity(log_likelihood: np.ndarray, tokens: np.ndarray) -> float:
+    """Corpus perplexity exp(-sum log p / sum tokens) from :meth:`LanguageModel.score` output."""
+    total = float(np.sum(tokens))
+    if total == 0:
+        return float("nan")
+    return float(np.exp(-float(np.sum(log_likelihood)) / total))

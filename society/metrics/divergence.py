@@ -1,0 +1,313 @@
+"""How far apart agents' languages are: n-gram count matrices and Jensen-Shannon divergence.
+
+Pure, vectorised functions over tokenised texts; they know nothing of agents or Mesa.
+A *document* is everything one agent said in a round, already tokenised: a list of texts,
+each a list of words (see ``society.metrics.text.tokenize_all``).
+
+The Jensen-Shannon divergence between the row-normalised distributions ``P`` and ``Q`` is
+computed as ``H(M) - (H(P) + H(Q)) / 2`` with ``M = (P + Q) / 2`` and entropies in bits, so
+it lies in ``[0, 1]``: 0 for identical distributions, 1 for disjoint supports. Row entropies
+are computed once; ``H(M)`` for a chunk of pairs comes from one sparse sum of gathered rows,
+so the cost is proportional to the pairs' combined support, never to the full vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+Doc = Sequence[Sequence[str]]
+
+#: Stored entries (gathered rows of both sides) processed per chunk of pairs.
+CHUNK_NNZ = 1_000_000
+
+
+class _Tokens(NamedTuple):
+    """All documents' words flattened: integer word ids, and which text and row each is in."""
+
+    ids: np.ndarray  # int64 word id per token, ids numbered in order of first appearance
+    words: np.ndarray  # object array: the word of each id
+    text_of: np.ndarray  # text number of each token
+    doc_of_text: np.ndarray  # document (row) of each text
+    n_docs: int
+
+
+def _flatten(docs: Sequence[Doc]) -> _Tokens:
+    lengths = [len(text) for doc in docs for text in doc]
+    flat = np.fromiter((w for doc in docs for text in doc for w in text), dtype=object)
+    ids, words = pd.factorize(flat, sort=False)
+    return _Tokens(
+        ids=np.asarray(ids, dtype=np.int64),
+        words=np.asarray(words, dtype=object),
+        text_of=np.repeat(np.arange(len(lengths)), lengths),
+        doc_of_text=np.repeat(np.arange(len(docs)), [len(doc) for doc in docs]),
+        n_docs=len(docs),
+    )
+
+
+def _count(tokens: _Tokens, n: int) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    """Count matrix, start position of each n-gram occurrence, and its column."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    starts = np.arange(max(len(tokens.ids) - n + 1, 0))
+    if len(starts):  # keep n-grams whose first and last word are in the same text
+        starts = starts[tokens.text_of[starts] == tokens.text_of[starts + n - 1]]
+    # Fold the n word ids into one key, re-factorising after each step so keys stay below
+    # (number of tokens) * (number of word types). Factorising numbers the distinct
+    # n-grams 0..K-1 in order of first appearance, so the key is the column.
+    col = tokens.ids[starts]
+    n_words = max(len(tokens.words), 1)
+    for k in range(1, n):
+        col, _ = pd.factorize(col * n_words + tokens.ids[starts + k], sort=False)
+        col = np.asarray(col, dtype=np.int64)
+    n_cols = int(col.max()) + 1 if len(col) else 0
+    row = tokens.doc_of_text[tokens.text_of[starts]] if len(starts) else starts
+    counts = sparse.csr_matrix(
+        (np.ones(len(col)), (row, col)), shape=(tokens.n_docs, n_cols), dtype=np.float64
+    )
+    counts.sum_duplicates()
+    return counts, starts, col
+
+
+def ngram_counts(docs: Sequence[Doc], n: int) -> tuple[sparse.csr_matrix, list[tuple[str, ...]]]:
+    """Count each document's n-grams into a sparse matrix, and name its columns.
+
+    N-grams never cross a text boundary. Columns are the distinct n-grams over all
+    documents, in order of first appearance.
+
+    Args:
+        docs: one document per row (a list of token lists).
+        n: n-gram order (>= 1).
+
+    Returns:
+        ``(counts, vocab)``: a ``(len(docs), len(vocab))`` CSR matrix of float64 counts and
+        the n-gram (a tuple of ``n`` words) of each column.
+
+    Raises:
+        ValueError: if ``n < 1``.
+    """
+    tokens = _flatten(docs)
+    counts, starts, col = _count(tokens, n)
+    _, first = np.unique(col, return_index=True)  # column c first occurs at first[c]
+    at = starts[first][:, None] + np.arange(n)
+    return counts, [tuple(g) for g in tokens.words[tokens.ids[at]].tolist()]
+
+
+def ngram_count_matrix(docs: Sequence[Doc], n: int) -> sparse.csr_matrix:
+    """Rows = documents, columns = distinct n-grams over all documents, values = counts.
+
+    Args:
+        docs: one document per row (a list of token lists).
+        n: n-gram order (>= 1).
+
+    Returns:
+        A ``(len(docs), n_distinct_ngrams)`` CSR matrix of float64 counts (see ``ngram_counts``).
+
+    Raises:
+        ValueError: if ``n < 1``.
+    """
+    return _count(_flatten(docs), n)[0]
+
+
+def ngram_count_matrices(docs: Sequence[Doc], orders: Sequence[int]) -> list[sparse.csr_matrix]:
+    """``ngram_count_matrix`` for several orders, flattening the documents only once.
+
+    Args:
+        docs: one document per row (a list of token lists).
+        orders: the n-gram orders wanted, each >= 1.
+
+    Returns:
+        One count matrix per order, in the order given.
+
+    Raises:
+        ValueError: if an order is < 1.
+    """
+    tokens = _flatten(docs)
+    return [_count(tokens, n)[0] for n in orders]
+
+
+def _xlogx_sum(matrix: sparse.csr_matrix) -> np.ndarray:
+    """Per row, ``sum x log2 x`` over stored entries (all assumed > 0)."""
+    data = matrix.data
+    values = data * np.log2(data, where=data > 0, out=np.zeros_like(data))
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return np.bincount(rows, weights=values, minlength=matrix.shape[0])
+
+
+def _normalise(counts: sparse.spmatrix) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Row-normalise to probabilities; also return which rows are empty."""
+    counts = sparse.csr_matrix(counts, dtype=np.float64, copy=True)
+    counts.eliminate_zeros()
+    counts.sum_duplicates()
+    counts.sort_indices()
+    if counts.nnz and counts.data.min() < 0:
+        raise ValueError("counts must be non-negative")
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    empty = totals <= 0
+    scale = np.divide(1.0, totals, out=np.zeros_like(totals), where=~empty)
+    counts.data *= np.repeat(scale, np.diff(counts.indptr))
+    return counts, empty
+
+
+def _pairs_jsd(probs: sparse.csr_matrix, neg_entropy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    """JSD (bits) for each row pair; ``neg_entropy[r] = sum p log2 p`` of row ``r``."""
+    out = np.empty(len(pairs))
+    nnz = np.diff(probs.indptr)
+    cost = np.cumsum(nnz[pairs[:, 0]] + nnz[pairs[:, 1]])
+    start = 0
+    while start < len(pairs):
+        stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + CHUNK_NNZ, "right"))
+        stop = max(stop, start + 1)
+        i, j = pairs[start:stop, 0], pairs[start:stop, 1]
+        mixture = (probs[i] + probs[j]) * 0.5
+        neg_h_m = _xlogx_sum(sparse.csr_matrix(mixture))
+        out[start:stop] = 0.5 * (neg_entropy[i] + neg_entropy[j]) - neg_h_m
+        start = stop
+    return out
+
+
+def jsd_matrix(counts: sparse.spmatrix | np.ndarray, pairs: np.ndarray | None = None) -> np.ndarray:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) between row-normalised count rows.
+
+    Args:
+        counts: ``(n, V)`` non-negative counts (sparse or dense); each row is normalised
+            to a probability distribution.
+        pairs: optional ``(k, 2)`` integer array of row indices. If given, only those
+            pairs are computed.
+
+    Returns:
+        With ``pairs``: a length-``k`` vector, one divergence per pair. Without: the full
+        symmetric ``(n, n)`` matrix with a zero diagonal. Any pair involving a row whose
+        total is zero is NaN (including that row's diagonal entry). Values are clipped to
+        ``[0, 1]`` to remove floating-point round-off.
+
+    Raises:
+        ValueError: if ``pairs`` is not ``(k, 2)``, indexes outside ``[0, n)``, or the
+            counts are negative.
+    """
+    probs, empty = _normalise(counts)
+    n = probs.shape[0]
+    neg_entropy = _xlogx_sum(probs)
+    if pairs is None:
+        i, j = np.triu_indices(n, k=1)
+        upper = _finish(_pairs_jsd(probs, neg_entropy, np.column_stack([i, j])), empty, i, j)
+        full = np.zeros((n, n))
+        full[i, j] = upper
+        full[j, i] = upper
+        full[empty, :] = np.nan
+        full[:, empty] = np.nan
+        return full
+    pairs = np.asarray(pairs)
+    if pairs.size == 0:
+        return np.empty(0)
+    if pairs.ndim != 2 or pairs.shape[1] != 2 or not np.issubdtype(pairs.dtype, np.integer):
+        raise ValueError(f"pairs must be a (k, 2) integer array, got shape {pairs.shape}")
+    if pairs.min() < 0 or pairs.max() >= n:
+        raise ValueError(f"pairs index rows outside [0, {n})")
+    pairs = pairs.astype(np.int64, copy=False)
+    values = _pairs_jsd(probs, neg_entropy, pairs)
+    return _finish(values, empty, pairs[:, 0], pairs[:, 1])
+
+
+def _finish(values: np.ndarray, empty: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    values = np.clip(values, 0.0, 1.0)
+    values[i == j] = 0.0
+    values[empty[i] | empty[j]] = np.nan
+    return values
+
+
+def _pair_array(pairs: str | np.ndarray, n: int) -> np.ndarray:
+    """Canonical unordered pairs: each row ``i < j``, no self-pairs, no repeats, sorted."""
+    if isinstance(pairs, str):
+        if pairs != "all":
+            raise ValueError(f"pairs must be 'all' or a (k, 2) array, got {pairs!r}")
+        i, j = np.triu_indices(n, k=1)
+        return np.column_stack([i, j]).astype(np.int64)
+    array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if array.size and (array.min() < 0 or array.max() >= n):
+        raise ValueError(f"pairs index agents outside [0, {n})")
+    array = np.sort(array, axis=1)
+    array = array[array[:, 0] != array[:, 1]]
+    return np.unique(array, axis=0) if len(array) else array
+
+
+def pair_table(
+    agent_ids: Sequence[int],
+    communities: Sequence[int],
+    docs: Sequence[Doc],
+    pairs: str | np.ndarray = "all",
+) -> pd.DataFrame:
+    """One row per unordered agent pair: community relation and unigram/bigram JSD.
+
+    Args:
+        agent_ids: id of each agent (reported in ``agent_i``/``agent_j``).
+        communities: community of each agent, aligned with ``agent_ids``.
+        docs: tokenised document of each agent, aligned with ``agent_ids``.
+        pairs: ``"all"`` for every pair, or a ``(k, 2)`` array of positions into
+            ``agent_ids``. Explicit pairs are canonicalised: each is ordered so the
+            first position is smaller, self-pairs and repeats are dropped, and rows come
+            out sorted by position.
+
+    Returns:
+        A DataFrame with columns ``agent_i``, ``agent_j`` (ids, position of ``agent_i`` <
+        position of ``agent_j``), ``same_community`` (bool), ``jsd_unigram`` and
+        ``jsd_bigram`` (bits, NaN where either agent has no n-gram of that order).
+
+    Raises:
+        ValueError: if the three sequences differ in length or ``pairs`` is invalid.
+    """
+    n = len(agent_ids)
+    if not (len(communities) == len(docs) == n):
+        raise ValueError(
+            f"agent_ids, communities and docs differ in length: "
+            f"{n}, {len(communities)}, {len(docs)}"
+        )
+    index = _pair_array(pairs, n)
+    ids = np.asarray(agent_ids, dtype=np.int64)
+    comm = np.asarray(communities)
+    i, j = index[:, 0], index[:, 1]
+    unigrams, bigrams = ngram_count_matrices(docs, (1, 2))
+    return pd.DataFrame(
+        {
+            "agent_i": ids[i],
+            "agent_j": ids[j],
+            "same_community": np.asarray(comm[i] == comm[j], dtype=bool),
+            "jsd_unigram": jsd_matrix(unigrams, index),
+            "jsd_bigram": jsd_matrix(bigrams, index),
+        }
+    )
+
+
+def within_between(pairs_df: pd.DataFrame, column: str) -> dict[str, float]:
+    """Mean of ``column`` within and between communities, and the separation index.
+
+    NaN values of ``column`` are ignored in both means.
+
+    Args:
+        pairs_df: a table with a boolean ``same_community`` column (e.g. ``pair_table``).
+        column: the divergence column to summarise.
+
+    Returns:
+        ``within`` (mean over same-community pairs), ``between`` (mean over
+        different-community pairs), each NaN when there is no such pair with a value, and
+        ``index = 1 - within / between``: > 0 when communities are more alike inside than
+        across, NaN when either mean is NaN or ``between`` is 0.
+    """
+    same = pairs_df["same_community"].to_numpy(dtype=bool)
+    values = pairs_df[column].to_numpy(dtype=float)
+
+    def mean(mask: np.ndarray) -> float:
+        chosen = values[mask & ~np.isnan(values)]
+        return float(chosen.mean()) if len(chosen) else float("nan")
+
+    within, between = mean(same), mean(~same)
+    defined = not (np.isnan(within) or np.isnan(between) or between == 0)
+    return {
+        "within": within,
+        "between": between,
+        "index": 1.0 - within / between if defined else float("nan"),
+    }

@@ -1,0 +1,223 @@
+"""Society(mesa.Model): language-model agents on a network; one step is one round.
+
+Round loop (``Society.step``), staged so activation order cannot bias results:
+
+1. events  - apply what the scenario schedules for this round
+2. listen  - every agent gathers what its neighbours said last round, plus real text
+3. curate  - filters decide what each agent keeps
+4. learn   - update the data buffer and the model
+5. speak   - every agent samples this round's utterances from its updated model
+6. measure - agent and round metrics (DataCollector) and the pair table
+
+Round 0 is the ancestor: agents speak once at construction and are measured, so every
+row of the metric tables describes one generation's model and what that model said.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import mesa
+import numpy as np
+import pandas as pd
+from mesa.discrete_space import Network
+
+from society.agents import Speaker
+from society.config import Scenario, flat_to_dotted
+from society.corpora import Corpus, load_corpus
+from society.events import apply_events
+from society.lm import build_language_model
+from society.metrics.collect import (
+    AGENT_COLUMNS,
+    ROUND_COLUMNS,
+    agent_metrics,
+    pair_metrics,
+    round_metrics,
+)
+from society.network import build_graph
+from society.tokenizer import SharedTokenizer
+
+def _agent_reporter(name: str):
+    def report(agent: Speaker) -> Any:
+        return agent.metrics.get(name)
+
+    report.__name__ = f"agent_{name}"
+    return report
+
+
+def _round_reporter(name: str):
+    def report(model: Society) -> Any:
+        return model.latest[name]
+
+    report.__name__ = f"round_{name}"
+    return report
+
+
+class Society(mesa.Model):
+    """A community of language-model agents on a graph.
+
+    Args:
+        scenario: the scenario (defaults for everything when omitted).
+        seed: replaces the scenario's seed.
+        corpus: an already loaded real-data corpus (else read from ``scenario.real_data``).
+        **params: flat overrides such as ``real_data_fraction=0.1`` or ``network_kind="ring"``
+            (Mesa ``batch_run`` style).
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        seed: int | None = None,
+        corpus: Corpus | None = None,
+        **params: Any,
+    ) -> None:
+        scenario = scenario or Scenario()
+        overrides = {flat_to_dotted(k): v for k, v in params.items()}
+        if seed is not None:
+            overrides["seed"] = seed
+        if overrides:
+            scenario = scenario.with_overrides(overrides, origin="Society(...)")
+        super().__init__(seed=scenario.seed)
+        self.scenario = scenario
+        self.rounds = scenario.rounds
+        real = scenario.real_data
+        self.corpus = corpus or load_corpus(
+            real.source,
+            holdout=real.holdout,
+            split_seed=real.split_seed,
+            max_texts=real.max_texts,
+            unit=real.unit,
+            text_field=real.text_field,
+        )
+        self.tokenizer = SharedTokenizer.train(
+            self.corpus.train, scenario.tokenizer.vocab_size, scenario.tokenizer.min_frequency
+        )
+        net = scenario.network
+        self.graph = build_graph(
+            net.kind, rng=self.rng, **net.model_dump(exclude={"kind", "path"}), path=net.path
+        )
+        self.space = Network(self.graph, random=self.random)
+        self.ancestor = build_language_model(scenario.language_model, self.tokenizer)
+        self.ancestor.fit(self.corpus.train)
+        self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
+        for node in sorted(self.graph.nodes):
+            community = int(self.graph.nodes[node].get("community", 0))
+            Speaker(self, self.space[node], self.ancestor.clone(), community, self.corpus.train)
+        self.latest: dict[str, Any] = {}
+        self.event_log: list[dict[str, Any]] = []
+        self.pairs: list[pd.DataFrame] = []
+        self.sample_log: list[dict[str, Any]] = []
+        self._heard: Counter[tuple[int, int]] = Counter()
+        self._kept: Counter[tuple[int, int]] = Counter()
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: _round_reporter(name) for name in ROUND_COLUMNS},
+            agent_reporters={name: _agent_reporter(name) for name in AGENT_COLUMNS},
+        )
+        self.agents.do("speak")
+        self.measure()
+
+    @property
+    def round(self) -> int:
+        """The current round (0 before the first step)."""
+        return self.steps
+
+    def step(self) -> None:
+        """Run one round: events, listen, curate, learn, speak, measure."""
+        apply_events(self, self.round)
+        self.agents.do("listen")
+        self.agents.do("curate")
+        self.log_samples(final=False)
+        self.agents.do("learn")
+        self.agents.do("speak")
+        self.measure()
+        self.running = self.round < self.rounds
+
+    def measure(self) -> None:
+        """Measure agents, pairs and the round (every ``metrics.every`` rounds and the last)."""
+        every = self.scenario.metrics.every
+        if self.round % every and self.round != self.rounds:
+            return
+        speakers = list(self.agents)
+        for agent in speakers:
+            agent.metrics = agent_metrics(agent, self.heldout)
+        pairs = pair_metrics(speakers, self.graph, self.scenario.metrics.pairs)
+        if pairs is not None:
+            pairs.insert(0, "round", self.round)
+            self.pairs.append(pairs)
+        self.latest = round_metrics(self.round, speakers, pairs)
+        self.datacollector.collect(self)
+
+    def speaker(self, unique_id: int) -> Speaker:
+        """The agent with this id."""
+        return self._agents_by_id[unique_id]
+
+    @property
+    def _agents_by_id(self) -> dict[int, Speaker]:
+        return {agent.unique_id: agent for agent in self.agents}
+
+    def utterance(self, speaker_id: int, index: int) -> str:
+        """One utterance of the current round's speech."""
+        return self.speaker(speaker_id).utterances[index]
+
+    def real_texts(self, n: int) -> list[str]:
+        """``n`` real training texts drawn without replacement (never held-out text)."""
+        if n <= 0:
+            return []
+        train = self.corpus.train
+        idx = self.rng.choice(len(train), size=min(n, len(train)), replace=False)
+        return [train[i] for i in idx]
+
+    def real_prompts(self, n: int) -> list[str]:
+        """``n`` prompts: the first words of real training texts."""
+        words = self.scenario.speech.prefix_tokens
+        return [" ".join(t.split()[:words]) for t in self.real_texts(n)]
+
+    def record_kept(self, heard: list[tuple[int, int]], keep: np.ndarray) -> None:
+        """Count, per utterance, how many listeners drew it and how many kept it."""
+        for source, flag in zip(heard, keep, strict=True):
+            if source[0] >= 0:
+                self._heard[source] += 1
+                self._kept[source] += int(flag)
+
+    def log_samples(self, final: bool) -> None:
+        """Append the current utterances to ``sample_log`` with their heard/kept counts.
+
+        Utterances of round t are heard in round t+1, so they are logged then; the last
+        round's utterances are logged with ``final=True`` and no counts.
+        """
+        said_in = self.round - 1 if not final else self.round
+        for agent in self.agents:
+            for i, text in enumerate(agent.utterances):
+                key = (agent.unique_id, i)
+                self.sample_log.append(
+                    {
+                        "round": said_in,
+                        "agent": agent.unique_id,
+                        "text": text,
+                        "heard": None if final else self._heard[key],
+                        "kept": None if final else self._kept[key],
+                    }
+                )
+        self._heard.clear()
+        self._kept.clear()
+
+    def pop_samples(self) -> list[dict[str, Any]]:
+        """Return and forget the logged samples (the runner streams them to disk)."""
+        out, self.sample_log = self.sample_log, []
+        return out
+
+    def agent_table(self) -> pd.DataFrame:
+        """One row per (round, agent), tidy."""
+        df = self.datacollector.get_agent_vars_dataframe().reset_index()
+        df = df.rename(columns={"Step": "round", "AgentID": "agent"})
+        return df
+
+    def round_table(self) -> pd.DataFrame:
+        """One row per measured round."""
+        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+
+    def pair_table(self) -> pd.DataFrame:
+        """One row per (round, agent_i, agent_j)."""
+        return pd.concat(self.pairs, ignore_index=True) if self.pairs else pd.DataFrame()

@@ -1,0 +1,97 @@
+"""One shared tokenizer per run: byte-level BPE trained with Hugging Face ``tokenizers``.
+
+Byte-level BPE can spell any string, so agents can produce word forms that the real
+corpus never had (neologisms) and the tokenizer still encodes them losslessly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+EOS = "<|endoftext|>"
+
+
+class SharedTokenizer:
+    """A thin wrapper over ``tokenizers.Tokenizer`` with the calls the society needs.
+
+    Args:
+        tokenizer: a trained ``tokenizers.Tokenizer`` that has the ``<|endoftext|>`` token.
+    """
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        eos = tokenizer.token_to_id(EOS)
+        if eos is None:
+            raise ValueError(f"tokenizer has no {EOS} token")
+        self.eos_id: int = eos
+
+    @classmethod
+    def train(
+        cls, texts: Iterable[str], vocab_size: int = 2000, min_frequency: int = 2
+    ) -> SharedTokenizer:
+        """Train a byte-level BPE tokenizer on ``texts`` (deterministic for the same input).
+
+        Args:
+            texts: training texts.
+            vocab_size: target vocabulary size, including the 256 byte symbols.
+            min_frequency: minimum pair frequency for a merge.
+
+        Returns:
+            The trained tokenizer.
+        """
+        tok = Tokenizer(models.BPE())
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=True)
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            min_frequency=min_frequency,
+            special_tokens=[EOS],
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False,
+        )
+        tok.train_from_iterator(list(texts), trainer=trainer)
+        return cls(tok)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of token ids (including the end-of-text token)."""
+        return self.tokenizer.get_vocab_size()
+
+    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Encode texts into int32 id arrays (no special tokens added)."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
+
+    def decode_batch(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        """Decode id sequences back into text (special tokens dropped, edges stripped)."""
+        lists = [[int(i) for i in seq] for seq in ids]
+        return [t.strip() for t in self.tokenizer.decode_batch(lists, skip_special_tokens=True)]
+
+    def save(self, path: str | Path) -> None:
+        """Write ``tokenizer.json``."""
+        self.tokenizer.save(str(path))
+
+    def to_str(self) -> str:
+        """Serialise to the JSON string ``tokenizers`` understands."""
+        return self.tokenizer.to_str()
+
+    @classmethod
+    def load(cls, path: str | Path) -> SharedTokenizer:
+        """Read a tokenizer saved with :meth:`save`."""
+        return cls(Tokenizer.from_file(str(path)))
+
+    def as_transformers(self):  # noqa: ANN201 - optional heavy import
+        """Return a ``transformers.PreTrainedTokenizerFast`` view (for neural backends)."""
+        from transformers import PreTrainedTokenizerFast
+
+        return PreTrainedTokenizerFast(
+            tokenizer_object=self.tokenizer,
+            eos_token=EOS,
+            bos_token=EOS,
+            unk_token=EOS,
+            pad_token=EOS,
+        )

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+import pytest
+
+from society.config import Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def small() -> Scenario:
+    """A fast scenario: 6 agents in two cliques, short speech, the KJV corpus capped."""
+    return Scenario().with_overrides(
+        {
+            "rounds": 3,
+            "network.kind": "caveman",
+            "network.communities": 2,
+            "network.size": 3,
+            "speech.utterances": 30,
+            "speech.max_tokens": 25,
+            "real_data.max_texts": 1500,
+            "tokenizer.vocab_size": 800,
+            "metrics.heldout_texts": 50,
+        }
+    )
+
+
+@pytest.fixture
+def corpus_file(tmp_path: Path) -> Path:
+    """A small plain-text corpus that is not the bundled one."""
+    lines = []
+    animals = ["fox", "hen", "owl", "cat", "dog", "yak", "eel", "bee"]
+    verbs = ["sees", "chases", "follows", "greets", "ignores", "likes"]
+    for i in range(400):
+        a, b = animals[i % 8], animals[(i * 3 + 1) % 8]
+        lines.append(f"The {a} {verbs[i % 6]} the {b} near the river number {i % 17}.")
+    path = tmp_path / "corpus.txt"
+    path.write_text(" ".join(lines))
+    return path

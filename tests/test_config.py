@@ -1,0 +1,125 @@
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from society.config import (
+    ConfigError,
+    Scenario,
+    flat_to_dotted,
+    load_scenario,
+    parse_override,
+    validate_scenario,
+)
+
+SCENARIOS = sorted(Path(__file__).parent.parent.joinpath("scenarios").glob("*.toml"))
+
+
+def write(tmp_path: Path, text: str, name: str = "s.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_every_key_has_a_default():
+    scenario = Scenario()
+    assert scenario.rounds > 0
+    assert scenario.network.kind == "caveman"
+    assert scenario.language_model.kind == "ngram"
+
+
+def test_resolved_toml_round_trips():
+    scenario = Scenario().with_overrides({"speech.temperature": 0.7, "network.kind": "ring"})
+    again = validate_scenario(tomllib.loads(scenario.to_toml()))
+    assert again == scenario
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_shipped_scenarios_validate(path):
+    scenario = load_scenario(path)
+    assert scenario.name == path.stem
+
+
+def test_unknown_key_names_file_and_field(tmp_path):
+    path = write(tmp_path, "[speech]\nutterance = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert str(info.value) == f"{path}: speech.utterance: unknown key"
+
+
+def test_wrong_type_names_field(tmp_path):
+    path = write(tmp_path, 'rounds = "many"\n')
+    with pytest.raises(ConfigError, match=r"s\.toml: rounds: Input should be a valid integer"):
+        load_scenario(path)
+
+
+def test_malformed_toml(tmp_path):
+    path = write(tmp_path, "[network\nkind = 1\n")
+    with pytest.raises(ConfigError, match="invalid TOML"):
+        load_scenario(path)
+
+
+def test_missing_scenario_file(tmp_path):
+    with pytest.raises(ConfigError, match="scenario file not found"):
+        load_scenario(tmp_path / "nope.toml")
+
+
+def test_errors_are_one_line(tmp_path):
+    path = write(tmp_path, 'rounds = "x"\n[network]\nkind = "blob"\nfoo = 1\n')
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert "\n" not in str(info.value)
+    assert "network.kind" in str(info.value) and "network.foo" in str(info.value)
+
+
+def test_file_graph_needs_path(tmp_path):
+    path = write(tmp_path, '[network]\nkind = "file"\n')
+    with pytest.raises(ConfigError, match="network: kind = 'file' needs path"):
+        load_scenario(path)
+
+
+def test_overrides_are_typed_and_validated(tmp_path):
+    path = write(tmp_path, "rounds = 3\n")
+    scenario = load_scenario(path, ["real_data.fraction=0.25", "network.kind=ring", "name=x y"])
+    assert scenario.real_data.fraction == 0.25
+    assert scenario.network.kind == "ring"
+    assert scenario.name == "x y"
+    with pytest.raises(ConfigError, match="real_data.fraction"):
+        load_scenario(path, ["real_data.fraction=2"])
+    with pytest.raises(ConfigError, match="speech.nope: unknown key"):
+        load_scenario(path, ["speech.nope=1"])
+
+
+def test_seed_option_replaces_seed(tmp_path):
+    assert load_scenario(write(tmp_path, "seed = 1\n"), seed=5).seed == 5
+
+
+def test_relative_paths_resolve_against_scenario_folder(tmp_path):
+    path = write(tmp_path, '[real_data]\nsource = "data/c.txt"\n')
+    assert load_scenario(path).real_data.source == str(tmp_path / "data" / "c.txt")
+    assert load_scenario(write(tmp_path, "", "k.toml")).real_data.source == "kjv"
+
+
+def test_parse_override():
+    assert parse_override("a.b=3") == ("a.b", 3)
+    assert parse_override("a=true") == ("a", True)
+    assert parse_override("a=hello") == ("a", "hello")
+    with pytest.raises(ConfigError):
+        parse_override("novalue")
+
+
+def test_flat_names_map_to_sections():
+    assert flat_to_dotted("real_data_fraction") == "real_data.fraction"
+    assert flat_to_dotted("language_model_order") == "language_model.order"
+    assert flat_to_dotted("rounds") == "rounds"
+
+
+def test_events_are_validated(tmp_path):
+    ok = write(tmp_path, 'rounds = 4\n[[events]]\nround = 2\naction = "isolate_communities"\n')
+    assert load_scenario(ok).events[0].action == "isolate_communities"
+    late = write(tmp_path, 'rounds = 2\n[[events]]\nround = 3\naction = "cut_edges"\nedges=[]\n')
+    with pytest.raises(ConfigError, match="after the last round"):
+        load_scenario(late)
+    unknown = write(tmp_path, 'rounds = 4\n[[events]]\nround = 2\naction = "explode"\n')
+    with pytest.raises(ConfigError, match="events.0"):
+        load_scenario(unknown)

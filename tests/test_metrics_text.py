@@ -1,0 +1,121 @@
+import math
+
+import pytest
+
+from society.metrics.text import (
+    distinct_n,
+    hapax_ratio,
+    mean_length,
+    text_metrics,
+    tokenize_all,
+    type_token_ratio,
+    unigram_entropy,
+    vocabulary_size,
+    words,
+)
+
+KEYS = {
+    "distinct_1",
+    "distinct_2",
+    "distinct_3",
+    "entropy",
+    "vocab_size",
+    "ttr",
+    "hapax_ratio",
+    "mean_length",
+}
+
+
+def test_words_lowercases_keeps_apostrophes_drops_punctuation():
+    assert words("Don't  stop, Bob! The LORD\u2019s way.") == [
+        "don't",
+        "stop",
+        "bob",
+        "the",
+        "lord's",
+        "way",
+    ]
+    assert words("") == []
+    assert words("... !!") == []
+    assert words("'tis ok'") == ["tis", "ok"]
+
+
+def test_tokenize_all_keeps_one_list_per_text():
+    assert tokenize_all(["A b", "", "c."]) == [["a", "b"], [], ["c"]]
+
+
+def test_distinct_n_hand_example():
+    texts = [["a", "b", "a", "b"], ["a", "b", "c"]]
+    # unigrams: 7 tokens, types {a, b, c}
+    assert distinct_n(texts, 1) == pytest.approx(3 / 7)
+    # bigrams: ab ba ab | ab bc -> 5 total, unique {ab, ba, bc}
+    assert distinct_n(texts, 2) == pytest.approx(3 / 5)
+    # trigrams: aba bab | abc -> 3 total, all unique
+    assert distinct_n(texts, 3) == pytest.approx(1.0)
+    # no 4-gram in the second text, two in the first, distinct
+    assert distinct_n(texts, 4) == pytest.approx(1.0)
+    assert distinct_n(texts, 5) == 0.0
+
+
+def test_distinct_n_does_not_cross_text_boundaries():
+    # joined, "b c" would be a bigram; separately there are none
+    assert distinct_n([["a"], ["b"], ["c"]], 2) == 0.0
+    assert distinct_n([], 1) == 0.0
+    with pytest.raises(ValueError):
+        distinct_n([["a"]], 0)
+
+
+def test_entropy_of_uniform_is_log_k():
+    for k in (1, 2, 5, 17):
+        texts = [[f"w{i}" for i in range(k)], [f"w{i}" for i in range(k)]]
+        assert unigram_entropy(texts) == pytest.approx(math.log(k))
+    assert unigram_entropy([]) == 0.0
+    assert unigram_entropy([[]]) == 0.0
+
+
+def test_entropy_hand_example():
+    # p = (1/2, 1/4, 1/4)
+    expected = -(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25))
+    assert unigram_entropy([["a", "a"], ["b", "c"]]) == pytest.approx(expected)
+
+
+def test_vocab_ttr_hapax_length_hand_example():
+    texts = [["the", "cat", "the"], ["dog"], []]
+    assert vocabulary_size(texts) == 3
+    assert type_token_ratio(texts) == pytest.approx(3 / 4)
+    # types: the (2), cat (1), dog (1) -> 2 of 3 are hapaxes
+    assert hapax_ratio(texts) == pytest.approx(2 / 3)
+    assert mean_length(texts) == pytest.approx(4 / 3)
+    assert type_token_ratio([]) == 0.0
+    assert hapax_ratio([]) == 0.0
+    assert mean_length([]) == 0.0
+
+
+def test_text_metrics_agrees_with_the_single_functions():
+    texts = ["The cat saw the dog.", "A dog saw a cat!", "", "Cats and dogs and cats."]
+    out = text_metrics(texts)
+    assert set(out) == KEYS
+    assert all(isinstance(v, float) for v in out.values())
+    toks = tokenize_all(texts)
+    assert out["distinct_1"] == pytest.approx(distinct_n(toks, 1))
+    assert out["distinct_2"] == pytest.approx(distinct_n(toks, 2))
+    assert out["distinct_3"] == pytest.approx(distinct_n(toks, 3))
+    assert out["entropy"] == pytest.approx(unigram_entropy(toks))
+    assert out["vocab_size"] == vocabulary_size(toks)
+    assert out["ttr"] == pytest.approx(type_token_ratio(toks))
+    assert out["hapax_ratio"] == pytest.approx(hapax_ratio(toks))
+    assert out["mean_length"] == pytest.approx(15 / 4)
+
+
+def test_text_metrics_empty_inputs_are_zero():
+    for texts in ([], [""], ["?!"]):
+        out = text_metrics(texts)
+        assert set(out) == KEYS
+        assert all(v == 0.0 for v in out.values())
+
+
+def test_repetition_lowers_diversity():
+    varied = text_metrics([f"word{i} other{i} thing{i}" for i in range(20)])
+    collapsed = text_metrics(["the same words again"] * 20)
+    for key in ("distinct_1", "distinct_2", "distinct_3", "entropy", "hapax_ratio"):
+        assert collapsed[key] < varied[key]
