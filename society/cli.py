@@ -57,17 +57,13 @@ def run(
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task(
-            f"{config.name} (building)", total=config.rounds, status=""
-        )
+        task = progress.add_task(f"{config.name} (building)", total=config.rounds, status="")
 
         def on_round(society) -> None:  # noqa: ANN001
             last["society"] = society
             row = society.latest
             status = f"ppl {row['perplexity']:.1f}  distinct-2 {row['distinct_2']:.3f}"
-            progress.update(
-                task, completed=society.round, description=config.name, status=status
-            )
+            progress.update(task, completed=society.round, description=config.name, status=status)
 
         try:
             path = run_scenario(config, out, origin=str(scenario), on_round=on_round)

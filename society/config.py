@@ -73,7 +73,7 @@ class TokenizerConfig(Section):
 class RealDataConfig(Section):
     """Real human text: the ancestor's training data, the held-out yardstick, the remedy."""
 
-    source: str = Field("kjv", description="kjv | grammar | path to file, folder, JSONL, HF dataset")
+    source: str = Field("kjv", description="kjv | grammar | file, folder, JSONL, HF dataset")
     fraction: float = Field(0.0, ge=0, le=1, description="share of each round's data that is real")
     holdout: float = Field(0.1, gt=0, lt=1, description="share of texts never trained on")
     split_seed: int = Field(0, description="fixes the train/held-out split of the source")
@@ -272,9 +272,9 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
         if src not in BUILTIN_SOURCES and not Path(src).is_absolute():
             real["source"] = str((base_dir / src).resolve())
     net = data.get("network")
-    if isinstance(net, dict) and isinstance(net.get("path"), str):
-        if not Path(net["path"]).is_absolute():
-            net["path"] = str((base_dir / net["path"]).resolve())
+    path = net.get("path") if isinstance(net, dict) else None
+    if isinstance(path, str) and not Path(path).is_absolute():
+        net["path"] = str((base_dir / path).resolve())
 
 
 def load_scenario(

@@ -43,9 +43,7 @@ def connect(model: Society, event: Connect) -> str:
     for name in (a, b):
         if name not in members:
             raise ValueError(f"events: connect: no community {name}")
-    candidates = [
-        (u, v) for u in members[a] for v in members[b] if not model.graph.has_edge(u, v)
-    ]
+    candidates = [(u, v) for u in members[a] for v in members[b] if not model.graph.has_edge(u, v)]
     count = min(event.bridges, len(candidates))
     picked = model.rng.choice(len(candidates), size=count, replace=False) if count else []
     for i in sorted(int(i) for i in picked):

@@ -38,6 +38,7 @@ from society.metrics.collect import (
 from society.network import build_graph
 from society.tokenizer import SharedTokenizer
 
+
 def _agent_reporter(name: str):
     def report(agent: Speaker) -> Any:
         return agent.metrics.get(name)

@@ -111,9 +111,7 @@ def test_an_agent_with_no_one_to_hear_does_not_learn(small):
 
 
 def test_isolate_event_cuts_bridges_in_graph_and_space(small):
-    scenario = small.with_overrides(
-        {"events": [{"round": 2, "action": "isolate_communities"}]}
-    )
+    scenario = small.with_overrides({"events": [{"round": 2, "action": "isolate_communities"}]})
     society = Society(scenario)
     society.step()
     assert nx.is_connected(society.graph)
