@@ -26,6 +26,7 @@ from mesa.discrete_space import Network
 from society.agents import Speaker
 from society.config import Scenario, flat_to_dotted
 from society.corpora import Corpus, load_corpus
+from society.curation import Curator
 from society.events import apply_events
 from society.lm import build_language_model
 from society.metrics.collect import (
@@ -36,6 +37,7 @@ from society.metrics.collect import (
     round_metrics,
 )
 from society.network import build_graph
+from society.selection import attention
 from society.tokenizer import SharedTokenizer
 
 
@@ -103,11 +105,14 @@ class Society(mesa.Model):
         self.ancestor = build_language_model(scenario.language_model, self.tokenizer)
         self.ancestor.fit(self.corpus.train)
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
+        self.curator = Curator(self)
+        self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
             community = int(self.graph.nodes[node].get("community", 0))
             Speaker(self, self.space[node], self.ancestor.clone(), community, self.corpus.train)
         self.latest: dict[str, Any] = {}
         self.event_log: list[dict[str, Any]] = []
+        self._by_id: dict[int, Speaker] = {}
         self.pairs: list[pd.DataFrame] = []
         self.sample_log: list[dict[str, Any]] = []
         self._heard: Counter[tuple[int, int]] = Counter()
@@ -127,6 +132,7 @@ class Society(mesa.Model):
     def step(self) -> None:
         """Run one round: events, listen, curate, learn, speak, measure."""
         apply_events(self, self.round)
+        self.attention = attention(self)
         self.agents.do("listen")
         self.agents.do("curate")
         self.log_samples(final=False)
@@ -152,11 +158,10 @@ class Society(mesa.Model):
 
     def speaker(self, unique_id: int) -> Speaker:
         """The agent with this id."""
-        return self._agents_by_id[unique_id]
-
-    @property
-    def _agents_by_id(self) -> dict[int, Speaker]:
-        return {agent.unique_id: agent for agent in self.agents}
+        by_id = self._by_id
+        if len(by_id) != len(self.agents) or unique_id not in by_id:
+            by_id = self._by_id = {agent.unique_id: agent for agent in self.agents}
+        return by_id[unique_id]
 
     def utterance(self, speaker_id: int, index: int) -> str:
         """One utterance of the current round's speech."""

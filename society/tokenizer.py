@@ -13,6 +13,7 @@ import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 EOS = "<|endoftext|>"
+CACHE_SIZE = 200_000
 
 
 class SharedTokenizer:
@@ -28,6 +29,7 @@ class SharedTokenizer:
         if eos is None:
             raise ValueError(f"tokenizer has no {EOS} token")
         self.eos_id: int = eos
+        self._cache: dict[str, np.ndarray] = {}
 
     @classmethod
     def train(
@@ -62,9 +64,23 @@ class SharedTokenizer:
         return self.tokenizer.get_vocab_size()
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Encode texts into int32 id arrays (no special tokens added)."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [np.asarray(e.ids, dtype=np.int32) for e in encodings]
+        """Encode texts into read-only int32 id arrays (no special tokens added).
+
+        Encodings are memoised per text: in a society the same utterance is heard by
+        several agents and the held-out texts are scored by every agent every round.
+        """
+        cache = self._cache
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            if len(cache) + len(missing) > CACHE_SIZE:
+                cache.clear()
+                missing = list(dict.fromkeys(texts))
+            encodings = self.tokenizer.encode_batch(missing, add_special_tokens=False)
+            for text, encoding in zip(missing, encodings, strict=True):
+                ids = np.asarray(encoding.ids, dtype=np.int32)
+                ids.flags.writeable = False
+                cache[text] = ids
+        return [cache[t] for t in texts]
 
     def decode_batch(self, ids: Sequence[Sequence[int]]) -> list[str]:
         """Decode id sequences back into text (special tokens dropped, edges stripped)."""

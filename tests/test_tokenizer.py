@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+
+from society import tokenizer as tok_module
+from society.tokenizer import SharedTokenizer
+
+TEXTS = ["the cat sat on the mat", "the dog sat on the log", "a bird flew over the house"] * 20
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return SharedTokenizer.train(TEXTS, vocab_size=300)
+
+
+def test_round_trip_including_unseen_word_forms(tok):
+    texts = ["the cat sat", "zqxv blorptastic the dog"]
+    assert tok.decode_batch(tok.encode_batch(texts)) == texts
+
+
+def test_training_is_deterministic():
+    a = SharedTokenizer.train(TEXTS, vocab_size=300)
+    b = SharedTokenizer.train(TEXTS, vocab_size=300)
+    assert a.to_str() == b.to_str()
+
+
+def test_frequent_words_are_single_tokens(tok):
+    (ids,) = tok.encode_batch(["the"])
+    assert len(ids) == 1
+    assert tok.eos_id not in tok.encode_batch(TEXTS[:3])[0]
+
+
+def test_save_load(tok, tmp_path):
+    tok.save(tmp_path / "tokenizer.json")
+    again = SharedTokenizer.load(tmp_path / "tokenizer.json")
+    assert [list(x) for x in again.encode_batch(TEXTS[:3])] == [
+        list(x) for x in tok.encode_batch(TEXTS[:3])
+    ]
+    assert again.vocab_size == tok.vocab_size
+
+
+def test_cache_returns_same_ids_and_survives_overflow(tok, monkeypatch):
+    monkeypatch.setattr(tok_module, "CACHE_SIZE", 3)
+    fresh = SharedTokenizer(tok.tokenizer)
+    first = fresh.encode_batch(["a b", "c d"])
+    second = fresh.encode_batch(["a b", "e f", "g h"])  # overflows: cache cleared
+    np.testing.assert_array_equal(first[0], second[0])
+    assert len(second) == 3
+    assert not second[0].flags.writeable
+
+
+def test_transformers_view(tok):
+    hf = tok.as_transformers()
+    assert hf("the cat")["input_ids"] == list(tok.encode_batch(["the cat"])[0])
+    assert hf.eos_token_id == tok.eos_id
