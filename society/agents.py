@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from mesa.discrete_space import FixedAgent
 
-from society.curation import curate
+from society.curation import real_fraction
 from society.lm.base import LanguageModel
+from society.mutation import mutate, temperature_at
 
 if TYPE_CHECKING:
     from mesa.discrete_space import Cell
@@ -42,6 +43,7 @@ class Speaker(FixedAgent):
         self.heard: list[tuple[int, int]] = []  # (speaker id, utterance index); -1 = real text
         self.heard_texts: list[str] = []
         self.kept: list[str] = []
+        self.kept_from: list[int] = []  # speaker id of each kept text (-1 = real text)
         self.buffer: deque[list[str]] = deque([data], maxlen=self._buffer_rounds())
         self.metrics: dict[str, float] = {}
 
@@ -55,23 +57,29 @@ class Speaker(FixedAgent):
         return {"replace": 1, "accumulate": None, "window": learning.window}[learning.data]
 
     def speak(self) -> None:
-        """Sample this round's utterances from the agent's model."""
+        """Sample this round's utterances (scheduled temperature, then token noise)."""
         speech = self.model.scenario.speech
         prompts = self.model.real_prompts(speech.utterances) if speech.prompt != "none" else None
-        self.utterances = self.lm.sample(
+        said = self.lm.sample(
             speech.utterances,
             rng=self.model.rng,
             max_tokens=speech.max_tokens,
-            temperature=speech.temperature,
+            temperature=temperature_at(self.model.scenario, self.model.round),
             top_p=speech.top_p,
             prompts=prompts,
         )
+        self.utterances = mutate(self.model, said)
 
     def sources(self) -> list[tuple[Speaker, float]]:
-        """Who this agent listens to, with edge weights (itself too if configured)."""
+        """Who this agent listens to: edge weight times the speaker's selection factor."""
         graph = self.model.graph
+        factor = self.model.attention
         out = [
-            (agent, float(graph.edges[self.node, agent.node].get("weight", 1.0)))
+            (
+                agent,
+                float(graph.edges[self.node, agent.node].get("weight", 1.0))
+                * factor.get(agent.unique_id, 1.0),
+            )
             for agent in self.cell.neighborhood.agents
         ]
         listening = self.model.scenario.listening
@@ -83,28 +91,29 @@ class Speaker(FixedAgent):
         """Gather this round's training text: neighbours' utterances (by weight) plus real text."""
         scenario = self.model.scenario
         total = scenario.listening.texts or scenario.speech.utterances
-        n_real = int(round(scenario.real_data.fraction * total))
+        n_real = int(round(real_fraction(scenario.real_data, self.model.round) * total))
         candidates: list[tuple[int, int]] = []
         weights: list[float] = []
         for agent, weight in self.sources():
             count = len(agent.utterances)
             candidates.extend((agent.unique_id, i) for i in range(count))
-            weights.extend([weight / count] * count)
-        n_generated = min(total - n_real, len(candidates))
+            weights.extend([weight / max(count, 1)] * count)
+        p = np.asarray(weights, dtype=float)
+        n_generated = min(total - n_real, int(np.count_nonzero(p)))
         rng = self.model.rng
         picked: list[tuple[int, int]] = []
         if n_generated > 0:
-            p = np.asarray(weights) / np.sum(weights)
-            idx = rng.choice(len(candidates), size=n_generated, replace=False, p=p)
+            idx = rng.choice(len(candidates), size=n_generated, replace=False, p=p / p.sum())
             picked = [candidates[i] for i in np.sort(idx)]
         real = self.model.real_texts(n_real)
         self.heard = picked + [(-1, i) for i in range(len(real))]
         self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
 
     def curate(self) -> None:
-        """Keep what passes the scenario's filters."""
-        keep = curate(self.heard_texts, self.model.scenario.curation)
+        """Keep what passes the scenario's filters (``society.curation.Curator``)."""
+        keep = self.model.curator.mask(self.heard_texts, listener=self.lm)
         self.kept = [t for t, k in zip(self.heard_texts, keep, strict=True) if k]
+        self.kept_from = [s for (s, _), k in zip(self.heard, keep, strict=True) if k]
         self.model.record_kept(self.heard, keep)
 
     def learn(self) -> None:

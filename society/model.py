@@ -3,10 +3,11 @@
 Round loop (``Society.step``), staged so activation order cannot bias results:
 
 1. events  - apply what the scenario schedules for this round
-2. listen  - every agent gathers what its neighbours said last round, plus real text
-3. curate  - filters decide what each agent keeps
-4. learn   - update the data buffer and the model
-5. speak   - every agent samples this round's utterances from its updated model
+2. listen  - every agent gathers what its neighbours said last round (weighted by edge and
+             selection), plus real text (fixed or scheduled share)
+3. curate  - filters decide what each agent keeps (dedup, length, labels, verifier, critic)
+4. learn   - update the data buffer and the model (committed agents do not learn)
+5. speak   - every agent samples this round's utterances (scheduled temperature, noise)
 6. measure - agent and round metrics (DataCollector) and the pair table
 
 Round 0 is the ancestor: agents speak once at construction and are measured, so every
@@ -28,7 +29,7 @@ from society.config import Scenario, flat_to_dotted
 from society.corpora import Corpus, load_corpus
 from society.curation import Curator
 from society.events import apply_events
-from society.lm import build_language_model
+from society.lm.ancestor_cache import build_ancestor
 from society.metrics.collect import (
     AGENT_COLUMNS,
     ROUND_COLUMNS,
@@ -36,6 +37,9 @@ from society.metrics.collect import (
     pair_metrics,
     round_metrics,
 )
+from society.metrics.model_based import model_measures
+from society.metrics.suite import Measures
+from society.metrics.text import tokenize_all
 from society.network import build_graph
 from society.selection import attention
 from society.tokenizer import SharedTokenizer
@@ -64,7 +68,7 @@ class Society(mesa.Model):
         scenario: the scenario (defaults for everything when omitted).
         seed: replaces the scenario's seed.
         corpus: an already loaded real-data corpus (else read from ``scenario.real_data``).
-        **params: flat overrides such as ``real_data_fraction=0.1`` or ``network_kind="ring"``
+        **kwargs: flat overrides such as ``real_data_fraction=0.1`` or ``network_kind="ring"``
             (Mesa ``batch_run`` style).
     """
 
@@ -74,10 +78,10 @@ class Society(mesa.Model):
         *,
         seed: int | None = None,
         corpus: Corpus | None = None,
-        **params: Any,
+        **kwargs: Any,
     ) -> None:
         scenario = scenario or Scenario()
-        overrides = {flat_to_dotted(k): v for k, v in params.items()}
+        overrides = {flat_to_dotted(k): v for k, v in kwargs.items()}
         if seed is not None:
             overrides["seed"] = seed
         if overrides:
@@ -102,9 +106,9 @@ class Society(mesa.Model):
             net.kind, rng=self.rng, **net.model_dump(exclude={"kind", "path"}), path=net.path
         )
         self.space = Network(self.graph, random=self.random)
-        self.ancestor = build_language_model(scenario.language_model, self.tokenizer)
-        self.ancestor.fit(self.corpus.train)
+        self.ancestor = build_ancestor(scenario.language_model, self.tokenizer, self.corpus.train)
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
+        self.measures = Measures(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
         self.curator = Curator(self)
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
@@ -143,17 +147,21 @@ class Society(mesa.Model):
 
     def measure(self) -> None:
         """Measure agents, pairs and the round (every ``metrics.every`` rounds and the last)."""
-        every = self.scenario.metrics.every
-        if self.round % every and self.round != self.rounds:
+        scenario = self.scenario
+        if self.round % scenario.metrics.every and self.round != self.rounds:
             return
         speakers = list(self.agents)
+        docs = [tokenize_all(agent.utterances) for agent in speakers]
         for agent in speakers:
             agent.metrics = agent_metrics(agent, self.heldout)
+        self.measures.measure_agents(speakers, docs, self.round, self.rounds)
         pairs = pair_metrics(speakers, self.graph, self.scenario.metrics.pairs)
+        pairs = model_measures(speakers, pairs, scenario.metrics, self.round, scenario.seed)
         if pairs is not None:
             pairs.insert(0, "round", self.round)
             self.pairs.append(pairs)
         self.latest = round_metrics(self.round, speakers, pairs)
+        self.latest |= self.measures.round(self.round, speakers, docs, pairs, self.graph)
         self.datacollector.collect(self)
 
     def speaker(self, unique_id: int) -> Speaker:
@@ -195,6 +203,7 @@ class Society(mesa.Model):
         """
         said_in = self.round - 1 if not final else self.round
         for agent in self.agents:
+            scored_in, scores = getattr(agent, "ancestor_scores", (None, []))
             for i, text in enumerate(agent.utterances):
                 key = (agent.unique_id, i)
                 self.sample_log.append(
@@ -204,6 +213,9 @@ class Society(mesa.Model):
                         "text": text,
                         "heard": None if final else self._heard[key],
                         "kept": None if final else self._kept[key],
+                        "ancestor_ppl": (
+                            scores[i] if scored_in == said_in and i < len(scores) else None
+                        ),
                     }
                 )
         self._heard.clear()

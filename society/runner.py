@@ -9,8 +9,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from society.checkpoints import checkpoint_if_due
 from society.config import ConfigError, Scenario
 from society.corpora import CorpusError
+from society.curation import LabelsError
+from society.events import EventError
 from society.model import Society
 from society.network import GraphError
 from society.store import RunStore, now
@@ -33,6 +38,8 @@ def build_society(scenario: Scenario, origin: str = "<scenario>") -> Society:
     except GraphError as error:
         field = "network.path" if scenario.network.kind == "file" else "network"
         raise ConfigError(f"{origin}: {field}: {error}") from None
+    except LabelsError as error:
+        raise ConfigError(f"{origin}: curation.labels: {error}") from None
 
 
 def check_out(out: Path) -> None:
@@ -48,12 +55,16 @@ def write_round(store: RunStore, society: Society) -> None:
             "rounds": society.round_table(),
             "agents": society.agent_table(),
             "pairs": society.pair_table(),
+            "innovations": society.measures.innovation_table(),
+            "expressions": society.measures.expression_table(),
         }
     )
     if society.scenario.metrics.samples:
         store.append_samples(society.pop_samples())
     else:
         society.pop_samples()
+    store.write_json("events.json", society.event_log)
+    store.write_graph(society.graph)
     store.update_manifest(rounds_done=society.round)
 
 
@@ -83,11 +94,13 @@ def run_scenario(
     store = RunStore.create(out, scenario, society.tokenizer.to_str())
     try:
         write_round(store, society)
+        checkpoint_if_due(out, society)
         if on_round:
             on_round(society)
         for _ in range(scenario.rounds):
             society.step()
             write_round(store, society)
+            checkpoint_if_due(out, society)
             if on_round:
                 on_round(society)
         society.log_samples(final=True)
@@ -99,6 +112,8 @@ def run_scenario(
             finished=now(),
             error=traceback.format_exception_only(error)[-1].strip(),
         )
+        if isinstance(error, EventError):  # an event that does not fit the society
+            raise ConfigError(f"{origin}: {error}") from None
         raise
     store.update_manifest(status="done", finished=now())
     return out
@@ -109,4 +124,8 @@ def summary(society: Society) -> dict[str, Any]:
     table = society.round_table()
     first, last = table.iloc[0], table.iloc[-1]
     names = ("perplexity", "distinct_2", "entropy", "vocab_size", "jsd_unigram_between")
-    return {name: (float(first[name]), float(last[name])) for name in names if name in table}
+    return {
+        name: (float(first[name]), float(last[name]))
+        for name in names
+        if name in table and not (pd.isna(first[name]) and pd.isna(last[name]))
+    }

@@ -113,6 +113,21 @@ class RunStore:
         """Write a JSON file at the top of the run directory."""
         atomic_write_text(self.path / name, json.dumps(data, indent=2))
 
+    def write_graph(self, graph: Any) -> None:
+        """Write the network as node-link JSON: ``network.json`` (latest), when it changed.
+
+        The first graph written is also kept as ``network_initial.json``.
+        """
+        import networkx as nx
+
+        text = json.dumps(nx.node_link_data(graph, edges="edges"), default=str)
+        if text == getattr(self, "_graph_text", None):
+            return
+        if not (self.path / "network_initial.json").exists():
+            atomic_write_text(self.path / "network_initial.json", text)
+        atomic_write_text(self.path / "network.json", text)
+        self._graph_text = text
+
     def update_manifest(self, **fields: Any) -> None:
         """Merge ``fields`` into ``manifest.json``."""
         self.manifest.update(fields)

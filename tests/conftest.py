@@ -7,6 +7,14 @@ from society.config import Scenario
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_model_cache(tmp_path_factory):
+    """Trained ancestors go to a per-session directory, never to the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SOCIETY_CACHE", str(tmp_path_factory.mktemp("society-cache")))
+        yield
+
+
 @pytest.fixture
 def small() -> Scenario:
     """A fast scenario: 6 agents in two cliques, short speech, the KJV corpus capped."""

@@ -119,3 +119,15 @@ def test_repetition_lowers_diversity():
     collapsed = text_metrics(["the same words again"] * 20)
     for key in ("distinct_1", "distinct_2", "distinct_3", "entropy", "hapax_ratio"):
         assert collapsed[key] < varied[key]
+
+
+def test_unique_n_counts_distinct_ngrams_within_texts():
+    from society.metrics.text import unique_n
+
+    toks = [["a", "b", "a", "b"], ["b", "a"]]
+    assert unique_n(toks, 1) == 2
+    assert unique_n(toks, 2) == 2  # (a, b) and (b, a); none across the text boundary
+    assert unique_n(toks, 3) == 2
+    assert unique_n([], 2) == 0
+    with pytest.raises(ValueError):
+        unique_n(toks, 0)

@@ -25,4 +25,8 @@ def build_language_model(config: LanguageModelConfig, tokenizer: SharedTokenizer
         return NGramLM(
             tokenizer, order=config.order, discount=config.discount, memory=config.memory
         )
+    if config.kind == "transformer":
+        from society.lm.transformer import build_transformer
+
+        return build_transformer(config, tokenizer)
     raise NotImplementedError(f"language_model.kind = {config.kind!r} is not available yet")

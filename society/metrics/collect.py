@@ -11,6 +11,8 @@ import pandas as pd
 
 from society.lm.base import perplexity
 from society.metrics.divergence import pair_table, within_between
+from society.metrics.model_based import PAIR_COLUMN, QUANTILE_COLUMNS
+from society.metrics.suite import AGENT_EXTRA, ROUND_EXTRA
 from society.metrics.text import text_metrics, tokenize_all
 
 if TYPE_CHECKING:
@@ -26,14 +28,17 @@ TEXT_COLUMNS = (
     "hapax_ratio",
     "mean_length",
 )
-AGENT_COLUMNS = ("node", "community", "perplexity", *TEXT_COLUMNS, "kept")
-DIVERGENCES = ("jsd_unigram", "jsd_bigram")
+AGENT_COLUMNS = (
+    "node", "community", "perplexity", *TEXT_COLUMNS, "kept", *AGENT_EXTRA, *QUANTILE_COLUMNS
+)
+DIVERGENCES = ("jsd_unigram", "jsd_bigram", PAIR_COLUMN)
 ROUND_COLUMNS = (
     "round",
     "agents",
     "perplexity",
     *TEXT_COLUMNS,
     *(f"{d}_{part}" for d in DIVERGENCES for part in ("within", "between", "index")),
+    *ROUND_EXTRA,
 )
 AUTO_ALL_PAIRS = 200
 
@@ -83,7 +88,7 @@ def round_metrics(
     for column in DIVERGENCES:
         summary = (
             within_between(pairs, column)
-            if pairs is not None and len(pairs)
+            if pairs is not None and len(pairs) and column in pairs
             else {"within": np.nan, "between": np.nan, "index": np.nan}
         )
         for part in ("within", "between", "index"):

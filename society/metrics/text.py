@@ -76,6 +76,27 @@ def distinct_n(token_lists: TokenLists, n: int) -> float:
     return len(seen) / total if total else 0.0
 
 
+def unique_n(token_lists: TokenLists, n: int) -> int:
+    """Unique-n: the number of distinct n-grams, pooled over the texts.
+
+    Unlike distinct-n this is a count, so compare it only between samples of the same
+    size (each agent says the same number of texts per round).
+
+    Args:
+        token_lists: tokenised texts.
+        n: n-gram order (>= 1).
+
+    Returns:
+        The number of distinct n-grams (n-grams never cross a text boundary).
+
+    Raises:
+        ValueError: if ``n < 1``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    return len({g for tokens in token_lists for g in _ngrams(tokens, n)})
+
+
 def _entropy(counts: Counter[str]) -> float:
     total = sum(counts.values())
     if not total:

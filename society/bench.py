@@ -1,0 +1,482 @@
+"""``society bench``: how fast this machine runs societies, measured against itself.
+
+Items (each a dict in the result, ratios where the issue sets a target):
+
+1. ``matmul``: fp32 matmul peak (best of several square ``torch.mm``), the yardstick.
+2. ``training``: tokens/s of the default transformer agent on full packed batches, the
+   model FLOPs that implies (6 x parameters + attention per token), as a share of (1);
+   also per-agent tokens/s when ``agents_per_batch`` agents train in one stack.
+3. ``sampling``: tokens/s of our KV-cache sampler against ``model.generate`` of the same
+   GPT-2 weights in ``transformers``, same batch, same length, plain sampling.
+4. ``round``: one round of 8 default agents (learn 100 real texts each, say 100 texts of
+   up to 40 tokens) against the way a researcher would write it: one
+   ``transformers.Trainer`` per agent, then ``generate`` per agent, same texts, epochs,
+   optimizer steps and sampling.
+5. ``memory``: resident memory of a process holding 64 default agents after one round.
+6. ``ngram``: seconds per round of n-gram societies of 10, 100 and 1,000 agents.
+
+Timings are wall-clock minima over repeats; the machine should be quiet.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import platform
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+STACK = 8
+"""Agents per stacked training pass in the ``stacked`` measurement (the CUDA default is 16)."""
+TARGETS = {"training_share": 0.35, "sampling_speedup": 3.0, "round_speedup": 3.0, "memory_gb": 4.0}
+
+
+def _best(fn: Callable[[], Any], repeats: int) -> float:
+    """Smallest wall time of ``repeats`` calls (after one warm-up call)."""
+    fn()
+    best = math.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_peak(size: int = 2048, repeats: int = 5) -> dict[str, float]:
+    """fp32 FLOP/s of a ``size`` x ``size`` matmul (best of ``repeats``)."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    seconds = _best(lambda: torch.mm(a, b), repeats)
+    return {"size": size, "flops": 2.0 * size**3 / seconds, "threads": torch.get_num_threads()}
+
+
+def default_config(**overrides: Any):  # noqa: ANN201 - LanguageModelConfig
+    """The scenario default ``[language_model]`` with ``kind = "transformer"``."""
+    from society.config import LanguageModelConfig
+
+    return LanguageModelConfig(kind="transformer", **overrides)
+
+
+def _full_rows(rows: int, context: int, vocab: int, rng: np.random.Generator):  # noqa: ANN202
+    """Packed rows of one full-length document each (random ids: compute is content-free)."""
+    from society.lm.packing import Packed
+
+    inputs = rng.integers(0, vocab, (rows, context))
+    targets = rng.integers(0, vocab, (rows, context))
+    positions = np.tile(np.arange(context), (rows, 1))
+    docs = np.repeat(np.arange(rows)[:, None], context, axis=1)
+    return Packed(inputs, targets, positions, docs, docs.copy())
+
+
+def training_throughput(peak: float, steps: int = 6, vocab: int = 2000) -> dict[str, float]:
+    """Training tokens/s and achieved FLOP/s of the default agent, alone and stacked."""
+    import torch
+
+    from society.lm.gpt import GPTShape, init_params
+    from society.lm.train import TrainSettings, train_stack
+
+    config = default_config()
+    shape = GPTShape(vocab, config.context, config.layers, config.width, config.heads)
+    settings = TrainSettings(batch_size=config.batch_size, steps=steps)
+    rng = np.random.default_rng(0)
+    device = torch.device("cpu")
+    out: dict[str, float] = {
+        "params": shape.n_params(),
+        "batch_tokens": config.batch_size * config.context,
+    }
+    for label, agents in (("alone", 1), ("stacked", STACK)):
+        models = [init_params(shape, torch.Generator().manual_seed(i)) for i in range(agents)]
+        data = [_full_rows(config.batch_size * steps, config.context, vocab, rng) for _ in models]
+        seconds = _best(
+            lambda models=models, data=data: train_stack(
+                models, shape, data, list(range(len(models))), settings, device
+            ),
+            2,
+        )
+        tokens = steps * config.batch_size * config.context * agents
+        flops = shape.flops_per_token((config.context + 1) / 2) * tokens / seconds
+        out[f"{label}_agents"] = agents
+        out[f"{label}_tokens_per_s"] = tokens / seconds
+        out[f"{label}_flops"] = flops
+        out[f"{label}_share_of_peak"] = flops / peak
+    return out
+
+
+def _untrained_default(tokenizer):  # noqa: ANN001, ANN202
+    from society.lm.transformer import TransformerLM
+
+    return TransformerLM.from_config(default_config(), tokenizer)
+
+
+def bench_ancestor(texts: int = 2000):  # noqa: ANN201
+    """The default agent trained for one epoch on KJV verses (cached like any ancestor).
+
+    Returns:
+        ``(model, corpus)``.
+    """
+    from society.corpora import load_corpus
+    from society.lm.ancestor_cache import build_ancestor
+    from society.tokenizer import SharedTokenizer
+
+    corpus = load_corpus(
+        "kjv", holdout=0.1, split_seed=0, max_texts=texts, unit="sentence", text_field="text"
+    )
+    tokenizer = SharedTokenizer.train(corpus.train, 2000, 2)
+    model = build_ancestor(default_config(ancestor_epochs=1.0), tokenizer, corpus.train)
+    return model, corpus
+
+
+def _generate(model, batch: int, max_tokens: int, eos: int) -> int:  # noqa: ANN001
+    """``model.generate`` from end-of-text prompts; returns the tokens generated."""
+    import torch
+
+    start = torch.full((batch, 1), eos, dtype=torch.long)
+    with torch.inference_mode():
+        out = model.generate(
+            start,
+            attention_mask=torch.ones_like(start),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=max_tokens,
+            pad_token_id=eos,
+        )
+    generated = out[:, 1:]
+    ended = (generated == eos).cumsum(1) > 0
+    return int((~ended).sum())
+
+
+def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str, float]:  # noqa: ANN001
+    """Our sampler against ``generate`` on the same weights, batch and length.
+
+    Tokens/s count generated tokens up to each text's end (what a society receives).
+    """
+    hf = lm.to_transformers()
+    eos = lm.tokens.eos_id
+    counted: dict[str, int] = {}
+
+    def ours() -> None:
+        texts = lm.sample(batch, rng=np.random.default_rng(0), max_tokens=max_tokens)
+        counted["ours"] = sum(
+            min(len(ids) + 1, max_tokens) for ids in lm.tokens.encode_batch(texts)
+        )
+
+    def reference() -> None:
+        counted["generate"] = _generate(hf, batch, max_tokens, eos)
+
+    ours_s, ref_s = _best(ours, 3), _best(reference, 3)
+    ours_tps, ref_tps = counted["ours"] / ours_s, counted["generate"] / ref_s
+    return {
+        "batch": batch,
+        "max_tokens": max_tokens,
+        "ours_tokens_per_s": ours_tps,
+        "generate_tokens_per_s": ref_tps,
+        "speedup": ours_tps / ref_tps,
+        "ours_mean_length": counted["ours"] / batch,
+    }
+
+
+def _round_data(corpus, agents: int, texts: int) -> list[list[str]]:  # noqa: ANN001
+    rng = np.random.default_rng(1)
+    return [
+        [corpus.train[i] for i in rng.choice(len(corpus.train), texts, replace=False)]
+        for _ in range(agents)
+    ]
+
+
+def ours_round(ancestor, data: list[list[str]], utterances: int, max_tokens: int) -> float:  # noqa: ANN001
+    """Seconds for every agent to learn its texts, then say ``utterances`` texts."""
+    agents = [ancestor.clone() for _ in data]
+    start = time.perf_counter()
+    for lm, texts in zip(agents, data, strict=True):
+        lm.update(texts)
+    for lm in agents:
+        lm.sample(utterances, rng=np.random.default_rng(0), max_tokens=max_tokens)
+    return time.perf_counter() - start
+
+
+def naive_round(  # noqa: ANN201
+    ancestor,  # noqa: ANN001
+    data: list[list[str]],
+    utterances: int,
+    max_tokens: int,
+    workdir: str,
+) -> float:
+    """The same work the way a researcher would write it: Trainer, then generate.
+
+    Same texts (each ``[EOS] text [EOS]``, padded per batch by the standard collator),
+    epochs, number of optimizer steps, learning rate and sampling as :func:`ours_round`.
+    """
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    settings, tokens = ancestor.settings, ancestor.tokens
+    collator = DataCollatorForLanguageModeling(tokens.as_transformers(), mlm=False)
+    eos = tokens.eos_id
+    start = time.perf_counter()
+    for texts in data:
+        steps, _ = settings.plan(len(ancestor.pack(texts)))
+        per_step = max(1, math.ceil(len(texts) * settings.epochs / steps))
+        model = ancestor.to_transformers().train()
+        encoded = [
+            {"input_ids": [eos, *ids.tolist()[: ancestor.shape.context - 2], eos]}
+            for ids in tokens.encode_batch(texts)
+        ]
+        args = TrainingArguments(
+            output_dir=workdir,
+            per_device_train_batch_size=per_step,
+            num_train_epochs=settings.epochs,
+            learning_rate=settings.learning_rate,
+            weight_decay=settings.weight_decay,
+            adam_beta2=0.95,
+            max_grad_norm=settings.grad_clip,
+            lr_scheduler_type="constant",
+            report_to=[],
+            save_strategy="no",
+            logging_strategy="no",
+            use_cpu=True,
+            disable_tqdm=True,
+            seed=0,
+        )
+        Trainer(model=model, args=args, train_dataset=encoded, data_collator=collator).train()
+        _generate(model.eval(), utterances, max_tokens, eos)
+    return time.perf_counter() - start
+
+
+def round_speed(
+    ancestor,  # noqa: ANN001
+    corpus,  # noqa: ANN001
+    agents: int = 8,
+    texts: int = 100,
+    utterances: int = 100,
+    max_tokens: int = 40,
+) -> dict[str, float]:
+    """A full round of ``agents`` default transformer agents: ours against the naive way."""
+    import tempfile
+
+    data = _round_data(corpus, agents, texts)
+    ours = min(ours_round(ancestor, data, utterances, max_tokens) for _ in range(2))
+    with tempfile.TemporaryDirectory() as workdir:
+        naive = naive_round(ancestor, data, utterances, max_tokens, workdir)
+    return {"agents": agents, "ours_s": ours, "naive_s": naive, "speedup": naive / ours}
+
+
+def _memory_child(queue, agents: int, threads: int) -> None:  # noqa: ANN001
+    import resource
+
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    ancestor, corpus = bench_ancestor()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    population = [ancestor.clone() for _ in range(agents)]
+    for lm, texts in zip(population, _round_data(corpus, agents, 100), strict=True):
+        lm.update(texts)
+    for lm in population:
+        lm.sample(100, rng=np.random.default_rng(0), max_tokens=40)
+    queue.put((before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+
+
+def memory(agents: int = 64) -> dict[str, float]:
+    """Peak resident memory of a fresh process that runs one round of ``agents`` agents.
+
+    The process first loads the corpus, the tokenizer, torch and the (cached) ancestor;
+    ``baseline_gb`` is its peak before the agents exist.
+    """
+    import torch
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_memory_child, args=(queue, agents, torch.get_num_threads()))
+    child.start()
+    before, peak = queue.get()
+    child.join()
+    return {"agents": agents, "baseline_gb": before / 1e9, "peak_rss_gb": peak / 1e9}
+
+
+def ngram_rounds(
+    sizes: tuple[int, ...] = (10, 100, 1000), utterances: int = 100, texts: int = 4000
+) -> dict[str, float]:
+    """Seconds per round (mean of 2 rounds) of default n-gram societies of each size.
+
+    Agents sit on a small-world graph (4 neighbours each) and say ``utterances`` texts;
+    every other key is the scenario default (metrics included).
+    """
+    from society.config import Scenario
+    from society.corpora import load_corpus
+    from society.model import Society
+
+    corpus = load_corpus(
+        "kjv", holdout=0.1, split_seed=0, max_texts=texts, unit="sentence", text_field="text"
+    )
+    out: dict[str, float] = {}
+    for size in sizes:
+        scenario = Scenario().with_overrides(
+            {
+                "rounds": 2,
+                "network.kind": "small_world",
+                "network.agents": size,
+                "network.k": 4,
+                "speech.utterances": utterances,
+                "tokenizer.vocab_size": 2000 if texts >= 2000 else 400,
+            }
+        )
+        society = Society(scenario, corpus=corpus)
+        start = time.perf_counter()
+        society.step()
+        society.step()
+        out[f"agents_{size}_s_per_round"] = (time.perf_counter() - start) / 2
+    return out
+
+
+def run_bench(quick: bool = False, threads: int = 0, console=None) -> dict[str, Any]:  # noqa: ANN001
+    """Measure every item; ``quick`` shrinks workloads (rough numbers, a few minutes).
+
+    Args:
+        quick: smaller workloads (2 agents in the round, 16 in the memory test, no 1,000
+            agent n-gram society).
+        threads: torch CPU threads (0: torch's default, one per core).
+        console: a rich console for progress lines.
+
+    Returns:
+        ``{"machine": ..., "matmul": ..., "training": ..., ...}`` plus ``targets`` and
+        ``verdicts`` (whether each target of the issue is met on this machine).
+    """
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+    def say(text: str) -> None:
+        if console is not None:
+            console.print(f"[dim]bench:[/dim] {text}")
+
+    results: dict[str, Any] = {
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": multiprocessing.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "cuda": torch.cuda.is_available(),
+            "quick": quick,
+        }
+    }
+    say("matmul peak")
+    results["matmul"] = matmul_peak(1024 if quick else 2048)
+    say("training throughput")
+    results["training"] = training_throughput(results["matmul"]["flops"], steps=2 if quick else 6)
+    say("the default agent, trained on KJV (cached after the first run)")
+    ancestor, corpus = bench_ancestor()
+    say("sampling throughput")
+    results["sampling"] = sampling_throughput(ancestor)
+    results["sampling_full_length"] = sampling_throughput(_untrained_default(ancestor.tokens))
+    say("one round, ours vs Trainer + generate")
+    try:
+        results["round"] = round_speed(ancestor, corpus, agents=2 if quick else 8)
+    except ImportError as error:  # transformers.Trainer needs accelerate
+        results["round"] = {"skipped": str(error)}
+    say("memory of 64 agents")
+    results["memory"] = memory(16 if quick else 64)
+    say("n-gram rounds")
+    results["ngram"] = ngram_rounds((10, 100) if quick else (10, 100, 1000))
+    results["targets"] = TARGETS
+    results["verdicts"] = verdicts(results)
+    return results
+
+
+def verdicts(results: dict[str, Any]) -> dict[str, bool | None]:
+    """Whether each target is met (None when not measured)."""
+    round_ = results.get("round", {})
+    mem = results.get("memory", {})
+    return {
+        "training_share": results["training"]["alone_share_of_peak"] >= TARGETS["training_share"],
+        "sampling_speedup": results["sampling"]["speedup"] >= TARGETS["sampling_speedup"],
+        "round_speedup": (
+            round_["speedup"] >= TARGETS["round_speedup"] if "speedup" in round_ else None
+        ),
+        "memory_gb": (
+            mem["peak_rss_gb"] * 64 / mem["agents"] <= TARGETS["memory_gb"]
+            if mem.get("agents") == 64
+            else None
+        ),
+    }
+
+
+def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
+    """A rich table of the headline numbers."""
+    from rich.table import Table
+
+    table = Table(title="society bench")
+    table.add_column("item")
+    table.add_column("measured", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("met")
+    v = results["verdicts"]
+    peak = results["matmul"]["flops"]
+    train = results["training"]
+    sample = results["sampling"]
+    rows = [
+        ("fp32 matmul peak", f"{peak / 1e9:.1f} GFLOP/s", "", None),
+        (
+            "training, default agent",
+            f"{train['alone_tokens_per_s']:.0f} tok/s, {train['alone_share_of_peak']:.0%} of peak",
+            "35% of peak",
+            v["training_share"],
+        ),
+        (
+            f"training, {train['stacked_agents']} agents stacked",
+            f"{train['stacked_tokens_per_s'] / train['stacked_agents']:.0f} tok/s per agent, "
+            f"{train['stacked_share_of_peak']:.0%} of peak",
+            "",
+            None,
+        ),
+        (
+            "sampling vs generate, trained default agent",
+            f"{sample['ours_tokens_per_s']:.0f} vs "
+            f"{sample['generate_tokens_per_s']:.0f} tok/s = {sample['speedup']:.1f}x",
+            "3x",
+            v["sampling_speedup"],
+        ),
+    ]
+    full = results["sampling_full_length"]
+    rows.append(
+        (
+            "sampling vs generate, untrained (full length)",
+            f"{full['ours_tokens_per_s']:.0f} vs {full['generate_tokens_per_s']:.0f} tok/s = "
+            f"{full['speedup']:.1f}x",
+            "",
+            None,
+        )
+    )
+    round_ = results["round"]
+    if "speedup" in round_:
+        rows.append(
+            (
+                f"round of {round_['agents']} agents vs Trainer + generate",
+                f"{round_['ours_s']:.1f} s vs {round_['naive_s']:.1f} s = {round_['speedup']:.1f}x",
+                "3x",
+                v["round_speedup"],
+            )
+        )
+    else:
+        rows.append(("round vs Trainer + generate", round_.get("skipped", ""), "3x", None))
+    mem = results["memory"]
+    rows.append(
+        (
+            f"peak memory, {mem['agents']} agents",
+            f"{mem['peak_rss_gb']:.2f} GB",
+            "4 GB for 64",
+            v["memory_gb"],
+        )
+    )
+    for key, seconds in results["ngram"].items():
+        size = key.split("_")[1]
+        rows.append((f"n-gram round, {size} agents", f"{seconds:.2f} s", "", None))
+    for item, measured, target, met in rows:
+        mark = "" if met is None else ("yes" if met else "NO")
+        table.add_row(item, measured, target, mark)
+    console.print(table)

@@ -1,0 +1,168 @@
+"""Per-agent checkpoints in the run directory, for any backend (safetensors, never pickle).
+
+Layout::
+
+    RUN/checkpoints/ancestor.safetensors              generation 0 (written once)
+    RUN/checkpoints/round-<R>/agent-<ID>.safetensors  each agent's model after round R
+
+Each file holds the flat dict of arrays returned by ``LanguageModel.state()``; its
+metadata names the backend, the round and the agent. A model is rebuilt from the run's
+own ``config.toml`` and ``tokenizer.json``, so a checkpoint needs nothing but its run
+directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from safetensors.numpy import load_file
+from safetensors.numpy import save as save_bytes
+
+from society.config import Scenario, validate_scenario
+from society.lm import build_language_model
+from society.lm.base import LanguageModel
+from society.store import atomic_write_bytes
+from society.tokenizer import SharedTokenizer
+
+if TYPE_CHECKING:
+    from society.model import Society
+
+ANCESTOR = "ancestor.safetensors"
+_ROUND = re.compile(r"round-(\d+)$")
+_AGENT = re.compile(r"agent-(\d+)\.safetensors$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is not in the run directory (one line, names what is missing)."""
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    """``RUN/checkpoints``."""
+    return Path(run_dir) / "checkpoints"
+
+
+def round_dir(run_dir: Path, round_: int) -> Path:
+    """``RUN/checkpoints/round-<R>``."""
+    return checkpoint_dir(run_dir) / f"round-{round_}"
+
+
+def _write_state(path: Path, lm: LanguageModel, metadata: dict[str, str]) -> None:
+    state = {name: np.asarray(value, order="C") for name, value in lm.state().items()}
+    atomic_write_bytes(path, save_bytes(state, metadata=metadata))
+
+
+def save_checkpoint(run_dir: Path, round_: int, society: Society) -> Path:
+    """Write every agent's model after ``round_`` (and the ancestor, once).
+
+    Args:
+        run_dir: the run directory.
+        round_: the round just finished.
+        society: the society whose agents are saved.
+
+    Returns:
+        The round's checkpoint directory.
+    """
+    kind = society.scenario.language_model.kind
+    folder = round_dir(run_dir, round_)
+    folder.mkdir(parents=True, exist_ok=True)
+    ancestor = checkpoint_dir(run_dir) / ANCESTOR
+    if not ancestor.exists():
+        _write_state(ancestor, society.ancestor, {"backend": kind, "round": "0", "agent": "-1"})
+    for agent in society.agents:
+        meta = {"backend": kind, "round": str(round_), "agent": str(agent.unique_id)}
+        _write_state(folder / f"agent-{agent.unique_id}.safetensors", agent.lm, meta)
+    return folder
+
+
+def available_rounds(run_dir: Path) -> list[int]:
+    """Rounds with a checkpoint, ascending."""
+    root = checkpoint_dir(run_dir)
+    if not root.is_dir():
+        return []
+    found = (_ROUND.match(p.name) for p in root.iterdir() if p.is_dir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def available_agents(run_dir: Path, round_: int) -> list[int]:
+    """Agent ids checkpointed at ``round_``, ascending."""
+    folder = round_dir(run_dir, round_)
+    if not folder.is_dir():
+        return []
+    found = (_AGENT.match(p.name) for p in folder.iterdir())
+    return sorted(int(m.group(1)) for m in found if m)
+
+
+def run_scenario_config(run_dir: Path) -> Scenario:
+    """The resolved scenario of a run (its ``config.toml``)."""
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: not a run directory (no config.toml)")
+    return validate_scenario(tomllib.loads(path.read_text(encoding="utf-8")), str(path))
+
+
+def _rebuild(run_dir: Path, path: Path) -> LanguageModel:
+    scenario = run_scenario_config(run_dir)
+    tokenizer = SharedTokenizer.load(Path(run_dir) / "tokenizer.json")
+    lm = build_language_model(scenario.language_model, tokenizer)
+    lm.load(load_file(path))
+    return lm
+
+
+def load_agent(run_dir: Path, agent_id: int, round_: int | None = None) -> LanguageModel:
+    """Rebuild one agent's model from a run directory.
+
+    Args:
+        run_dir: the run directory.
+        agent_id: the agent's ``unique_id``.
+        round_: the round (default: the latest checkpointed round).
+
+    Returns:
+        The agent's language model, same backend as in the run.
+
+    Raises:
+        CheckpointError: no such round or agent.
+    """
+    rounds = available_rounds(run_dir)
+    if not rounds:
+        raise CheckpointError(f"{run_dir}: no checkpoints")
+    round_ = rounds[-1] if round_ is None else int(round_)
+    if round_ not in rounds:
+        raise CheckpointError(f"{run_dir}: no checkpoint for round {round_} (have {rounds})")
+    path = round_dir(run_dir, round_) / f"agent-{agent_id}.safetensors"
+    if not path.is_file():
+        agents = available_agents(run_dir, round_)
+        raise CheckpointError(f"{run_dir}: round {round_} has no agent {agent_id} (have {agents})")
+    return _rebuild(run_dir, path)
+
+
+def load_ancestor(run_dir: Path) -> LanguageModel:
+    """Rebuild the run's generation-0 model.
+
+    Raises:
+        CheckpointError: the run has no ancestor checkpoint.
+    """
+    path = checkpoint_dir(run_dir) / ANCESTOR
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir}: no ancestor checkpoint")
+    return _rebuild(run_dir, path)
+
+
+def checkpoint_due(scenario: Scenario, round_: int) -> bool:
+    """Whether ``round_`` is saved: the last round always, and every ``checkpoints.every``."""
+    every = scenario.checkpoints.every
+    return round_ == scenario.rounds or (every > 0 and round_ > 0 and round_ % every == 0)
+
+
+def checkpoint_if_due(run_dir: Path, society: Society) -> Path | None:
+    """Save the society's current round if :func:`checkpoint_due` says so.
+
+    Returns:
+        The round's checkpoint directory, or None when nothing was saved.
+    """
+    if not checkpoint_due(society.scenario, society.round):
+        return None
+    return save_checkpoint(run_dir, society.round, society)

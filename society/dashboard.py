@@ -1,0 +1,155 @@
+"""Watch a society live: a Mesa SolaraViz app (``society viz SCENARIO``).
+
+The page shows the network coloured by each agent's current dialect (marker shape: its
+community), live plots of held-out perplexity, diversity and divergence within/between
+communities, the latest utterances of a chosen agent, and controls: Mesa's Step / Play /
+Reset, sliders for the key parameters (applied on Reset, or at once from the
+"Intervene" card) and buttons for events (isolate communities, reconnect).
+
+``serve`` builds the Society once (bad input fails before any server starts) and runs
+the Solara server in this process on 127.0.0.1 only, offline: the front-end assets come
+from the ``solara-assets`` package, telemetry and the version check are off.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import solara
+
+from society.config import ConfigError, Scenario
+from society.dashboard_mesa import Slider, SolaraViz, update_counter
+from society.dashboard_network import network_svg
+from society.dashboard_panels import (
+    PANEL_STYLE,
+    PLOTS,
+    InterventionPanel,
+    UtterancePanel,
+    make_plot,
+)
+from society.model import Society
+from society.runner import build_society
+
+HOST = "127.0.0.1"
+#: Environment variable holding the resolved scenario (JSON) when the app is started by
+#: ``solara run society.dashboard`` instead of ``serve``.
+SCENARIO_ENV = "SOCIETY_VIZ_SCENARIO"
+
+_served: dict[str, Society] = {}
+
+
+@solara.component
+def NetworkView(model: Society) -> None:  # noqa: N802
+    """The network picture (inline SVG, see ``society.dashboard_network``)."""
+    update_counter.get()
+    with solara.Card(classes=["society-network-card"], style=PANEL_STYLE):
+        solara.HTML(
+            unsafe_innerHTML=network_svg(model),
+            classes=["society-network"],
+            style="height: 100%",
+        )
+
+
+def Interventions(model: Society):  # noqa: ANN201, N802 (a Solara element)
+    """The intervention card, with fresh slider state for each new society (Reset)."""
+    return InterventionPanel(model).key(f"intervene-{id(model)}")
+
+
+def components() -> list[tuple[Any, int]]:
+    """The dashboard's panels, in grid order (two columns)."""
+    plots = [make_plot(title) for title in PLOTS]
+    panels = [NetworkView, plots[0], UtterancePanel, plots[1], Interventions, plots[2]]
+    return [(panel, 0) for panel in panels]
+
+
+def model_params(society: Society) -> dict[str, Any]:
+    """Mesa ``model_params``: sliders for the key parameters (used on Reset), the rest fixed.
+
+    The scenario and the already loaded corpus are passed unchanged, so Reset rebuilds
+    the society from the same scenario with the sliders' values.
+    """
+    scenario = society.scenario
+    utterances = scenario.speech.utterances
+    return {
+        "scenario": scenario,
+        "corpus": society.corpus,
+        "real_data_fraction": Slider(
+            "real-data fraction", scenario.real_data.fraction, 0.0, 1.0, 0.05, dtype=float
+        ),
+        "speech_temperature": Slider(
+            "temperature", scenario.speech.temperature, 0.1, 2.0, 0.05, dtype=float
+        ),
+        "speech_utterances": Slider(
+            "utterances", utterances, 5, max(500, utterances), 5, dtype=int
+        ),
+    }
+
+
+def dashboard(society: Society):  # noqa: ANN201 (a Solara element)
+    """The SolaraViz element for ``society``."""
+    return SolaraViz(
+        society,
+        components=components(),
+        model_params=model_params(society),
+        name=f"society: {society.scenario.name}",
+    )
+
+
+def served_society() -> Society:
+    """The society this server shows: set by ``serve``, else built from ``SCENARIO_ENV``."""
+    if "society" not in _served:
+        raw = os.environ.get(SCENARIO_ENV)
+        scenario = Scenario.model_validate_json(raw) if raw else Scenario()
+        _served["society"] = build_society(scenario, SCENARIO_ENV)
+    return _served["society"]
+
+
+@solara.component
+def Page() -> None:  # noqa: N802
+    """The app Solara serves."""
+    dashboard(served_society())
+
+
+def check_port(port: int) -> None:
+    """Raise a one-line ConfigError if ``127.0.0.1:port`` cannot be listened on."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as error:
+            raise ConfigError(f"--port {port}: cannot listen on {HOST}: {error.strerror}") from None
+
+
+def serve(scenario: Scenario, port: int = 8765, origin: str = "<scenario>") -> None:
+    """Build the society and serve the dashboard on ``127.0.0.1:port`` until interrupted.
+
+    Args:
+        scenario: a validated scenario.
+        port: the TCP port (0: a free one).
+        origin: the scenario file, for error messages.
+
+    Raises:
+        ConfigError: the port is taken, or the corpus or graph cannot be used (one line,
+            nothing served).
+    """
+    import solara.server.settings as settings
+    from solara.__main__ import run
+
+    os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
+    settings.telemetry.mixpanel_enable = False
+    check_port(port)
+    _served["society"] = build_society(scenario, origin)
+    args = [
+        "society.dashboard:Page",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--production",
+        "--no-open",
+        "--no-check-version",
+        "--log-level",
+        "warning",
+    ]
+    run.main(args, prog_name="society viz", standalone_mode=False)

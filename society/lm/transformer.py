@@ -1,0 +1,376 @@
+"""Transformer agents: a GPT-2 per agent, trained in stacks, sampled with a KV cache.
+
+:class:`TransformerLM` implements :class:`society.lm.base.LanguageModel`. Each agent's
+weights are its own tensors in ``transformers.GPT2LMHeadModel`` naming (so
+:meth:`TransformerLM.state` is a GPT-2 checkpoint), built from the scenario's
+``[language_model]`` keys or loaded from a local GPT-2 checkpoint (``path``) with that
+checkpoint's tokenizer.
+
+Learning is deferred: :meth:`TransformerLM.update` only records the texts, and the first
+later call that needs weights (sample, score, state, clone) trains every waiting model of
+the society at once, ``agents_per_batch`` models per stacked pass
+(:func:`society.lm.train.train_stack`). Agents never see this: each call returns exactly
+what training that model alone would give, and training is seeded by the texts.
+"""
+
+from __future__ import annotations
+
+import weakref
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from society.lm.gpt import GPTShape, Params, hidden_states, init_params
+from society.lm.gpt import logits as output_logits
+from society.lm.packing import Packed, documents, pack
+from society.lm.sampler import SamplingSettings, sample_stack
+from society.lm.tokens import CheckpointTokens, Tokens
+from society.lm.train import TrainSettings, score_packed, train_stack
+
+if TYPE_CHECKING:
+    from society.config import LanguageModelConfig
+
+INIT_SEED = 0
+"""Seed of the random initialisation (part of the model config, so part of its cache key)."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("language_model.device = 'cuda' but no CUDA device is available")
+    return torch.device(name)
+
+
+def texts_seed(texts: Sequence[str]) -> int:
+    """A seed determined by the training texts (same data, same batches)."""
+    return zlib.crc32("\x1e".join(texts).encode("utf-8"))
+
+
+class _Waiting:
+    """Models of one society with recorded but not yet applied updates."""
+
+    def __init__(self) -> None:
+        self.models: weakref.WeakValueDictionary[int, TransformerLM] = weakref.WeakValueDictionary()
+
+    def add(self, model: TransformerLM) -> None:
+        self.models[id(model)] = model
+
+    def discard(self, model: TransformerLM) -> None:
+        self.models.pop(id(model), None)
+
+    def flush(self) -> None:
+        """Train every waiting model, stacking those with the same plan."""
+        models = [m for m in self.models.values() if m._pending is not None]
+        self.models.clear()
+        if not models:
+            return
+        groups: dict[tuple, list[tuple[TransformerLM, Packed, int]]] = {}
+        for model in models:
+            texts, model._pending = model._pending, None
+            rows = model.pack(texts)
+            key = (model.shape, model.settings, model.settings.plan(len(rows)), model.device)
+            groups.setdefault(key, []).append((model, rows, texts_seed(texts)))
+        for members in groups.values():
+            size = members[0][0].agents_per_batch
+            for start in range(0, len(members), size):
+                chunk = members[start : start + size]
+                first = chunk[0][0]
+                trained = train_stack(
+                    [m.params for m, _, _ in chunk],
+                    first.shape,
+                    [rows for _, rows, _ in chunk],
+                    [seed for _, _, seed in chunk],
+                    first.settings,
+                    first.device,
+                )
+                for (model, _, _), params in zip(chunk, trained, strict=True):
+                    model.params = {k: v.to(model.device) for k, v in params.items()}
+
+
+class TransformerLM:
+    """A GPT-2 language model (implements :class:`society.lm.base.LanguageModel`).
+
+    Args:
+        tokens: the tokenizer (the run's shared one or a checkpoint's own).
+        shape: the model shape.
+        settings: training settings of each round.
+        ancestor_settings: training settings of :meth:`fit` (generation 0).
+        initial: returns the starting weights (seeded random init or a checkpoint's).
+        device: where weights live and compute runs.
+        agents_per_batch: most models trained together in one stacked pass.
+    """
+
+    def __init__(
+        self,
+        tokens: Tokens,
+        shape: GPTShape,
+        settings: TrainSettings,
+        ancestor_settings: TrainSettings,
+        initial: Callable[[], Params],
+        device: torch.device,
+        agents_per_batch: int = 8,
+    ) -> None:
+        if tokens.vocab_size > shape.vocab:
+            raise ValueError(f"tokenizer has {tokens.vocab_size} ids, model only {shape.vocab}")
+        self.tokens = tokens
+        self.shape = shape
+        self.settings = settings
+        self.ancestor_settings = ancestor_settings
+        self.initial = initial
+        self.device = device
+        self.agents_per_batch = agents_per_batch
+        self.params: Params = {k: v.to(device) for k, v in initial().items()}
+        self.window = shape.context
+        self._pending: list[str] | None = None
+        self._waiting = _Waiting()
+
+    @classmethod
+    def from_config(cls, config: LanguageModelConfig, tokenizer: Tokens) -> TransformerLM:
+        """Build from a scenario's ``[language_model]`` table.
+
+        Args:
+            config: the table (``path`` set: load that GPT-2 checkpoint and its tokenizer).
+            tokenizer: the run's shared tokenizer (unused when ``path`` is set).
+
+        Returns:
+            An untrained model (random init, or the checkpoint's weights).
+        """
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        settings, ancestor = settings_from(config)
+        device = resolve_device(config.device)
+        if config.path:
+            tokens: Tokens = CheckpointTokens(config.path)
+            shape, initial = load_gpt2_checkpoint(config.path)
+        else:
+            tokens = tokenizer
+            shape = GPTShape(
+                vocab=tokenizer.vocab_size,
+                context=config.context,
+                layers=config.layers,
+                width=config.width,
+                heads=config.heads,
+            )
+
+            def initial() -> Params:
+                return init_params(shape, torch.Generator().manual_seed(INIT_SEED))
+
+        stack = config.agents_per_batch or (16 if device.type == "cuda" else 1)
+        model = cls(tokens, shape, settings, ancestor, initial, device, stack)
+        model.window = min(config.context, shape.context)
+        return model
+
+    # ------------------------------------------------------------------ data
+
+    def pack(self, texts: Sequence[str], stride: int | None = None) -> Packed:
+        """Tokenize and pack ``texts`` into rows of the model's context."""
+        docs = documents(self.tokens.encode_batch(list(texts)), self.tokens.eos_id)
+        return pack(docs, self.window, stride=stride, pad_id=self.tokens.eos_id)
+
+    def _ready(self) -> None:
+        """Apply every recorded update of the society (this model's included)."""
+        if self._pending is not None:
+            self._waiting.flush()
+
+    # ------------------------------------------------------------------ protocol
+
+    def fit(self, texts: Sequence[str]) -> None:
+        """Train from the initial weights on ``texts`` with the ancestor settings, now."""
+        self._pending = None
+        self._waiting.discard(self)
+        rows = self.pack(texts)
+        (self.params,) = train_stack(
+            [self.initial()],
+            self.shape,
+            [rows],
+            [texts_seed(texts)],
+            self.ancestor_settings,
+            self.device,
+        )
+        self.params = {k: v.to(self.device) for k, v in self.params.items()}
+
+    def update(self, texts: Sequence[str]) -> None:
+        """Fine-tune the current weights on ``texts`` (applied lazily, batched with others)."""
+        self._ready()
+        if not texts:
+            return
+        self._pending = list(texts)
+        self._waiting.add(self)
+
+    def sample(
+        self,
+        n: int,
+        *,
+        rng: np.random.Generator,
+        max_tokens: int = 40,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        prompts: Sequence[str] | None = None,
+        top_k: int = 0,
+        min_p: float = 0.0,
+        repetition_penalty: float = 1.0,
+    ) -> list[str]:
+        """Generate ``n`` texts (continuations only) with the KV-cache sampler.
+
+        Args:
+            n: number of texts.
+            rng: draws the seed of the torch generator (one integer per call).
+            max_tokens: generated tokens at most (also capped by the context).
+            temperature: softmax temperature.
+            top_p: nucleus mass kept.
+            prompts: optional starting text per sequence (``n`` of them).
+            top_k: keep the k most probable tokens (0: all).
+            min_p: keep tokens with at least this share of the top probability.
+            repetition_penalty: CTRL-style penalty on tokens already present (1: none).
+
+        Returns:
+            The decoded continuations.
+        """
+        settings = SamplingSettings(temperature, top_k, top_p, min_p, repetition_penalty)
+        if prompts is not None and len(prompts) != n:
+            raise ValueError(f"got {len(prompts)} prompts for {n} texts")
+        self._ready()
+        if n == 0:
+            return []
+        eos = np.array([self.tokens.eos_id], dtype=np.int64)
+        if prompts is None:
+            starts = [eos] * n
+        else:
+            starts = [np.concatenate([eos, ids]) for ids in self.tokens.encode_batch(prompts)]
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(rng.integers(2**63 - 1)))
+        stacked = {k: v[None] for k, v in self.params.items()}
+        (ids,) = sample_stack(
+            stacked, self.shape, [starts], max_tokens, settings, generator, self.tokens.eos_id
+        )
+        return self.tokens.decode_batch(ids)
+
+    def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Log-likelihood (nats) of each text and its end-of-text token, and token counts.
+
+        Texts longer than the context are scored in windows overlapping by half a context.
+        """
+        self._ready()
+        if not texts:
+            return np.zeros(0), np.zeros(0, dtype=np.int64)
+        rows = self.pack(texts, stride=max(1, self.window // 2))
+        stacked = {k: v[None] for k, v in self.params.items()}
+        return score_packed(stacked, self.shape, rows, len(texts), self.device)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The weights as float32 arrays in ``GPT2LMHeadModel`` naming (tied head omitted)."""
+        self._ready()
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.params.items()}
+
+    def load(self, state: dict[str, np.ndarray]) -> None:
+        """Restore weights from :meth:`state`.
+
+        Raises:
+            ValueError: names or shapes do not match this model.
+        """
+        expected = self.shape.param_shapes()
+        got = {k: tuple(np.shape(v)) for k, v in state.items() if k in expected}
+        if set(state) - set(expected) or got != expected:
+            raise ValueError("state does not match this model's shape")
+        self._pending = None
+        self._waiting.discard(self)
+        self.params = {
+            k: torch.as_tensor(np.asarray(v)).float().to(self.device) for k, v in state.items()
+        }
+
+    def clone(self) -> TransformerLM:
+        """An independent copy (same tokenizer, settings and batching pool)."""
+        self._ready()
+        other = object.__new__(TransformerLM)
+        other.__dict__.update(self.__dict__)
+        other.params = {k: v.clone() for k, v in self.params.items()}
+        other._pending = None
+        return other
+
+    def logits(self, ids: Sequence[int]) -> np.ndarray:
+        """Next-token logits ``(len(ids), vocab)`` of one id sequence (at most the context)."""
+        self._ready()
+        x = torch.as_tensor(np.asarray(ids, dtype=np.int64), device=self.device)[None, None]
+        positions = torch.arange(x.shape[-1], device=self.device)[None, None]
+        stacked = {k: v[None] for k, v in self.params.items()}
+        with torch.inference_mode():
+            out = output_logits(stacked, hidden_states(stacked, self.shape, x, positions, None))
+        return out[0, 0].cpu().numpy()
+
+    # ------------------------------------------------------------------ export
+
+    def hf_config(self):  # noqa: ANN201 - transformers.GPT2Config
+        """The ``transformers.GPT2Config`` of this model."""
+        from transformers import GPT2Config
+
+        return GPT2Config(**self.shape.hf_config(self.tokens.eos_id, self.settings.dropout))
+
+    def to_transformers(self):  # noqa: ANN201 - transformers.GPT2LMHeadModel
+        """A ``transformers.GPT2LMHeadModel`` with this model's weights (CPU, eval mode)."""
+        from transformers import GPT2LMHeadModel
+
+        model = GPT2LMHeadModel(self.hf_config())
+        weights = {k: torch.from_numpy(v) for k, v in self.state().items()}
+        missing, unexpected = model.load_state_dict(weights, strict=False)
+        if unexpected or [k for k in missing if k != "lm_head.weight"]:
+            raise ValueError(f"weights do not fit GPT-2: {missing} {unexpected}")
+        model.tie_weights()
+        return model.eval()
+
+
+def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Params]]:
+    """Read a local GPT-2 checkpoint's shape, and a loader of its weights.
+
+    Raises:
+        ValueError: the checkpoint is not a tied-embedding GPT-2 with ``gelu_new``.
+    """
+    from transformers import AutoConfig, GPT2LMHeadModel
+
+    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
+    if config.model_type != "gpt2":
+        raise ValueError(f"{path}: model_type {config.model_type!r} is not gpt2")
+    if config.activation_function != "gelu_new" or not config.tie_word_embeddings:
+        raise ValueError(f"{path}: only GPT-2 with gelu_new and tied embeddings is supported")
+    shape = GPTShape.from_hf_config(config)
+    names = set(shape.param_shapes())
+
+    def initial() -> Params:
+        model = GPT2LMHeadModel.from_pretrained(str(path), local_files_only=True)
+        return {k: v.detach().float().clone() for k, v in model.state_dict().items() if k in names}
+
+    return shape, initial
+
+
+def settings_from(config: LanguageModelConfig) -> tuple[TrainSettings, TrainSettings]:
+    """Per-round and generation-0 training settings of a ``[language_model]`` table."""
+    settings = TrainSettings(
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        steps=config.steps,
+        dropout=config.dropout,
+        grad_clip=config.grad_clip,
+    )
+    return settings, replace(settings, epochs=config.ancestor_epochs, steps=None)
+
+
+def build_transformer(config: LanguageModelConfig, tokenizer: Tokens):  # noqa: ANN201
+    """The neural backend for a ``[language_model]`` table.
+
+    GPT-2 (built from the keys, or a local GPT-2 checkpoint) takes the fast stacked path,
+    :class:`TransformerLM`; any other local checkpoint, or ``lora = true``, the general
+    ``transformers`` path, :class:`society.lm.hf.HFCausalLM`.
+    """
+    from society.lm.hf import HFCausalLM, is_gpt2_checkpoint
+
+    if config.lora or (config.path and not is_gpt2_checkpoint(config.path)):
+        return HFCausalLM.from_config(config, tokenizer)
+    return TransformerLM.from_config(config, tokenizer)

@@ -1,0 +1,161 @@
+"""Novelty and creative variation: new n-grams, new words, and how new words spread.
+
+- ``real_ngrams``: every n-gram of the real corpus (training and held-out text).
+- ``novel_share``: the share of a sample's n-grams never seen in the real corpus.
+- ``neologisms``: word types absent from the real corpus, with their counts.
+- ``InnovationTracker``: remembers where each neologism first appeared (round, agent,
+  node) and, every measured round, how many agents and communities use it, how often, and
+  how far (in graph hops) from its first speaker; ``table()`` is the tidy
+  ``metrics/innovations.parquet``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+import pandas as pd
+
+TokenLists = Sequence[Sequence[str]]
+
+INNOVATION_COLUMNS = (
+    "round",
+    "word",
+    "uses",
+    "agents",
+    "communities",
+    "reach",
+    "first_round",
+    "first_agent",
+    "first_node",
+)
+
+
+def ngrams(token_lists: TokenLists, n: int) -> Iterable[tuple[str, ...]]:
+    """Every n-gram of every text (never across a text boundary)."""
+    for tokens in token_lists:
+        yield from zip(*(tokens[i:] for i in range(n)), strict=False)
+
+
+def real_ngrams(token_lists: TokenLists, n: int) -> frozenset[tuple[str, ...]]:
+    """The set of n-grams occurring in the real corpus."""
+    return frozenset(ngrams(token_lists, n))
+
+
+def novel_share(token_lists: TokenLists, seen: frozenset[tuple[str, ...]], n: int) -> float:
+    """Share of a sample's n-gram tokens that never occur in the real corpus.
+
+    Args:
+        token_lists: the tokenised sample.
+        seen: the real corpus's n-grams (``real_ngrams`` of the same order).
+        n: n-gram order.
+
+    Returns:
+        A share in [0, 1]; NaN when the sample has no n-gram.
+    """
+    return novel_fraction(list(ngrams(token_lists, n)), seen)
+
+
+def novel_fraction(grams: Sequence[tuple[str, ...]], seen: frozenset[tuple[str, ...]]) -> float:
+    """Share of ``grams`` (already extracted n-grams) absent from ``seen``; NaN if none."""
+    if not grams:
+        return float("nan")
+    return sum(1 for gram in grams if gram not in seen) / len(grams)
+
+
+def neologisms(counts: Mapping[str, int], vocabulary: frozenset[str]) -> Counter[str]:
+    """The word types of a sample that are absent from the real vocabulary, with counts."""
+    return Counter({w: c for w, c in counts.items() if w not in vocabulary})
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a neologism was first said."""
+
+    round: int
+    agent: int
+    node: int
+
+
+class InnovationTracker:
+    """First appearances and the spread of neologisms over rounds and over the graph.
+
+    Args:
+        min_agents: a word's row is kept for a round only if at least this many agents
+            used it then (1 keeps every neologism; 2 keeps those that spread), or if the
+            word was already kept before (so adoption curves have no gaps).
+    """
+
+    def __init__(self, min_agents: int = 2) -> None:
+        self.min_agents = min_agents
+        self.origins: dict[str, Origin] = {}
+        self.tracked: set[str] = set()
+        self.rows: list[tuple] = []
+
+    def update(
+        self,
+        round_: int,
+        usage: Sequence[tuple[int, int, int, Counter[str]]],
+        graph: nx.Graph | None = None,
+    ) -> dict[str, int]:
+        """Record one measured round.
+
+        Args:
+            round_: the round.
+            usage: per agent ``(agent id, node, community, neologism counts)``, in a fixed
+                agent order (ties for "first speaker" go to the earlier agent).
+            graph: the network, for ``reach`` (hops from the first speaker's node to the
+                farthest user this round; -1 if unreachable; NaN without a graph).
+
+        Returns:
+            ``neologisms_new`` (types first said this round), ``neologisms_alive`` (types
+            used this round) and ``neologisms_shared`` (types used by >= 2 agents).
+        """
+        users: dict[str, list[tuple[int, int, int, int]]] = {}
+        for agent, node, community, counts in usage:
+            for word, c in counts.items():
+                users.setdefault(word, []).append((agent, node, community, c))
+        new = 0
+        for word, who in users.items():
+            if word not in self.origins:
+                self.origins[word] = Origin(round_, who[0][0], who[0][1])
+                new += 1
+        hops: dict[int, dict[int, int]] = {}
+        for word in sorted(users):
+            who = users[word]
+            if len(who) < self.min_agents and word not in self.tracked:
+                continue
+            self.tracked.add(word)
+            origin = self.origins[word]
+            reach = float("nan")
+            if graph is not None and origin.node in graph:
+                if origin.node not in hops:
+                    hops[origin.node] = nx.single_source_shortest_path_length(graph, origin.node)
+                lengths = hops[origin.node]
+                reach = max(lengths.get(node, -1) for _, node, _, _ in who)
+                reach = -1 if any(node not in lengths for _, node, _, _ in who) else reach
+            self.rows.append(
+                (
+                    round_,
+                    word,
+                    sum(c for *_, c in who),
+                    len(who),
+                    len({community for _, _, community, _ in who}),
+                    reach,
+                    origin.round,
+                    origin.agent,
+                    origin.node,
+                )
+            )
+        return {
+            "neologisms_new": new,
+            "neologisms_alive": len(users),
+            "neologisms_shared": sum(len(w) >= 2 for w in users.values()),
+        }
+
+    def table(self) -> pd.DataFrame:
+        """One row per (round, word) kept: uses, agents, communities, reach, origin."""
+        frame = pd.DataFrame(self.rows, columns=list(INNOVATION_COLUMNS))
+        return frame.astype({"reach": float})

@@ -1,0 +1,82 @@
+"""Mutation: the sources of creative variation in what agents say.
+
+- a temperature schedule over rounds (``[mutation] temperature_schedule``), replacing
+  ``speech.temperature`` from its first point on;
+- token-level noise: every token of every utterance is, with probability
+  ``token_noise``, replaced by a token drawn uniformly from the shared vocabulary, so
+  new word forms (neologisms) and new combinations enter the speech.
+
+The n-gram backend's Kneser-Ney discount is a third, implicit source: smoothing lets a
+model say sequences it never heard (see ``language_model.discount``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
+
+import numpy as np
+
+from society.config import Scenario, schedule_value
+from society.tokenizer import SharedTokenizer
+
+if TYPE_CHECKING:
+    from society.model import Society
+
+
+def temperature_at(scenario: Scenario, round_: int) -> float:
+    """The sampling temperature of round ``round_``."""
+    mutation = scenario.mutation
+    return schedule_value(
+        mutation.temperature_schedule, round_, scenario.speech.temperature, mutation.interpolate
+    )
+
+
+def token_noise(
+    texts: Sequence[str],
+    rate: float,
+    tokenizer: SharedTokenizer,
+    rng: np.random.Generator,
+    vocabulary: np.ndarray,
+) -> list[str]:
+    """Replace each token with probability ``rate`` by one drawn uniformly from ``vocabulary``.
+
+    Args:
+        texts: utterances.
+        rate: per-token substitution probability (0 returns ``texts`` and draws nothing).
+        tokenizer: the run's shared tokenizer.
+        rng: the society's generator.
+        vocabulary: the token ids to draw from.
+
+    Returns:
+        The mutated utterances.
+    """
+    if rate <= 0 or not texts:
+        return list(texts)
+    ids = tokenizer.encode_batch(list(texts))
+    lengths = [len(a) for a in ids]
+    flat = np.concatenate(ids).astype(np.int64) if sum(lengths) else np.zeros(0, np.int64)
+    hit = rng.random(len(flat)) < rate
+    flat[hit] = vocabulary[rng.integers(0, len(vocabulary), size=int(hit.sum()))]
+    pieces = np.split(flat, np.cumsum(lengths)[:-1])
+    return tokenizer.decode_batch(pieces)
+
+
+_VOCABULARY: WeakKeyDictionary[Society, np.ndarray] = WeakKeyDictionary()
+
+
+def corpus_vocabulary(model: Society) -> np.ndarray:
+    """The token ids the real training text uses (noise never draws stray bytes)."""
+    if model not in _VOCABULARY:
+        ids = model.tokenizer.encode_batch(model.corpus.train)
+        _VOCABULARY[model] = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
+    return _VOCABULARY[model]
+
+
+def mutate(model: Society, texts: list[str]) -> list[str]:
+    """Apply the scenario's token noise to one agent's utterances."""
+    rate = model.scenario.mutation.token_noise
+    if rate <= 0:
+        return texts
+    return token_noise(texts, rate, model.tokenizer, model.rng, corpus_vocabulary(model))

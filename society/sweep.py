@@ -1,0 +1,365 @@
+"""Sweeps: one scenario over a grid of parameter values x seeds, one run directory each.
+
+A sweep directory holds ``runs/<key>=<value>/.../seed=<n>/`` (ordinary run directories,
+named from their parameters, Hive style) and ``sweep.parquet``, one row per run: the cell's
+parameters, the seed, ``path`` (relative to the sweep directory), ``status`` (done | failed
+| pending), ``error``, ``seconds`` and ``previous`` (what the run directory held before this
+invocation: empty for a new run, ``done`` for a run skipped, ``failed``/``running``/``broken``
+for one rerun into a clean directory).
+
+Runs execute behind a :class:`concurrent.futures.Executor`: a local process pool by default,
+or a dask.distributed cluster (``Client(address).get_executor()``). Every run is fixed by
+its scenario and seed, so any executor gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from society.config import ConfigError, Scenario, parse_override, validate_scenario
+from society.store import atomic_write_parquet
+
+INDEX = "sweep.parquet"
+RUNS = "runs"
+COLUMNS = ("path", "seed", "status", "error", "seconds", "previous")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One condition of a sweep.
+
+    Attributes:
+        labels: what names the cell (columns of ``sweep.parquet``, parts of the run path).
+        overrides: dotted-path overrides of the base scenario.
+    """
+
+    labels: dict[str, Any]
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything a worker needs for one run; plain data, so any executor can ship it."""
+
+    path: str
+    root: str
+    labels: dict[str, Any]
+    seed: int
+    scenario: dict[str, Any]
+    origin: str
+
+    @property
+    def directory(self) -> Path:
+        """The run directory."""
+        return Path(self.root) / self.path
+
+
+def parse_grid(texts: Sequence[str]) -> dict[str, list[Any]]:
+    """Parse ``--grid key.path=v1,v2`` options; each value is read as TOML, else a string.
+
+    Raises:
+        ConfigError: on a malformed option or a key given twice.
+    """
+    grid: dict[str, list[Any]] = {}
+    for text in texts:
+        key, sep, raw = text.partition("=")
+        key = key.strip()
+        if not sep or not key or not raw.strip():
+            raise ConfigError(f"--grid {text}: expected key.path=value1,value2")
+        if key in grid:
+            raise ConfigError(f"--grid {key}: given twice")
+        grid[key] = [parse_override(f"{key}={part}")[1] for part in raw.split(",")]
+    return grid
+
+
+def grid_cells(grid: dict[str, list[Any]]) -> list[Cell]:
+    """Every combination of the grid's values (one cell with no labels for an empty grid)."""
+    keys = list(grid)
+    combos = itertools.product(*(grid[k] for k in keys))
+    return [
+        Cell(dict(zip(keys, values, strict=True)), dict(zip(keys, values, strict=True)))
+        for values in combos
+    ]
+
+
+def _slug(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return re.sub(r"[^A-Za-z0-9_.,+-]+", "-", text).strip("-") or "-"
+
+
+def run_path(labels: dict[str, Any], seed: int) -> str:
+    """``runs/<key>=<value>/.../seed=<seed>`` (POSIX separators)."""
+    parts = [RUNS, *(f"{_slug(k)}={_slug(v)}" for k, v in labels.items()), f"seed={seed}"]
+    return "/".join(parts)
+
+
+def seed_list(base: int, seeds: int | Sequence[int]) -> list[int]:
+    """``seeds`` as given, or ``base, base + 1, ...`` when a count."""
+    if isinstance(seeds, int):
+        if seeds < 1:
+            raise ConfigError(f"--seeds {seeds}: need at least one seed")
+        return [base + i for i in range(seeds)]
+    out = [int(s) for s in seeds]
+    if not out or len(set(out)) != len(out):
+        raise ConfigError(f"seeds {out}: need distinct seeds")
+    return out
+
+
+def plan(
+    scenario: Scenario,
+    cells: Iterable[Cell],
+    seeds: int | Sequence[int],
+    out: Path,
+    origin: str = "<scenario>",
+) -> list[RunSpec]:
+    """One :class:`RunSpec` per (cell, seed); every cell's scenario is validated first.
+
+    Raises:
+        ConfigError: when a cell's overrides do not make a valid scenario.
+    """
+    specs: list[RunSpec] = []
+    root = str(Path(out).resolve())
+    for cell in cells:
+        name = ", ".join(f"{k}={v}" for k, v in cell.labels.items()) or "base"
+        config = scenario.with_overrides(cell.overrides, origin=f"{origin} ({name})")
+        for seed in seed_list(scenario.seed, seeds):
+            data = config.model_dump(mode="json", exclude_none=True) | {"seed": seed}
+            path = run_path(cell.labels, seed)
+            specs.append(RunSpec(path, root, dict(cell.labels), seed, data, origin))
+    paths = [s.path for s in specs]
+    if len(set(paths)) != len(paths):
+        raise ConfigError(f"{origin}: two cells map to the same run directory; rename values")
+    return specs
+
+
+def previous_status(spec: RunSpec) -> str:
+    """What the run directory holds: '' (nothing), done, failed, running or broken.
+
+    Raises:
+        ConfigError: when a finished run of a *different* scenario sits at this path.
+    """
+    directory = spec.directory
+    if not directory.exists():
+        return ""
+    try:
+        status = json.loads((directory / "manifest.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return "broken"
+    if status == "done":
+        expected = validate_scenario(spec.scenario, spec.origin).to_toml()
+        if (directory / "config.toml").read_text(encoding="utf-8") != expected:
+            raise ConfigError(
+                f"{directory}: holds a finished run of a different scenario; use a new --out"
+            )
+    return str(status)
+
+
+def _one_line(error: BaseException) -> str:
+    return traceback.format_exception_only(error)[-1].strip()
+
+
+def run_one(spec: RunSpec) -> dict[str, Any]:
+    """Run one scenario into a clean directory; never raises (failures are returned).
+
+    Top level so that process pools and dask workers can import it.
+    """
+    from society.runner import run_scenario
+
+    directory = spec.directory
+    started = time.perf_counter()
+    try:
+        if directory.exists():
+            shutil.rmtree(directory)
+        scenario = validate_scenario(spec.scenario, spec.origin)
+        run_scenario(scenario, directory, origin=spec.origin)
+        status, error = "done", ""
+    except Exception as exc:  # one failed run never stops the others
+        status, error = "failed", _one_line(exc)
+    return {
+        "path": spec.path,
+        "status": status,
+        "error": error,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+@contextmanager
+def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+    """A local spawn process pool, or the executor of a dask.distributed scheduler.
+
+    Args:
+        workers: processes of the local pool (default: CPU count).
+        scheduler: address of a running dask scheduler, e.g. ``tcp://10.0.0.1:8786``.
+
+    Raises:
+        ConfigError: when the scheduler cannot be reached.
+    """
+    if scheduler:
+        from dask.distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as error:
+            raise ConfigError(f"--scheduler {scheduler}: cannot connect ({error})") from None
+        try:
+            with client.get_executor() as executor:
+                yield executor
+        finally:
+            client.close()
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        yield pool
+
+
+Runner = Callable[[RunSpec], dict[str, Any]]
+OnResult = Callable[[dict[str, Any]], None]
+
+
+def _failed(spec: RunSpec, error: str) -> dict[str, Any]:
+    return {"path": spec.path, "status": "failed", "error": error, "seconds": float("nan")}
+
+
+def _execute(
+    specs: list[RunSpec],
+    executor: Executor,
+    runner: Runner,
+    record: OnResult,
+) -> list[RunSpec]:
+    """Run ``specs``; return those lost with a broken pool (a worker process died)."""
+    broken: list[RunSpec] = []
+    futures = {executor.submit(runner, spec): spec for spec in specs}
+    for future in as_completed(futures):
+        spec = futures[future]
+        try:
+            result = future.result()
+        except BrokenExecutor:
+            broken.append(spec)
+            continue
+        except Exception as error:  # lost worker, cluster error: this run fails, others go on
+            result = _failed(spec, _one_line(error))
+        record(result)
+    return broken
+
+
+class Sweep:
+    """The index of a sweep directory, written after every finished run.
+
+    Rows of an earlier ``sweep.parquet`` for runs outside this plan (other seeds, other
+    grid values) are kept in the file, so a directory can grow sweep by sweep.
+    """
+
+    def __init__(self, out: Path, specs: list[RunSpec]) -> None:
+        self.out = Path(out)
+        label_keys = list(dict.fromkeys(k for s in specs for k in s.labels))
+        rows = [{**s.labels, "path": s.path, "seed": s.seed} for s in specs]
+        self.table = pd.DataFrame(rows, columns=[*label_keys, "path", "seed"])
+        self.table["status"] = "pending"
+        self.table["error"] = ""
+        self.table["seconds"] = float("nan")
+        self.table["previous"] = ""
+        self.table = self.table.set_index("path", drop=False)
+        self.others = pd.DataFrame()
+        self.seconds: dict[str, float] = {}
+        self.status: dict[str, str] = {}
+        if (self.out / INDEX).exists():
+            old = pd.read_parquet(self.out / INDEX)
+            self.others = old[~old["path"].isin(self.table.index)]
+            self.seconds = dict(zip(old["path"], old["seconds"], strict=True))
+            self.status = dict(zip(old["path"], old["status"], strict=True))
+
+    def record(self, result: dict[str, Any]) -> None:
+        """Store one run's outcome and rewrite ``sweep.parquet``."""
+        for key in ("status", "error", "seconds"):
+            self.table.loc[result["path"], key] = result[key]
+        self.write()
+
+    def write(self) -> None:
+        """Atomically write ``sweep.parquet``."""
+        table = pd.concat([self.table.reset_index(drop=True), self.others], ignore_index=True)
+        for column in table.columns:
+            if table[column].map(type).nunique() > 1:
+                table[column] = table[column].astype(str)
+        atomic_write_parquet(self.out / INDEX, table)
+
+
+def run_sweep(
+    specs: list[RunSpec],
+    out: Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    on_start: Callable[[int, int], None] | None = None,
+    on_result: OnResult | None = None,
+    runner: Runner = run_one,
+) -> pd.DataFrame:
+    """Run every spec not already done; write and return the sweep index.
+
+    Finished runs (manifest status ``done``, same scenario) are skipped; failed or partial
+    ones are rerun into a clean directory. If a local worker process dies, the runs it
+    took down are retried one at a time in fresh processes, so only the culprit fails.
+
+    Args:
+        specs: from :func:`plan`.
+        out: the sweep directory.
+        workers: local pool size (default: CPU count, at most the number of runs).
+        scheduler: dask scheduler address; runs there instead of a local pool.
+        executor: any ``concurrent.futures.Executor`` to use as is (not shut down).
+        on_start: called with (runs to do, runs skipped) before the first run starts.
+        on_result: called with each finished run's row (progress bars).
+        runner: the per-run function (top-level, importable by workers).
+
+    Returns:
+        The index: one row per run (see the module docstring).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sweep = Sweep(out, specs)
+    pending = []
+    for spec in specs:
+        previous = previous_status(spec)
+        if not previous and sweep.status.get(spec.path) == "failed":
+            previous = "failed"  # failed before writing its directory (e.g. a missing corpus)
+        sweep.table.loc[spec.path, "previous"] = previous
+        if previous == "done":
+            sweep.table.loc[spec.path, "status"] = "done"
+            sweep.table.loc[spec.path, "seconds"] = sweep.seconds.get(spec.path, float("nan"))
+        else:
+            pending.append(spec)
+    sweep.write()
+    if on_start:
+        on_start(len(pending), len(specs) - len(pending))
+
+    def record(result: dict[str, Any]) -> None:
+        sweep.record(result)
+        if on_result:
+            on_result(sweep.table.loc[result["path"]].to_dict())
+
+    if pending and executor is not None:
+        for spec in _execute(pending, executor, runner, record):
+            record(_failed(spec, "executor broken before the run finished"))
+    elif pending:
+        size = min(workers or os.cpu_count() or 1, len(pending))
+        with open_executor(size, scheduler) as pool:
+            broken = _execute(pending, pool, runner, record)
+        for spec in broken:  # isolate: one fresh process per run
+            with open_executor(1) as alone:
+                if _execute([spec], alone, runner, record):
+                    record(_failed(spec, "worker process died during the run"))
+    return sweep.table.reset_index(drop=True)

@@ -1,0 +1,118 @@
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+from scipy.spatial.distance import cdist
+
+from analysis import load_run, load_runs, plots
+from analysis.runs import Run
+from tests._runs import tiny_run
+
+
+def fake_run(pairs: pd.DataFrame, agents: pd.DataFrame, rounds: pd.DataFrame) -> Run:
+    empty = pd.DataFrame()
+    return Run(
+        path=tiny_run(),
+        name="fake",
+        config={},
+        params={},
+        manifest={},
+        events=[],
+        rounds=rounds,
+        agents=agents,
+        pairs=pairs,
+        innovations=empty,
+        expressions=empty,
+    )
+
+
+def planted_pairs(points_by_round: dict[int, np.ndarray]) -> pd.DataFrame:
+    rows = []
+    for round_, points in points_by_round.items():
+        d = cdist(points, points)
+        for i in range(len(points)):
+            for j in range(i + 1, len(points)):
+                rows.append((round_, i + 1, j + 1, d[i, j]))
+    return pd.DataFrame(rows, columns=["round", "agent_i", "agent_j", "jsd_unigram"])
+
+
+def test_band_is_mean_and_t_interval():
+    values = pd.DataFrame({"round": [0, 0, 0, 1], "x": [1.0, 2.0, 3.0, 5.0]})
+    band = plots.band(values, "x").set_index("round")
+    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert band.loc[0, "mean"] == 2.0
+    assert band.loc[0, "low"] == pytest.approx(2.0 - half)
+    assert band.loc[1, "low"] == band.loc[1, "high"] == 5.0
+
+
+def test_matrix_at_and_chosen_rounds():
+    points = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
+    pairs = planted_pairs({0: points})
+    run = fake_run(pairs, pd.DataFrame(), pd.DataFrame({"round": [0, 1, 2, 3, 4]}))
+    d, ids = plots.matrix_at(run, 0, "jsd_unigram")
+    assert ids == [1, 2, 3]
+    assert np.allclose(d, cdist(points, points))
+    partial = fake_run(pairs.iloc[:2], pd.DataFrame(), run.rounds)
+    assert plots.matrix_at(partial, 0, "jsd_unigram") is None
+    assert plots.chosen_rounds(run) == [0, 2, 4]
+
+
+def test_map_coordinates_undo_rotation_between_rounds():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(6, 2))
+    angle = 1.1
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    pairs = planted_pairs({0: base, 1: base @ rotation})  # same shape, turned
+    agents = pd.DataFrame(
+        {
+            "round": np.repeat([0, 1], 6),
+            "agent": np.tile(np.arange(1, 7), 2),
+            "community": 0,
+            "dialect": 0,
+        }
+    )
+    xy = plots.map_coordinates(fake_run(pairs, agents, pd.DataFrame({"round": [0, 1]})))
+    first = xy[xy["round"] == 0][["x", "y"]].to_numpy()
+    last = xy[xy["round"] == 1][["x", "y"]].to_numpy()
+    assert np.allclose(cdist(last, last), cdist(base, base), atol=1e-8)  # MDS is exact
+    assert np.allclose(first, last, atol=1e-8)  # aligned: no agent appears to move
+
+
+def test_figures_of_a_real_run():
+    run = load_run(tiny_run())
+    runs = load_runs([tiny_run()])
+    curves = plots.metric_curves(runs, "diversity")
+    assert isinstance(curves, Figure)
+    assert sum(ax.get_visible() for ax in curves.axes) == 6
+    for figure in (
+        plots.divergence_heatmaps(run),
+        plots.dialect_map(run),
+        plots.network_by_dialect(run),
+        plots.neologism_adoption(run),
+        plots.ancestor_histograms(run, run.samples()),
+        plots.rank_frequency(run.samples([0, 4])),
+    ):
+        assert isinstance(figure, Figure)
+        assert plots.png(figure)[:8] == b"\x89PNG\r\n\x1a\n"
+    gif = plots.dialect_map_gif(run)
+    assert gif[:6] == b"GIF89a"
+    import io
+
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(gif)).n_frames == 5
+
+
+def test_missing_data_gives_no_figure():
+    empty = fake_run(pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    assert plots.divergence_heatmaps(empty) is None
+    assert plots.dialect_map(empty) is None
+    assert plots.dialect_map_gif(empty) is None
+    assert plots.neologism_adoption(empty) is None
+    assert plots.ancestor_histograms(empty, pd.DataFrame()) is None
+    assert plots.rank_frequency(pd.DataFrame()) is None
+
+
+def test_conditions_name_the_varying_parameters():
+    runs = load_runs([tiny_run()])
+    assert plots.conditions(runs).tolist() == ["all runs"]

@@ -1,0 +1,96 @@
+import re
+
+import pandas as pd
+from typer.testing import CliRunner
+
+from analysis import load_run
+from analysis.report import CAPTIONS, summary_table
+from analysis.runs import load_runs
+from society.cli import app
+from tests._runs import tiny_report, tiny_run
+
+
+def test_report_is_self_contained_with_every_caption():
+    html = tiny_report().read_text()
+    assert html.startswith("<!DOCTYPE html>")
+    sources = re.findall(r'src="([^"]+)"', html)
+    assert sources and all(
+        s.startswith(("data:image/png;base64,", "data:image/gif;base64,")) for s in sources
+    )
+    assert not re.search(r'(href|src)="(https?:)?//', html)
+    assert "<script" not in html
+    for key in (
+        "diversity",
+        "distribution",
+        "dialects",
+        "heatmaps",
+        "map",
+        "gif",
+        "network",
+        "neologisms",
+        "ancestor",
+        "rank",
+    ):
+        assert CAPTIONS[key].split(".")[0].replace("'", "&#x27;") in html, key
+
+
+def test_samples_per_dialect_at_first_middle_last_rounds():
+    run = load_run(tiny_run())
+    html = tiny_report().read_text()
+    section = html.split("What the dialects said (rounds 0, 2, 4)")[1]
+    said = run.samples([0, 2, 4])
+    shown = re.findall(r'<td class="text utterance">([^<]*)</td>', section)
+    assert shown
+    escaped = {
+        t.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace('"', "&quot;")
+        .replace("'", "&#x27;")
+        for t in said["text"]
+    }
+    assert set(shown) <= escaped
+    # three utterances per dialect per round (each dialect has >= 1 agent with 40 texts)
+    dialects = run.agents[run.agents["round"].isin([0, 2, 4])].groupby("round")["dialect"]
+    assert len(shown) == 3 * dialects.nunique().sum()
+
+
+def test_summary_table_reads_first_and_last_rounds():
+    runs = load_runs([tiny_run()])
+    table = summary_table(runs)
+    rounds = runs.rounds
+    first, last = rounds["perplexity"].iloc[0], rounds["perplexity"].iloc[-1]
+    assert table.loc[0, "held-out perplexity"] == f"{first:.4g} → {last:.4g}"
+    assert table.loc[0, "status"] == "done"
+    assert isinstance(table, pd.DataFrame)
+
+
+def test_cli_report_passes_runs_and_out_and_rejects_bad_paths(tmp_path, monkeypatch):
+    import analysis.report
+
+    calls = []
+    monkeypatch.setattr(
+        analysis.report, "write_report", lambda runs, out: calls.append((runs, out)) or out
+    )
+    runner = CliRunner()
+    out = tmp_path / "report.html"
+    ok = runner.invoke(app, ["report", "runs/a", "runs/b*", "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert calls == [(["runs/a", "runs/b*"], out)]
+    monkeypatch.undo()
+    bad = runner.invoke(app, ["report", str(tmp_path / "nope")])
+    assert bad.exit_code == 2
+    assert "not a run directory" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_scenario_comment_is_read_from_the_scenario_file(tmp_path):
+    from analysis.report import scenario_comment
+
+    scenario = tmp_path / "q.toml"
+    scenario.write_text("# Question: do islands drift?\n# Expected: yes.\nname = 'q'\n# later\n")
+    run = load_run(tiny_run())
+    run.manifest = {"command": f"society run {scenario} --seed 3"}
+    assert scenario_comment(run) == "Question: do islands drift?\nExpected: yes."
+    run.manifest = {"command": "society run missing.toml"}
+    assert scenario_comment(run) == ""

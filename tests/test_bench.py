@@ -1,0 +1,92 @@
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from society import bench
+from society.cli import app
+from society.lm.gpt import GPTShape
+
+
+def test_flops_per_token_known_answer():
+    shape = GPTShape(vocab=100, context=16, layers=2, width=8, heads=2)
+    matmul = 2 * 12 * 8 * 8 + 100 * 8  # 12 d^2 per block + the output layer
+    assert shape.flops_per_token(attended=5) == 6 * matmul + 12 * 2 * 8 * 5
+    # parameters: embeddings, 12 d^2 + 13 d per block, final LayerNorm
+    assert shape.n_params() == 100 * 8 + 16 * 8 + 2 * (12 * 64 + 13 * 8) + 2 * 8
+
+
+def test_full_rows_are_full_documents():
+    rows = bench._full_rows(3, 8, 50, np.random.default_rng(0))
+    assert rows.inputs.shape == (3, 8)
+    assert (rows.owner >= 0).all() and (rows.targets >= 0).all()
+    np.testing.assert_array_equal(rows.positions[1], np.arange(8))
+    assert len(np.unique(rows.docs)) == 3
+
+
+def fake_results(training=0.5, sampling=4.0, round_=2.0, memory=1.0, agents=64):
+    return {
+        "matmul": {"flops": 1e11},
+        "training": {
+            "alone_share_of_peak": training,
+            "alone_tokens_per_s": 1e4,
+            "stacked_agents": 8,
+            "stacked_tokens_per_s": 6e4,
+            "stacked_share_of_peak": 0.4,
+        },
+        "sampling": {"speedup": sampling, "ours_tokens_per_s": 4e4, "generate_tokens_per_s": 1e4},
+        "sampling_full_length": {
+            "speedup": 2.0,
+            "ours_tokens_per_s": 2e4,
+            "generate_tokens_per_s": 1e4,
+        },
+        "round": {"speedup": round_, "ours_s": 1.0, "naive_s": round_, "agents": 8},
+        "memory": {"agents": agents, "peak_rss_gb": memory, "baseline_gb": 0.5},
+        "ngram": {"agents_10_s_per_round": 0.1},
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        (
+            {},
+            {
+                "training_share": True,
+                "sampling_speedup": True,
+                "round_speedup": False,
+                "memory_gb": True,
+            },
+        ),
+        (
+            {"training": 0.2, "sampling": 2.9, "round_": 3.0, "memory": 4.5},
+            {
+                "training_share": False,
+                "sampling_speedup": False,
+                "round_speedup": True,
+                "memory_gb": False,
+            },
+        ),
+        ({"agents": 16}, {"memory_gb": None}),
+    ],
+)
+def test_verdicts_against_the_issue_targets(kwargs, expected):
+    got = bench.verdicts(fake_results(**kwargs))
+    assert {k: got[k] for k in expected} == expected
+
+
+def test_cli_writes_json_and_table(monkeypatch, tmp_path):
+    results = fake_results()
+    results["verdicts"] = bench.verdicts(results)
+
+    def fake_run(quick, threads, console):
+        assert quick and threads == 1
+        return results
+
+    monkeypatch.setattr(bench, "run_bench", fake_run)
+    out = tmp_path / "bench.json"
+    result = CliRunner().invoke(app, ["bench", "--quick", "--threads", "1", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["round"]["speedup"] == 2.0
+    assert "4.0x" in result.output and "NO" in result.output

@@ -1,0 +1,192 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from analysis.stats import holm
+from society.cli import app
+from society.config import ConfigError
+from society.experiment import (
+    Experiment,
+    evaluate_hypotheses,
+    hypothesis_values,
+    load_experiment,
+    question,
+    run_experiment,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = sorted((ROOT / "scenarios" / "experiments").glob("*.toml"))
+BASE = ROOT / "scenarios" / "isolation.toml"
+
+GOOD = f"""# Question: a test
+name = "t"
+scenario = "{BASE}"
+seeds = 3
+
+[set]
+rounds = 2
+
+[conditions.a]
+real_data.fraction = 0.0
+
+[conditions.b]
+real_data.fraction = 0.5
+
+[[hypotheses]]
+metric = "perplexity"
+direction = "a > b"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.toml"
+    path.write_text(text)
+    return path
+
+
+def test_load_experiment_applies_set_and_checks_conditions(tmp_path):
+    experiment, base = load_experiment(write(tmp_path, GOOD), ["speech.utterances=7"])
+    assert base.rounds == 2 and base.speech.utterances == 7
+    assert base.network.agents == 10  # the rest from isolation.toml
+    assert experiment.hypotheses[0].sides == ("a", "b", "greater")
+    assert experiment.hypotheses[0].round == "final"
+    assert question(tmp_path / "exp.toml") == "Question: a test"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('direction = "a > b"', 'direction = "a > c"', "hypotheses.0.direction: no condition"),
+        ('direction = "a > b"', 'direction = "a >> b"', "direction: expected"),
+        ('metric = "perplexity"', 'metric = "perplexty"', "metric: unknown round metric"),
+        ("fraction = 0.5", "fraction = 2", r"\(conditions.b\): real_data.fraction"),
+        ("rounds = 2", "rounds = -1", r"\(set\): rounds"),
+        ("seeds = 3", "seeds = 1", "seeds"),
+        ("seeds = 3", "seedz = 3", "seedz: unknown key"),
+        (f'scenario = "{BASE}"', 'scenario = "nowhere.toml"', "scenario: file not found"),
+        ("[conditions.b]\nreal_data.fraction = 0.5", "", "conditions: need at least two"),
+    ],
+)
+def test_bad_experiment_files_give_one_line_errors(tmp_path, old, new, message):
+    assert old in GOOD
+    path = write(tmp_path, GOOD.replace(old, new))
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_experiment(path)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+
+
+def synthetic_rounds(effect: float) -> pd.DataFrame:
+    """Two conditions x 6 seeds x rounds 0..3; under 'a' the metric climbs by `effect`."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for condition, slope in (("a", effect), ("b", 0.0)):
+        for seed in range(6):
+            start = 10 + rng.normal()
+            for round_ in range(4):
+                value = start + slope * round_ + 0.1 * rng.normal()
+                rows.append({"condition": condition, "seed": seed, "round": round_, "m": value})
+    return pd.DataFrame(rows).rename(columns={"m": "perplexity"})
+
+
+def experiment_with(*hypotheses: dict) -> Experiment:
+    return Experiment.model_validate(
+        {"scenario": "x.toml", "conditions": {"a": {}, "b": {}}, "hypotheses": list(hypotheses)}
+    )
+
+
+def test_tested_values_take_the_final_round_minus_the_baseline():
+    rounds = synthetic_rounds(effect=2.0)
+    hypothesis = experiment_with({"metric": "perplexity", "direction": "a > b", "baseline": 0})
+    values = hypothesis_values(rounds, hypothesis.hypotheses[0], "exp.toml")
+    run = rounds[(rounds["condition"] == "a") & (rounds["seed"] == 4)].set_index("round")
+    row = values[(values["condition"] == "a") & (values["seed"] == 4)].iloc[0]
+    assert row["round"] == 3
+    assert row["value"] == pytest.approx(run.loc[3, "perplexity"] - run.loc[0, "perplexity"])
+    late = experiment_with({"metric": "perplexity", "direction": "a > b", "round": 9})
+    with pytest.raises(ConfigError, match="round 9 was not measured"):
+        hypothesis_values(rounds, late.hypotheses[0], "exp.toml")
+
+
+def test_planted_effect_holds_and_holm_is_applied():
+    experiment = experiment_with(
+        {"metric": "perplexity", "direction": "a > b", "baseline": 0},
+        {"metric": "perplexity", "direction": "a < b", "baseline": 0, "test": "mannwhitney"},
+        {"metric": "perplexity", "direction": "a != b", "round": 0, "test": "bootstrap"},
+    )
+    results, values = evaluate_hypotheses(experiment, synthetic_rounds(effect=2.0))
+    assert list(results["holds"]) == [True, False, False]
+    assert results.loc[0, "cliffs_delta"] == 1.0
+    assert results.loc[0, "mean_difference"] == pytest.approx(6.0, abs=0.3)  # 2.0 x 3 rounds
+    assert results.loc[1, "p_value"] > 0.9  # the wrong direction
+    assert results["p_holm"].to_numpy() == pytest.approx(holm(results["p_value"]))
+    assert len(values) == 3 * 12
+    assert set(results["alpha"]) == {0.05}
+
+
+def test_no_effect_does_not_hold():
+    experiment = experiment_with({"metric": "perplexity", "direction": "a != b", "baseline": 0})
+    results, _ = evaluate_hypotheses(experiment, synthetic_rounds(effect=0.0))
+    assert not results.loc[0, "holds"]
+    assert results.loc[0, "cliffs_delta_low"] < 0 < results.loc[0, "cliffs_delta_high"]
+
+
+def test_missing_values_are_left_out_and_untestable_hypotheses_do_not_hold():
+    rounds = synthetic_rounds(effect=2.0)
+    rounds["entropy"] = rounds["perplexity"]
+    rounds.loc[(rounds["condition"] == "a") & (rounds["seed"] == 0), "perplexity"] = np.nan
+    rounds.loc[rounds["condition"] == "b", "entropy"] = np.nan  # never measured under b
+    experiment = experiment_with(
+        {"metric": "perplexity", "direction": "a > b", "baseline": 0},
+        {"metric": "entropy", "direction": "a > b"},
+    )
+    results, _ = evaluate_hypotheses(experiment, rounds)
+    assert results.loc[0, "n_a"] == 5 and results.loc[0, "n_b"] == 6
+    assert results.loc[0, "note"] == "1 runs without a value (NaN) left out"
+    assert results.loc[0, "holds"]
+    assert np.isnan(results.loc[1, "p_value"]) and not results.loc[1, "holds"]
+    assert results.loc[0, "p_holm"] == results.loc[0, "p_value"]  # a family of one
+
+
+def test_cli_experiment_bad_file_is_one_line(tmp_path):
+    path = write(tmp_path, GOOD.replace('"a > b"', '"b > z"'))
+    result = CliRunner().invoke(app, ["experiment", str(path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.output.strip().count("\n") == 0
+    assert "hypotheses.0.direction" in result.output
+    assert not (tmp_path / "o" / "runs").exists()
+
+
+def test_shipped_files_state_question_and_expectation():
+    assert len(SHIPPED) >= 2
+    for path in SHIPPED:
+        header = question(path)
+        assert header.startswith("Question:") and "Expected:" in header, path
+        load_experiment(path)
+
+
+@pytest.mark.validation
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
+def test_shipped_experiments_reach_their_expected_verdicts(path, tmp_path):
+    # Each file states its expectation: every hypothesis holds at alpha = 0.05 after Holm,
+    # with 5 seeds per condition (the smallest one-sided permutation p is 1/252).
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["experiment", str(path), "--out", str(out), "--workers", "2"])
+    assert result.exit_code == 0, result.output
+    results = pd.read_parquet(out / "results.parquet")
+    assert results["holds"].all(), results[["name", "p_value", "p_holm"]]
+    assert (results["n_a"] == 5).all() and (results["n_b"] == 5).all()
+    assert (results["cliffs_delta"].abs() >= 0.6).all()
+    verdict = (out / "verdict.md").read_text()
+    for name in results["name"]:
+        assert name in verdict
+    assert verdict.count("**holds**") == len(results)
+    assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
+    values = pd.read_parquet(out / "values.parquet")
+    assert len(values) == 10 * len(results)
+    seen = []
+    again = run_experiment(path, out, on_start=lambda todo, skipped: seen.append((todo, skipped)))
+    assert seen == [(0, 10)]  # resumed: nothing to run
+    pd.testing.assert_frame_equal(again, results)

@@ -1,0 +1,427 @@
+import numpy as np
+import pytest
+import torch
+
+from society.config import LanguageModelConfig, Scenario
+from society.lm import build_language_model
+from society.lm.base import LanguageModel, perplexity
+from society.lm.gpt import GPTShape, init_params
+from society.lm.packing import IGNORE, documents, pack, windows
+from society.lm.sampler import SamplingSettings, next_tokens, sample_stack
+from society.lm.train import TrainSettings, train_stack
+from society.lm.transformer import TransformerLM
+from society.tokenizer import SharedTokenizer
+
+TINY = {
+    "kind": "transformer",
+    "layers": 2,
+    "width": 32,
+    "heads": 2,
+    "context": 32,
+    "ancestor_epochs": 1,
+    "batch_size": 8,
+    "threads": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def texts():
+    animals = ["fox", "hen", "owl", "cat", "dog", "yak", "eel", "bee"]
+    verbs = ["sees", "chases", "follows", "greets", "ignores", "likes"]
+    return [
+        f"The {animals[i % 8]} {verbs[i % 6]} the {animals[(3 * i + 1) % 8]} near river {i % 17}."
+        for i in range(300)
+    ]
+
+
+@pytest.fixture(scope="module")
+def tokenizer(texts):
+    return SharedTokenizer.train(texts, 300, 2)
+
+
+def tiny(tokenizer, **extra) -> TransformerLM:
+    return build_language_model(LanguageModelConfig(**(TINY | extra)), tokenizer)
+
+
+@pytest.fixture(scope="module")
+def trained(tokenizer, texts) -> TransformerLM:
+    """A tiny model that has learnt the toy language (and where sentences end)."""
+    lm = tiny(tokenizer, ancestor_epochs=20, learning_rate=3e-3)
+    lm.fit(texts[:200])
+    return lm
+
+
+# ---------------------------------------------------------------- packing
+
+
+def test_windows_score_every_target_once():
+    ids = np.arange(12)  # 11 targets
+    got = windows(ids, context=4, stride=2)
+    scored = []
+    for window, first in got:
+        assert len(window) - 1 <= 4
+        start = int(window[0])
+        scored.extend(range(start + first, start + len(window) - 1))
+    assert scored == list(range(11))
+
+
+def test_pack_known_answer():
+    docs = documents([np.array([5, 6]), np.array([7]), np.array([8, 9, 10])], eos_id=0)
+    packed = pack(docs, context=5, pad_id=0)
+    # doc lengths (inputs) 3, 2, 4 -> rows [3 + 2], [4 + pad]
+    np.testing.assert_array_equal(packed.inputs, [[0, 5, 6, 0, 7], [0, 8, 9, 10, 0]])
+    np.testing.assert_array_equal(packed.targets, [[5, 6, 0, 7, 0], [8, 9, 10, 0, IGNORE]])
+    np.testing.assert_array_equal(packed.positions, [[0, 1, 2, 0, 1], [0, 1, 2, 3, 0]])
+    np.testing.assert_array_equal(packed.docs, [[0, 0, 0, 1, 1], [2, 2, 2, 2, -1]])
+    np.testing.assert_array_equal(packed.owner, [[0, 0, 0, 1, 1], [2, 2, 2, 2, -1]])
+
+
+# ---------------------------------------------------------------- the model is GPT-2
+
+
+def test_scores_equal_transformers_gpt2(tokenizer, texts):
+    lm = tiny(tokenizer)
+    hf = lm.to_transformers()
+    sample = texts[:5] + [" ".join(texts[:6])]  # the last is longer than the context
+    loglik, counts = lm.score(sample)
+    for text, ll, count in zip(sample[:5], loglik[:5], counts[:5], strict=True):
+        ids = [tokenizer.eos_id, *tokenizer.encode_batch([text])[0].tolist(), tokenizer.eos_id]
+        assert count == len(ids) - 1
+        with torch.no_grad():
+            out = hf(torch.tensor([ids[:-1]])).logits[0].log_softmax(-1)
+        expect = out[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum().item()
+        assert ll == pytest.approx(expect, rel=1e-5)
+    assert counts[-1] == len(tokenizer.encode_batch([sample[-1]])[0]) + 1
+
+
+def test_greedy_sampling_equals_transformers_generate(tokenizer, trained):
+    lm = trained
+    prompt = tokenizer.encode_batch(["The fox"])[0]
+    start = np.concatenate([[tokenizer.eos_id], prompt])
+    stacked = {k: v[None] for k, v in lm.params.items()}
+    (ours,) = sample_stack(
+        stacked,
+        lm.shape,
+        [[start] * 3],
+        12,
+        SamplingSettings(top_k=1),
+        torch.Generator().manual_seed(0),
+        tokenizer.eos_id,
+    )
+    hf = lm.to_transformers()
+    with torch.no_grad():
+        ref = hf.generate(
+            torch.from_numpy(start)[None],
+            attention_mask=torch.ones(1, len(start), dtype=torch.long),
+            do_sample=False,
+            max_new_tokens=12,
+            pad_token_id=tokenizer.eos_id,
+        )[0, len(start) :].tolist()
+    if tokenizer.eos_id in ref:
+        ref = ref[: ref.index(tokenizer.eos_id)]
+    for seq in ours:
+        assert seq.tolist() == ref
+
+
+def test_left_padding_does_not_change_a_prompt(tokenizer, trained):
+    lm = trained
+    prompts = [
+        np.concatenate([[tokenizer.eos_id], p])
+        for p in tokenizer.encode_batch(["The owl likes the", "A"])
+    ]
+    stacked = {k: v[None] for k, v in lm.params.items()}
+
+    def greedy(batch):
+        return sample_stack(
+            stacked,
+            lm.shape,
+            [batch],
+            10,
+            SamplingSettings(top_k=1),
+            torch.Generator().manual_seed(0),
+            tokenizer.eos_id,
+        )[0]
+
+    together = greedy(prompts)
+    for prompt, seq in zip(prompts, together, strict=True):
+        assert greedy([prompt])[0].tolist() == seq.tolist()
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def test_truncation_keeps_the_right_tokens():
+    probs = torch.tensor([[0.5, 0.3, 0.15, 0.05]])
+    scores = probs.log()
+    u = torch.linspace(0, 0.999, 400)[:, None]
+    cases = {
+        SamplingSettings(top_p=0.7): {0, 1},
+        SamplingSettings(top_p=0.85): {0, 1, 2},
+        SamplingSettings(top_k=1): {0},
+        SamplingSettings(min_p=0.35): {0, 1},
+        SamplingSettings(): {0, 1, 2, 3},
+    }
+    for settings, kept in cases.items():
+        drawn = next_tokens(scores.expand(400, -1).clone(), None, settings, u)
+        assert set(drawn.tolist()) == kept, settings
+        share0 = float((drawn == 0).float().mean())
+        assert share0 == pytest.approx(0.5 / probs[0, sorted(kept)].sum().item(), abs=0.01)
+
+
+def test_repetition_penalty_and_temperature_known_answer():
+    scores = torch.tensor([[2.0, -1.0, 0.5]])
+    seen = torch.tensor([[True, True, False]])
+    u = torch.tensor([[0.0]])
+    # penalty 4: logits become [0.5, -4.0, 0.5]: tokens 0 and 2 tie, token 0 comes first
+    settings = SamplingSettings(repetition_penalty=4.0)
+    assert next_tokens(scores.clone(), seen, settings, u).item() == 0
+    u = torch.tensor([[0.51]])
+    assert next_tokens(scores.clone(), seen, settings, u).item() == 2
+    cold = SamplingSettings(temperature=0.01)
+    assert next_tokens(scores.clone(), None, cold, torch.tensor([[0.999]])).item() == 0
+
+
+def test_same_seed_same_text_and_compaction_changes_nothing(tokenizer, trained):
+    lm = trained
+    a = lm.sample(30, rng=np.random.default_rng(5), max_tokens=20)
+    b = lm.sample(30, rng=np.random.default_rng(5), max_tokens=20)
+    c = lm.sample(30, rng=np.random.default_rng(6), max_tokens=20)
+    assert a == b and a != c
+    stacked = {k: v[None] for k, v in lm.params.items()}
+    starts = [np.array([tokenizer.eos_id])] * 30
+    runs = [
+        sample_stack(
+            stacked,
+            lm.shape,
+            [starts],
+            20,
+            SamplingSettings(),
+            torch.Generator().manual_seed(1),
+            tokenizer.eos_id,
+            compact_below=share,
+        )[0]
+        for share in (0.0, 1.0)
+    ]
+    assert [s.tolist() for s in runs[0]] == [s.tolist() for s in runs[1]]
+    lengths = {len(s) for s in runs[0]}
+    assert len(lengths) > 1  # texts ended at different steps, so compaction did happen
+
+
+def test_prompts_and_max_tokens(trained):
+    lm = trained
+    out = lm.sample(4, rng=np.random.default_rng(0), max_tokens=3, prompts=["The fox"] * 4)
+    assert len(out) == 4
+    assert all(0 < len(t.split()) <= 3 for t in out)
+    free = lm.sample(40, rng=np.random.default_rng(0), max_tokens=30)
+    assert np.mean([t.split()[0] == "The" for t in free if t]) > 0.8  # learnt how texts start
+    with pytest.raises(ValueError, match="prompts"):
+        lm.sample(3, rng=np.random.default_rng(0), prompts=["a"])
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_stacked_training_equals_training_alone(tokenizer, texts):
+    shape = GPTShape(vocab=tokenizer.vocab_size, context=16, layers=2, width=16, heads=2)
+    settings = TrainSettings(learning_rate=3e-3, batch_size=4, steps=3, weight_decay=0.1)
+    start = init_params(shape, torch.Generator().manual_seed(0))
+    other = init_params(shape, torch.Generator().manual_seed(1))
+    data = [
+        pack(documents(tokenizer.encode_batch(part), tokenizer.eos_id), 16)
+        for part in (texts[:30], texts[30:70])
+    ]
+    cpu = torch.device("cpu")
+    together = train_stack([start, other], shape, data, [1, 2], settings, cpu)
+    alone = [
+        train_stack([p], shape, [d], [s], settings, cpu)[0]
+        for p, d, s in ((start, data[0], 1), (other, data[1], 2))
+    ]
+    for got, expect, before in zip(together, alone, (start, other), strict=True):
+        for name in expect:
+            torch.testing.assert_close(got[name], expect[name], rtol=1e-4, atol=1e-5)
+        assert not torch.equal(got["transformer.wte.weight"], before["transformer.wte.weight"])
+
+
+def test_learning_lowers_perplexity_and_updates_are_batched(tokenizer, texts):
+    ancestor = tiny(tokenizer, epochs=3, agents_per_batch=2)
+    before = perplexity(*ancestor.score(texts[200:240]))
+    ancestor.fit(texts[:200])
+    fitted = perplexity(*ancestor.score(texts[200:240]))
+    assert fitted < before / 2
+    a, b = ancestor.clone(), ancestor.clone()
+    narrow = [t for t in texts[:200] if "fox" in t]
+    a.update(narrow)
+    b.update(texts[:200])
+    assert a._pending is not None and b._pending is not None
+    fox = [t for t in texts[200:] if "fox" in t]
+    ppl_a = perplexity(*a.score(fox))  # trains a and b together
+    assert a._pending is None and b._pending is None
+    assert ppl_a < perplexity(*ancestor.score(fox))
+    alone = ancestor.clone()
+    alone.update(narrow)
+    np.testing.assert_allclose(alone.score(fox)[0], a.score(fox)[0], rtol=1e-4)
+
+
+def test_state_load_clone(tokenizer, texts):
+    lm = tiny(tokenizer)
+    lm.fit(texts[:50])
+    assert isinstance(lm, LanguageModel)
+    other = tiny(tokenizer)
+    other.load(lm.state())
+    np.testing.assert_allclose(other.score(texts[:5])[0], lm.score(texts[:5])[0], rtol=1e-6)
+    copy = lm.clone()
+    copy.update(texts[50:100])
+    copy.score(texts[:1])
+    assert not np.allclose(copy.score(texts[:5])[0], lm.score(texts[:5])[0])
+    with pytest.raises(ValueError, match="shape"):
+        tiny(tokenizer, width=64).load(lm.state())
+
+
+# ---------------------------------------------------------------- checkpoints as agents
+
+
+def test_save_pretrained_checkpoint_fine_tunes_as_an_agent(tmp_path, tokenizer, texts):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(
+        vocab_size=tokenizer.vocab_size,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.eos_id,
+        eos_token_id=tokenizer.eos_id,
+    )
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(tmp_path / "ckpt")
+    tokenizer.as_transformers().save_pretrained(tmp_path / "ckpt")
+    lm = tiny(tokenizer, path=str(tmp_path / "ckpt"), epochs=3)
+    assert lm.shape.width == 32 and lm.tokens is not tokenizer
+    hf = GPT2LMHeadModel.from_pretrained(tmp_path / "ckpt")
+    ids = [tokenizer.eos_id, *tokenizer.encode_batch([texts[0]])[0].tolist(), tokenizer.eos_id]
+    with torch.no_grad():
+        logp = hf(torch.tensor([ids[:-1]])).logits[0].log_softmax(-1)
+    expect = logp[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].sum().item()
+    assert lm.score(texts[:1])[0][0] == pytest.approx(expect, rel=1e-5)
+    before = perplexity(*lm.score(texts[:40]))
+    lm.update(texts[:40])
+    assert perplexity(*lm.score(texts[:40])) < before
+
+
+def test_bad_checkpoint_path_is_a_config_error(tmp_path):
+    from society.config import ConfigError
+
+    with pytest.raises(ConfigError, match="language_model.*path"):
+        Scenario().with_overrides(
+            {"language_model.kind": "transformer", "language_model.path": str(tmp_path)}
+        )
+
+
+# ---------------------------------------------------------------- the general path and LoRA
+
+
+@pytest.fixture(scope="module")
+def gpt2_dir(tmp_path_factory, tokenizer):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    path = tmp_path_factory.mktemp("gpt2")
+    config = GPT2Config(
+        vocab_size=tokenizer.vocab_size,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.eos_id,
+        eos_token_id=tokenizer.eos_id,
+    )
+    torch.manual_seed(0)
+    GPT2LMHeadModel(config).save_pretrained(path)
+    tokenizer.as_transformers().save_pretrained(path)
+    return path
+
+
+def test_lora_agents_own_only_their_adapters(gpt2_dir, tokenizer, texts):
+    pytest.importorskip("peft")
+    from society.lm.hf import HFCausalLM
+
+    base = tiny(tokenizer, path=str(gpt2_dir), lora=True, lora_rank=4, epochs=4, learning_rate=1e-2)
+    assert isinstance(base, HFCausalLM)
+    state = base.state()
+    assert state and all("lora" in k for k in state)
+    assert sum(v.size for v in state.values()) < 0.2 * sum(
+        p.numel() for p in base.model.parameters()
+    )
+    a, b = base.clone(), base.clone()
+    fox = [t for t in texts if "fox" in t]
+    before = perplexity(*a.score(fox[:10]))
+    a.update(fox[:30])
+    assert perplexity(*a.score(fox[:10])) < before
+    assert perplexity(*b.score(fox[:10])) == pytest.approx(before, rel=1e-6)  # b untouched
+    ids = [tokenizer.eos_id, *tokenizer.encode_batch([texts[3]])[0].tolist()]
+    merged = a.to_transformers()
+    with torch.no_grad():
+        theirs = merged(torch.tensor([ids])).logits[0].numpy()
+    np.testing.assert_allclose(theirs, a.logits(ids), rtol=1e-4, atol=1e-4)
+    c = base.clone()
+    c.load(a.state())
+    assert perplexity(*c.score(fox[:10])) == pytest.approx(perplexity(*a.score(fox[:10])))
+
+
+def test_other_architectures_take_the_general_path(tmp_path, tokenizer, texts):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from society.lm.hf import HFCausalLM
+
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=tokenizer.eos_id,
+        eos_token_id=tokenizer.eos_id,
+        pad_token_id=tokenizer.eos_id,
+    )
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(tmp_path / "llama")
+    tokenizer.as_transformers().save_pretrained(tmp_path / "llama")
+    lm = tiny(tokenizer, path=str(tmp_path / "llama"), epochs=3, learning_rate=3e-3)
+    assert isinstance(lm, HFCausalLM) and isinstance(lm, LanguageModel)
+    before = perplexity(*lm.score(texts[:30]))
+    lm.update(texts[:60])
+    assert perplexity(*lm.score(texts[:30])) < before
+    a = lm.sample(4, rng=np.random.default_rng(1), max_tokens=8, prompts=["The fox", "A"] * 2)
+    b = lm.sample(4, rng=np.random.default_rng(1), max_tokens=8, prompts=["The fox", "A"] * 2)
+    assert a == b and len(a) == 4
+    other = tiny(tokenizer, path=str(tmp_path / "llama"))
+    other.load(lm.state())
+    np.testing.assert_allclose(other.score(texts[:3])[0], lm.score(texts[:3])[0], rtol=1e-5)
+
+
+# ---------------------------------------------------------------- generation 0, cached
+
+
+def test_ancestor_is_cached_by_content(tmp_path, monkeypatch, tokenizer, texts):
+    from society.lm.ancestor_cache import ancestor_key, build_ancestor
+
+    monkeypatch.setenv("SOCIETY_CACHE", str(tmp_path))
+    config = LanguageModelConfig(**TINY)
+    first = build_ancestor(config, tokenizer, texts[:50])
+    assert len(list((tmp_path / "ancestors").glob("*.safetensors"))) == 1
+
+    def no_training(self, texts):
+        raise AssertionError("the cached ancestor was trained again")
+
+    monkeypatch.setattr(TransformerLM, "fit", no_training)
+    again = build_ancestor(
+        config.model_copy(update={"threads": 2, "epochs": 9}), tokenizer, texts[:50]
+    )
+    np.testing.assert_array_equal(again.score(texts[:3])[0], first.score(texts[:3])[0])
+    key = ancestor_key(config, tokenizer, texts[:50])
+    assert key != ancestor_key(config, tokenizer, texts[:49])
+    assert key != ancestor_key(config.model_copy(update={"width": 64}), tokenizer, texts[:50])
+    assert key != ancestor_key(
+        config.model_copy(update={"ancestor_epochs": 2}), tokenizer, texts[:50]
+    )
