@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 run: setup
-	$(VENV)/bin/society run $(SCENARIO) --out runs/$(notdir $(basename $(SCENARIO)))-$$(date +%Y%m%d-%H%M%S)
+	$(VENV)/bin/society run $(SCENARIO) --report --out runs/$(notdir $(basename $(SCENARIO)))-$$(date +%Y%m%d-%H%M%S)
 
 # pytest exits 5 when it collected no test; that is not a failure of the code.
 test: setup

@@ -40,6 +40,7 @@ def run(
     out: Annotated[Path | None, typer.Option(help="Run directory (runs/<name>-<time>).")] = None,
     set_: SetOption = None,
     seed: Annotated[int | None, typer.Option(help="Replace the scenario's seed.")] = None,
+    report: Annotated[bool, typer.Option(help="Also write RUN/report.html.")] = False,
 ) -> None:
     """Run a scenario and write its run directory."""
     from society.runner import run_scenario, summary
@@ -78,6 +79,10 @@ def run(
         table.add_row(name, f"{first:.4g}", f"{final:.4g}")
     console.print(table)
     console.print(f"run directory: {path}")
+    if report:
+        from analysis.report import write_report
+
+        console.print(f"report: {write_report([str(path)], None)}")
 
 
 @app.command()
