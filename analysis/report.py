@@ -19,7 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
-from analysis.runs import Run, RunSet, load_runs
+from analysis.runs import Run, RunSet, leading_comment, load_runs
 
 #: Runs that get their own detailed section (dialect figures, samples); the rest are
 #: summarised in the tables and curves.
@@ -217,12 +217,7 @@ def scenario_comment(run: Run) -> str:
         path = Path(token)
         if path.suffix != ".toml" or not path.is_file():
             continue
-        lines = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.startswith("#"):
-                break
-            lines.append(line.lstrip("#").strip())
-        return "\n".join(lines).strip()
+        return leading_comment(path)
     return ""
 
 

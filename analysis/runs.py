@@ -105,6 +105,16 @@ class Run:
         return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["round", "agent", "text"])
 
 
+def leading_comment(path: Path) -> str:
+    """The comment block at the top of a TOML file: its question and expected result."""
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        lines.append(line.lstrip("#").strip())
+    return "\n".join(lines).strip()
+
+
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame()

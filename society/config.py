@@ -169,6 +169,15 @@ class SpeechConfig(Section):
     top_p: float = Field(1.0, gt=0, le=1)
     prompt: Literal["none", "real_prefix"] = "none"
     prefix_tokens: int = Field(4, ge=1, description="words of a real text used as prompt")
+    # transformer agents only (the n-gram sampler has temperature and top_p)
+    top_k: int = Field(0, ge=0, description="keep the k most probable tokens (0: all)")
+    min_p: float = Field(0.0, ge=0, lt=1, description="keep tokens >= min_p x the top one")
+    repetition_penalty: float = Field(1.0, gt=0, description="CTRL penalty on seen tokens")
+
+    def neural_sampling(self) -> dict[str, float]:
+        """The transformer-only sampling keys that differ from their defaults."""
+        defaults = {"top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0}
+        return {k: getattr(self, k) for k, v in defaults.items() if getattr(self, k) != v}
 
 
 class ListeningConfig(Section):
@@ -443,6 +452,15 @@ class Scenario(Section):
     events: list[Event] = []
 
     @model_validator(mode="after")
+    def _neural_sampling_needs_transformers(self) -> Scenario:
+        extra = self.speech.neural_sampling()
+        if extra and self.language_model.kind != "transformer":
+            raise ValueError(
+                f"speech.{next(iter(extra))}: needs language_model.kind = 'transformer'"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _events_within_run(self) -> Scenario:
         for i, event in enumerate(self.events):
             if event.round > self.rounds:
@@ -542,6 +560,18 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
         curation["labels"] = str((base_dir / labels).resolve())
 
 
+def read_toml(path: Path, kind: str) -> dict[str, Any]:
+    """Read a TOML file, raising a one-line ConfigError naming the file when it can't be."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: {kind} file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+
+
 def load_scenario(
     path: str | Path, overrides: list[str] | None = None, seed: int | None = None
 ) -> Scenario:
@@ -560,14 +590,7 @@ def load_scenario(
     """
     path = Path(path)
     origin = str(path)
-    if not path.is_file():
-        raise ConfigError(f"{origin}: scenario file not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{origin}: invalid TOML: {error}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{origin}: not UTF-8 text") from None
+    data = read_toml(path, "scenario")
     for text in overrides or []:
         key, value = parse_override(text)
         _set_path(data, key, value, f"{origin} (--set {key})")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -41,7 +40,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from analysis.runs import load_run
+from analysis.runs import leading_comment, load_run
 from analysis.stats import compare, holm
 from society.config import (
     ConfigError,
@@ -49,6 +48,7 @@ from society.config import (
     _format_errors,
     load_scenario,
     parse_override,
+    read_toml,
 )
 from society.metrics.collect import ROUND_COLUMNS
 from society.store import atomic_write_parquet, atomic_write_text
@@ -137,16 +137,6 @@ def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def question(path: Path) -> str:
-    """The comment block at the top of an experiment file (its question and expectation)."""
-    lines = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        lines.append(line.lstrip("#").strip())
-    return "\n".join(lines).strip()
-
-
 def load_experiment(
     path: str | Path,
     overrides: list[str] | None = None,
@@ -167,14 +157,7 @@ def load_experiment(
     """
     path = Path(path)
     origin = str(path)
-    if not path.is_file():
-        raise ConfigError(f"{origin}: experiment file not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{origin}: invalid TOML: {error}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{origin}: not UTF-8 text") from None
+    data = read_toml(path, "experiment")
     if seeds is not None:
         data["seeds"] = seeds
     try:
@@ -344,7 +327,7 @@ def run_experiment(
     figure.savefig(out / "figure.png", dpi=110)
     text = write_verdict(
         title=experiment.name,
-        question=question(path),
+        question=leading_comment(path),
         origin=str(path),
         scenario=experiment.scenario,
         index=index,

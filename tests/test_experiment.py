@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from analysis.runs import leading_comment
 from analysis.stats import holm
 from society.cli import app
 from society.config import ConfigError
@@ -13,7 +14,6 @@ from society.experiment import (
     evaluate_hypotheses,
     hypothesis_values,
     load_experiment,
-    question,
     run_experiment,
 )
 
@@ -53,7 +53,7 @@ def test_load_experiment_applies_set_and_checks_conditions(tmp_path):
     assert base.network.agents == 10  # the rest from isolation.toml
     assert experiment.hypotheses[0].sides == ("a", "b", "greater")
     assert experiment.hypotheses[0].round == "final"
-    assert question(tmp_path / "exp.toml") == "Question: a test"
+    assert leading_comment(tmp_path / "exp.toml") == "Question: a test"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def test_cli_experiment_bad_file_is_one_line(tmp_path):
 def test_shipped_files_state_question_and_expectation():
     assert len(SHIPPED) >= 2
     for path in SHIPPED:
-        header = question(path)
+        header = leading_comment(path)
         assert header.startswith("Question:") and "Expected:" in header, path
         load_experiment(path)
 
