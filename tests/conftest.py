@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from society.config import Scenario
+from society.corpora import Corpus, load_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,3 +46,9 @@ def corpus_file(tmp_path: Path) -> Path:
     path = tmp_path / "corpus.txt"
     path.write_text(" ".join(lines))
     return path
+
+
+@pytest.fixture(scope="session")
+def grammar_600() -> Corpus:
+    """600 sentences of the synthetic grammar, loaded once per test session."""
+    return load_corpus("grammar", max_texts=600)

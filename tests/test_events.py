@@ -4,17 +4,11 @@ import numpy as np
 import pytest
 
 from society.config import ConfigError, Scenario
-from society.corpora import load_corpus
 from society.events import EventError, rewrite_words
 from society.lm.base import perplexity
 from society.model import Society
 from society.runner import run_scenario
 from tests.cheap_metrics import cheap_metrics
-
-
-@pytest.fixture(scope="module")
-def grammar():
-    return load_corpus("grammar", max_texts=600)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +32,8 @@ def base() -> Scenario:
     return Scenario().with_overrides(overrides)
 
 
-def society(base, grammar, events, **params) -> Society:
-    return Society(base.with_overrides({"events": events}), corpus=grammar, **params)
+def society(base, grammar_600, events, **params) -> Society:
+    return Society(base.with_overrides({"events": events}), corpus=grammar_600, **params)
 
 
 def heard_from(agent, model) -> set[int]:
@@ -52,8 +46,8 @@ def by_node(model, node):
     return next(a for a in model.agents if a.node == node)
 
 
-def test_isolate_communities_stops_cross_community_listening(base, grammar):
-    s = society(base, grammar, [{"round": 2, "action": "isolate_communities"}])
+def test_isolate_communities_stops_cross_community_listening(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 2, "action": "isolate_communities"}])
     label = s.graph.nodes
     bridges = sum(label[u]["community"] != label[v]["community"] for u, v in s.graph.edges)
     assert bridges
@@ -68,12 +62,12 @@ def test_isolate_communities_stops_cross_community_listening(base, grammar):
     assert s.event_log[0]["detail"] == f"removed {bridges} between-community edges"
 
 
-def test_connect_lets_communities_hear_each_other(base, grammar):
+def test_connect_lets_communities_hear_each_other(base, grammar_600):
     events = [
         {"round": 1, "action": "isolate_communities"},
         {"round": 2, "action": "connect", "communities": [0, 1], "bridges": 4, "weight": 5.0},
     ]
-    s = society(base, grammar, events)
+    s = society(base, grammar_600, events)
     s.step()
     s.step()
     bridges = [
@@ -87,23 +81,25 @@ def test_connect_lets_communities_hear_each_other(base, grammar):
     assert v in heard_from(by_node(s, u), s)
 
 
-def test_connect_unknown_community_is_an_event_error(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "connect", "communities": [0, 7]}])
+def test_connect_unknown_community_is_an_event_error(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "connect", "communities": [0, 7]}])
     with pytest.raises(EventError, match="no community 7"):
         s.step()
 
 
-def test_cut_edges_silences_that_neighbour(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "cut_edges", "edges": [[0, 1]]}])
+def test_cut_edges_silences_that_neighbour(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "cut_edges", "edges": [[0, 1]]}])
     s.step()
     assert not s.graph.has_edge(0, 1)
     assert 1 not in heard_from(by_node(s, 0), s)
     assert 2 in heard_from(by_node(s, 0), s)
 
 
-def test_set_changes_the_real_share_mid_run(base, grammar):
+def test_set_changes_the_real_share_mid_run(base, grammar_600):
     s = society(
-        base, grammar, [{"round": 2, "action": "set", "key": "real_data.fraction", "value": 0.5}]
+        base,
+        grammar_600,
+        [{"round": 2, "action": "set", "key": "real_data.fraction", "value": 0.5}],
     )
     s.step()
     assert all(sum(src == -1 for src, _ in a.heard) == 0 for a in s.agents)
@@ -112,14 +108,16 @@ def test_set_changes_the_real_share_mid_run(base, grammar):
     assert all(sum(src == -1 for src, _ in a.heard) == 15 for a in s.agents)
 
 
-def test_set_with_a_bad_value_names_the_event(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "set", "key": "speech.top_p", "value": 3}])
+def test_set_with_a_bad_value_names_the_event(base, grammar_600):
+    s = society(
+        base, grammar_600, [{"round": 1, "action": "set", "key": "speech.top_p", "value": 3}]
+    )
     with pytest.raises(ConfigError, match=r"events \(round 1\).*speech.top_p"):
         s.step()
 
 
-def test_migrate_moves_an_agent_and_what_it_hears(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "migrate", "nodes": [0], "to": 1}])
+def test_migrate_moves_an_agent_and_what_it_hears(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "migrate", "nodes": [0], "to": 1}])
     degree = s.graph.degree(0)
     s.step()
     mover = by_node(s, 0)
@@ -129,17 +127,17 @@ def test_migrate_moves_an_agent_and_what_it_hears(base, grammar):
     assert s.graph.degree(0) == min(degree, 3)  # as many links as it had
 
 
-def test_migrate_to_an_empty_community_founds_an_isolated_group(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "migrate", "nodes": [3, 4], "to": 9}])
+def test_migrate_to_an_empty_community_founds_an_isolated_group(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "migrate", "nodes": [3, 4], "to": 9}])
     s.step()
     assert set(s.graph.neighbors(3)) == {4} and set(s.graph.neighbors(4)) == {3}
     assert heard_from(by_node(s, 3), s) == {4}
     assert "founded community 9" in s.event_log[0]["detail"]
 
 
-def test_add_agents_grow_up_on_their_neighbours_speech(base, grammar):
+def test_add_agents_grow_up_on_their_neighbours_speech(base, grammar_600):
     events = [{"round": 2, "action": "add_agents", "count": 2, "community": 1, "links": 2}]
-    s = society(base, grammar, events)
+    s = society(base, grammar_600, events)
     s.step()
     s.step()
     assert len(s.agents) == 8
@@ -158,8 +156,8 @@ def test_add_agents_grow_up_on_their_neighbours_speech(base, grammar):
         assert sum(map(len, child.buffer)) <= 30  # what it kept, no real training text
 
 
-def test_remove_agents_takes_node_edges_and_voice(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "remove_agents", "nodes": [1, 4]}])
+def test_remove_agents_takes_node_edges_and_voice(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "remove_agents", "nodes": [1, 4]}])
     s.step()
     assert len(s.agents) == 4
     assert 1 not in s.graph and 4 not in s.graph
@@ -169,22 +167,22 @@ def test_remove_agents_takes_node_edges_and_voice(base, grammar):
     assert s.round_table is not None
 
 
-def test_remove_by_share_from_a_community(base, grammar):
+def test_remove_by_share_from_a_community(base, grammar_600):
     s = society(
-        base, grammar, [{"round": 1, "action": "remove_agents", "share": 0.67, "community": 0}]
+        base, grammar_600, [{"round": 1, "action": "remove_agents", "share": 0.67, "community": 0}]
     )
     s.step()
     assert sorted(a.community for a in s.agents) == [0, 1, 1, 1]
 
 
-def test_unknown_node_is_an_event_error(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "remove_agents", "nodes": [42]}])
+def test_unknown_node_is_an_event_error(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "remove_agents", "nodes": [42]}])
     with pytest.raises(EventError, match="no agent on node 42"):
         s.step()
 
 
-def test_committed_agents_keep_speaking_but_stop_learning(base, grammar):
-    s = society(base, grammar, [{"round": 1, "action": "commit", "nodes": [0]}])
+def test_committed_agents_keep_speaking_but_stop_learning(base, grammar_600):
+    s = society(base, grammar_600, [{"round": 1, "action": "commit", "nodes": [0]}])
     frozen = by_node(s, 0).lm.state()
     other = by_node(s, 1).lm.state()
     for _ in range(3):
@@ -196,9 +194,9 @@ def test_committed_agents_keep_speaking_but_stop_learning(base, grammar):
     assert not np.array_equal(learner.lm.state()["counts"], other["counts"])
 
 
-def test_committed_dialect_spreads_to_learners(base, grammar):
+def test_committed_dialect_spreads_to_learners(base, grammar_600):
     events = [{"round": 1, "action": "commit", "nodes": [0, 1], "rewrite": {"man": "bloke"}}]
-    s = society(base, grammar, events)
+    s = society(base, grammar_600, events)
     s.step()
     said = " ".join(u for a in s.agents if a.node in (0, 1) for u in a.utterances).split()
     assert "bloke" in said and "man" not in said

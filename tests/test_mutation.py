@@ -4,16 +4,10 @@ import numpy as np
 import pytest
 
 from society.config import ConfigError, Scenario
-from society.corpora import load_corpus
 from society.metrics.text import tokenize_all
 from society.model import Society
 from society.mutation import corpus_vocabulary, temperature_at, token_noise
 from tests.cheap_metrics import cheap_metrics
-
-
-@pytest.fixture(scope="module")
-def grammar():
-    return load_corpus("grammar", max_texts=600)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +53,8 @@ def test_temperature_schedule_is_validated(base):
         base.with_overrides({"mutation.temperature_schedule": [[3, 1.0], [1, 1.0]]})
 
 
-def test_token_noise_known_answers(base, grammar):
-    s = Society(base, corpus=grammar)
+def test_token_noise_known_answers(base, grammar_600):
+    s = Society(base, corpus=grammar_600)
     tok, rng = s.tokenizer, np.random.default_rng(0)
     texts = ["the man sleeps .", "my old dogs run quickly ."]
     assert token_noise(texts, 0.0, tok, rng, corpus_vocabulary(s)) == texts
@@ -71,17 +65,17 @@ def test_token_noise_known_answers(base, grammar):
     assert [m.split() for m in mutated] == [["the"] * n for n in lengths]
 
 
-def test_noise_draws_only_tokens_of_real_text(base, grammar):
-    s = Society(base, corpus=grammar)
+def test_noise_draws_only_tokens_of_real_text(base, grammar_600):
+    s = Society(base, corpus=grammar_600)
     vocabulary = corpus_vocabulary(s)
-    used = np.unique(np.concatenate(s.tokenizer.encode_batch(grammar.train)))
+    used = np.unique(np.concatenate(s.tokenizer.encode_batch(grammar_600.train)))
     np.testing.assert_array_equal(vocabulary, used)
     assert s.tokenizer.eos_id not in vocabulary
 
 
-def test_token_noise_brings_neologisms(base, grammar):
-    plain = Society(base, corpus=grammar)
-    noisy = Society(base, corpus=grammar, mutation_token_noise=0.1)
+def test_token_noise_brings_neologisms(base, grammar_600):
+    plain = Society(base, corpus=grammar_600)
+    noisy = Society(base, corpus=grammar_600, mutation_token_noise=0.1)
     for society in (plain, noisy):
         society.step()
     said = [u for a in plain.agents for u in a.utterances]
@@ -89,8 +83,8 @@ def test_token_noise_brings_neologisms(base, grammar):
     assert neologism_share(noisy, noisy_said) > neologism_share(plain, said) + 0.05
 
 
-def test_temperature_schedule_changes_speech_mid_run(base, grammar):
-    s = Society(base, corpus=grammar, mutation_temperature_schedule=[[0, 0.5], [2, 2.0]])
+def test_temperature_schedule_changes_speech_mid_run(base, grammar_600):
+    s = Society(base, corpus=grammar_600, mutation_temperature_schedule=[[0, 0.5], [2, 2.0]])
     cold = [u for a in s.agents for u in a.utterances]
     s.step()
     s.step()

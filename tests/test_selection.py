@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 
 from society.config import ConfigError, Scenario
-from society.corpora import load_corpus
 from society.model import Society
 from society.selection import attention
 from tests.cheap_metrics import cheap_metrics
-
-
-@pytest.fixture(scope="module")
-def grammar():
-    return load_corpus("grammar", max_texts=600)
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +39,12 @@ def share_heard_from(society, speaker_node) -> float:
     return float(np.mean(shares))
 
 
-def test_no_selection_means_no_factors(base, grammar):
-    s = Society(base, corpus=grammar)
+def test_no_selection_means_no_factors(base, grammar_600):
+    s = Society(base, corpus=grammar_600)
     assert attention(s) == {}
     assert (
-        attention(Society(base, corpus=grammar, selection_by="degree", selection_strength=0)) == {}
+        attention(Society(base, corpus=grammar_600, selection_by="degree", selection_strength=0))
+        == {}
     )
 
 
@@ -58,12 +53,12 @@ def test_unknown_selection_is_a_config_error(base):
         base.with_overrides({"selection.by": "beauty"})
 
 
-def test_degree_factors_and_effect(base, grammar):
+def test_degree_factors_and_effect(base, grammar_600):
     events = [{"round": 1, "action": "cut_edges", "edges": [[1, 2], [3, 4]]}]
-    plain = Society(base.with_overrides({"events": events}), corpus=grammar)
+    plain = Society(base.with_overrides({"events": events}), corpus=grammar_600)
     chosen = Society(
         base.with_overrides({"events": events}),
-        corpus=grammar,
+        corpus=grammar_600,
         selection_by="degree",
         selection_strength=4.0,
     )
@@ -77,15 +72,15 @@ def test_degree_factors_and_effect(base, grammar):
     assert share_heard_from(chosen, 0) > 0.5
 
 
-def test_static_prestige_from_the_graph(base, grammar):
-    s = Society(base, corpus=grammar, selection_by="prestige", selection_strength=1.0)
+def test_static_prestige_from_the_graph(base, grammar_600):
+    s = Society(base, corpus=grammar_600, selection_by="prestige", selection_strength=1.0)
     s.graph.nodes[0]["prestige"] = 10.0
     factors = {a.node: f for a in s.agents if (f := attention(s)[a.unique_id])}
     assert factors == {0: 1.0, 1: 0.1, 2: 0.1, 3: 0.1, 4: 0.1}
 
 
-def test_dynamic_prestige_counts_what_listeners_kept(base, grammar):
-    s = Society(base, corpus=grammar, selection_by="prestige", selection_strength=1.0)
+def test_dynamic_prestige_counts_what_listeners_kept(base, grammar_600):
+    s = Society(base, corpus=grammar_600, selection_by="prestige", selection_strength=1.0)
     s.step()
     kept = {a.unique_id: 0 for a in s.agents}
     for agent in s.agents:
@@ -96,7 +91,7 @@ def test_dynamic_prestige_counts_what_listeners_kept(base, grammar):
     assert attention(s) == pytest.approx(expected)
 
 
-def test_prestige_concentrates_attention(base, grammar):
+def test_prestige_concentrates_attention(base, grammar_600):
     def concentration(society):
         counts = np.zeros(len(society.agents))
         index = {a.unique_id: i for i, a in enumerate(society.agents)}
@@ -106,21 +101,23 @@ def test_prestige_concentrates_attention(base, grammar):
         return counts.max() / counts.sum()
 
     params = {"speech_utterances": 60, "listening_texts": 30}
-    plain = Society(base, corpus=grammar, **params)
-    rich = Society(base, corpus=grammar, selection_by="prestige", selection_strength=6.0, **params)
+    plain = Society(base, corpus=grammar_600, **params)
+    rich = Society(
+        base, corpus=grammar_600, selection_by="prestige", selection_strength=6.0, **params
+    )
     for _ in range(3):
         plain.step()
         rich.step()
     assert concentration(rich) > concentration(plain) + 0.1
 
 
-def test_critic_selection_avoids_a_babbler(base, grammar):
+def test_critic_selection_avoids_a_babbler(base, grammar_600):
     # Per-token perplexities differ modestly (words split into predictable pieces), so a
     # high strength is what makes the preference sharp.
-    s = Society(base, corpus=grammar, selection_by="critic", selection_strength=20.0)
+    s = Society(base, corpus=grammar_600, selection_by="critic", selection_strength=20.0)
     babbler = next(a for a in s.agents if a.node == 0)
     rng = np.random.default_rng(0)
-    vocabulary = sorted({w for t in grammar.train for w in t.split()})
+    vocabulary = sorted({w for t in grammar_600.train for w in t.split()})
     babbler.utterances = [" ".join(rng.choice(vocabulary, 8)) for _ in babbler.utterances]
     s.step()
     factors = {a.node: s.attention[a.unique_id] for a in s.agents}

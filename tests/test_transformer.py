@@ -6,7 +6,7 @@ from society.config import LanguageModelConfig, Scenario
 from society.lm import build_language_model
 from society.lm.base import LanguageModel, perplexity
 from society.lm.gpt import GPTShape, init_params
-from society.lm.packing import IGNORE, documents, pack, windows
+from society.lm.packing import IGNORE, best_fit, documents, pack, windows
 from society.lm.sampler import SamplingSettings, next_tokens, sample_stack
 from society.lm.train import TrainSettings, train_stack
 from society.lm.transformer import TransformerLM
@@ -68,12 +68,20 @@ def test_windows_score_every_target_once():
 def test_pack_known_answer():
     docs = documents([np.array([5, 6]), np.array([7]), np.array([8, 9, 10])], eos_id=0)
     packed = pack(docs, context=5, pad_id=0)
-    # doc lengths (inputs) 3, 2, 4 -> rows [3 + 2], [4 + pad]
-    np.testing.assert_array_equal(packed.inputs, [[0, 5, 6, 0, 7], [0, 8, 9, 10, 0]])
-    np.testing.assert_array_equal(packed.targets, [[5, 6, 0, 7, 0], [8, 9, 10, 0, IGNORE]])
-    np.testing.assert_array_equal(packed.positions, [[0, 1, 2, 0, 1], [0, 1, 2, 3, 0]])
-    np.testing.assert_array_equal(packed.docs, [[0, 0, 0, 1, 1], [2, 2, 2, 2, -1]])
-    np.testing.assert_array_equal(packed.owner, [[0, 0, 0, 1, 1], [2, 2, 2, 2, -1]])
+    # inputs of 3, 2, 4 positions; best fit, longest first: [doc 2 + pad], [doc 0 + doc 1]
+    np.testing.assert_array_equal(packed.inputs, [[0, 8, 9, 10, 0], [0, 5, 6, 0, 7]])
+    np.testing.assert_array_equal(packed.targets, [[8, 9, 10, 0, IGNORE], [5, 6, 0, 7, 0]])
+    np.testing.assert_array_equal(packed.positions, [[0, 1, 2, 3, 0], [0, 1, 2, 0, 1]])
+    np.testing.assert_array_equal(packed.docs, [[0, 0, 0, 0, -1], [1, 1, 1, 2, 2]])
+    np.testing.assert_array_equal(packed.owner, [[2, 2, 2, 2, -1], [0, 0, 0, 1, 1]])
+
+
+def test_best_fit_known_answer():
+    sizes = [5, 3, 1, 5, 3, 1, 5, 3, 1]
+    rows = best_fit(sizes, 6)
+    assert sorted(i for row in rows for i in row) == list(range(9))
+    assert all(sum(sizes[i] for i in row) <= 6 for row in rows)
+    assert len(rows) == 5  # optimal: three 5+1 rows, 3+3, 3
 
 
 # ---------------------------------------------------------------- the model is GPT-2
@@ -425,3 +433,31 @@ def test_ancestor_is_cached_by_content(tmp_path, monkeypatch, tokenizer, texts):
     assert key != ancestor_key(
         config.model_copy(update={"ancestor_epochs": 2}), tokenizer, texts[:50]
     )
+
+
+# ---------------------------------------------------------------- in a society
+
+
+def test_speech_keys_reach_the_sampler():
+    from society.config import ConfigError
+    from society.model import Society
+
+    scenario = Scenario().with_overrides(
+        {
+            "rounds": 0,
+            "network.kind": "complete",
+            "network.agents": 2,
+            **{f"language_model.{k}": v for k, v in TINY.items()},
+            "speech.utterances": 6,
+            "speech.max_tokens": 8,
+            "speech.top_k": 1,
+            "real_data.max_texts": 300,
+            "tokenizer.vocab_size": 300,
+            "metrics.heldout_texts": 10,
+        }
+    )
+    society = Society(scenario)
+    for agent in society.agents:  # greedy decoding from the same start: one text, 6 times
+        assert len(set(agent.utterances)) == 1
+    with pytest.raises(ConfigError, match="speech.top_k"):
+        scenario.with_overrides({"language_model.kind": "ngram"})
