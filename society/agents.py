@@ -67,6 +67,7 @@ class Speaker(FixedAgent):
             temperature=temperature_at(self.model.scenario, self.model.round),
             top_p=speech.top_p,
             prompts=prompts,
+            **speech.neural_sampling(),
         )
         self.utterances = mutate(self.model, said)
 

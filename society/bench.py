@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import platform
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -95,7 +97,7 @@ def training_throughput(peak: float, steps: int = 6, vocab: int = 2000) -> dict[
             lambda models=models, data=data: train_stack(
                 models, shape, data, list(range(len(models))), settings, device
             ),
-            2,
+            3,
         )
         tokens = steps * config.batch_size * config.context * agents
         flops = shape.flops_per_token((config.context + 1) / 2) * tokens / seconds
@@ -263,6 +265,17 @@ def round_speed(
     return {"agents": agents, "ours_s": ours, "naive_s": naive, "speedup": naive / ours}
 
 
+def _resident_bytes() -> int:
+    """Current resident memory of this process (Linux ``/proc``; else its peak so far)."""
+    import resource
+
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
 def _memory_child(queue, agents: int, threads: int) -> None:  # noqa: ANN001
     import resource
 
@@ -271,20 +284,23 @@ def _memory_child(queue, agents: int, threads: int) -> None:  # noqa: ANN001
     if threads:
         torch.set_num_threads(threads)
     ancestor, corpus = bench_ancestor()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    before = _resident_bytes()
     population = [ancestor.clone() for _ in range(agents)]
     for lm, texts in zip(population, _round_data(corpus, agents, 100), strict=True):
         lm.update(texts)
     for lm in population:
         lm.sample(100, rng=np.random.default_rng(0), max_tokens=40)
-    queue.put((before, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
+    after = _resident_bytes()
+    queue.put((before, after, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
 
 
 def memory(agents: int = 64) -> dict[str, float]:
-    """Peak resident memory of a fresh process that runs one round of ``agents`` agents.
+    """Resident memory of a fresh process that runs one round of ``agents`` agents.
 
-    The process first loads the corpus, the tokenizer, torch and the (cached) ancestor;
-    ``baseline_gb`` is its peak before the agents exist.
+    Returns:
+        ``baseline_gb`` (torch, corpus, tokenizer and the ancestor loaded, no agents yet),
+        ``rss_gb`` (after the round, the agents alive) and ``peak_rss_gb`` (the process's
+        peak).
     """
     import torch
 
@@ -292,9 +308,14 @@ def memory(agents: int = 64) -> dict[str, float]:
     queue = context.Queue()
     child = context.Process(target=_memory_child, args=(queue, agents, torch.get_num_threads()))
     child.start()
-    before, peak = queue.get()
+    before, after, peak = queue.get()
     child.join()
-    return {"agents": agents, "baseline_gb": before / 1e9, "peak_rss_gb": peak / 1e9}
+    return {
+        "agents": agents,
+        "baseline_gb": before / 1e9,
+        "rss_gb": after / 1e9,
+        "peak_rss_gb": peak / 1e9,
+    }
 
 
 def ngram_rounds(
@@ -467,8 +488,9 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
     mem = results["memory"]
     rows.append(
         (
-            f"peak memory, {mem['agents']} agents",
-            f"{mem['peak_rss_gb']:.2f} GB",
+            f"memory, one round of {mem['agents']} agents",
+            f"{mem['rss_gb']:.2f} GB resident ({mem['baseline_gb']:.2f} before the agents), "
+            f"peak {mem['peak_rss_gb']:.2f} GB",
             "4 GB for 64",
             v["memory_gb"],
         )

@@ -107,7 +107,9 @@ def run_scenario_config(run_dir: Path) -> Scenario:
 def _rebuild(run_dir: Path, path: Path) -> LanguageModel:
     scenario = run_scenario_config(run_dir)
     tokenizer = SharedTokenizer.load(Path(run_dir) / "tokenizer.json")
-    lm = build_language_model(scenario.language_model, tokenizer)
+    # a run made on a GPU opens anywhere: rebuild on whatever device this machine has
+    config = scenario.language_model.model_copy(update={"device": "auto"})
+    lm = build_language_model(config, tokenizer)
     lm.load(load_file(path))
     return lm
 

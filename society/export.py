@@ -49,8 +49,11 @@ def export_agent(run_dir: Path, agent: int | None, out: Path, round_: int | None
             f"{run_dir}: agents of a {type(lm).__name__} run have no transformers form "
             "(export needs language_model.kind = 'transformer')"
         )
+    from transformers.utils import logging
+
     model = lm.to_transformers()
     out.mkdir(parents=True, exist_ok=True)
+    logging.disable_progress_bar()
     model.save_pretrained(out)
     lm.tokens.as_transformers().save_pretrained(out)
     rounds = available_rounds(run_dir)

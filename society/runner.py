@@ -16,6 +16,7 @@ from society.config import ConfigError, Scenario
 from society.corpora import CorpusError
 from society.curation import LabelsError
 from society.events import EventError
+from society.lm.errors import ModelError
 from society.model import Society
 from society.network import GraphError
 from society.store import RunStore, now
@@ -40,6 +41,8 @@ def build_society(scenario: Scenario, origin: str = "<scenario>") -> Society:
         raise ConfigError(f"{origin}: {field}: {error}") from None
     except LabelsError as error:
         raise ConfigError(f"{origin}: curation.labels: {error}") from None
+    except ModelError as error:
+        raise ConfigError(f"{origin}: language_model: {error}") from None
 
 
 def check_out(out: Path) -> None:

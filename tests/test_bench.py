@@ -42,7 +42,7 @@ def fake_results(training=0.5, sampling=4.0, round_=2.0, memory=1.0, agents=64):
             "generate_tokens_per_s": 1e4,
         },
         "round": {"speedup": round_, "ours_s": 1.0, "naive_s": round_, "agents": 8},
-        "memory": {"agents": agents, "peak_rss_gb": memory, "baseline_gb": 0.5},
+        "memory": {"agents": agents, "peak_rss_gb": memory, "rss_gb": memory, "baseline_gb": 0.5},
         "ngram": {"agents_10_s_per_round": 0.1},
     }
 

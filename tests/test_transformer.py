@@ -348,6 +348,7 @@ def gpt2_dir(tmp_path_factory, tokenizer):
     return path
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside peft/transformers
 def test_lora_agents_own_only_their_adapters(gpt2_dir, tokenizer, texts):
     pytest.importorskip("peft")
     from society.lm.hf import HFCausalLM
@@ -461,3 +462,43 @@ def test_speech_keys_reach_the_sampler():
         assert len(set(agent.utterances)) == 1
     with pytest.raises(ConfigError, match="speech.top_k"):
         scenario.with_overrides({"language_model.kind": "ngram"})
+
+
+def test_parallel_stacks_train_like_sequential_ones(tokenizer, texts):
+    base = tiny(tokenizer)
+    parts = [texts[:40], texts[40:90], texts[90:120]]
+
+    def trained(threads):
+        torch.set_num_threads(threads)
+        models = [base.clone() for _ in parts]
+        for lm, part in zip(models, parts, strict=True):
+            lm.update(part)
+        models[0].score(texts[:1])  # trains all three (two at a time with 2 threads)
+        assert torch.get_num_threads() == threads
+        return [lm.state() for lm in models]
+
+    try:
+        together, alone = trained(2), trained(1)
+    finally:
+        torch.set_num_threads(1)
+    for a, b in zip(together, alone, strict=True):
+        for name in a:
+            np.testing.assert_allclose(a[name], b[name], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_missing_device_is_a_one_line_config_error(tmp_path):
+    from society.config import ConfigError
+    from society.runner import run_scenario
+
+    scenario = Scenario().with_overrides(
+        {
+            "language_model.kind": "transformer",
+            "language_model.device": "cuda",
+            "real_data.max_texts": 200,
+            "tokenizer.vocab_size": 300,
+        }
+    )
+    with pytest.raises(ConfigError, match="language_model: device = 'cuda'"):
+        run_scenario(scenario, tmp_path / "run", origin="s.toml")
+    assert not (tmp_path / "run").exists()

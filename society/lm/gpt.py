@@ -134,18 +134,6 @@ def is_decayed(name: str) -> bool:
     return name.endswith(".weight") and ".ln_" not in name
 
 
-def stack(models: list[Params], device: torch.device) -> Params:
-    """Stack per-model parameters along a new leading agent axis."""
-    return {k: torch.stack([m[k] for m in models]).to(device) for k in models[0]}
-
-
-def unstack(params: Params) -> list[Params]:
-    """Split stacked parameters into independent per-model CPU tensors."""
-    n = next(iter(params.values())).shape[0]
-    cpu = {k: v.detach().to("cpu") for k, v in params.items()}
-    return [{k: v[i].clone() for k, v in cpu.items()} for i in range(n)]
-
-
 def _layer_norm(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     if weight.shape[0] == 1:
         return F.layer_norm(x, x.shape[-1:], weight[0], bias[0], LN_EPS)

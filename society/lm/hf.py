@@ -82,8 +82,9 @@ class HFCausalLM:
             shape = GPTShape(
                 tokenizer.vocab_size, config.context, config.layers, config.width, config.heads
             )
-            torch.manual_seed(0)
-            model = GPT2LMHeadModel(GPT2Config(**shape.hf_config(tokenizer.eos_id)))
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                model = GPT2LMHeadModel(GPT2Config(**shape.hf_config(tokenizer.eos_id)))
         limit = getattr(model.config, "max_position_embeddings", None) or config.context
         context = min(config.context, int(limit))
         if config.lora:

@@ -2,12 +2,13 @@
 
 Every text becomes one document ``[EOS] tokens [EOS]``: the leading end-of-text id is the
 GPT-2 start symbol, the trailing one is predicted, so a model learns where texts end. A
-document longer than the context is cut into windows. Documents are packed greedily into
-rows of exactly ``context`` positions; a row carries, per position, the input id, the
-target id (``IGNORE`` where nothing is predicted), the position id (restarting at 0 for
-each document) and a document number, from which the attention mask is built, so that a
-token only sees earlier tokens of its own document. Packed training is thus exactly
-per-text training, without the padding a batch of unequal texts needs.
+document longer than the context is cut into windows. Documents are packed into rows of
+exactly ``context`` positions (best-fit decreasing, so rows are nearly full); a row
+carries, per position, the input id, the target id (``IGNORE`` where nothing is
+predicted), the position id (restarting at 0 for each document) and a document number,
+from which the attention mask is built, so that a token only sees earlier tokens of its
+own document. Packed training is thus exactly per-text training, without the padding a
+batch of unequal texts needs.
 """
 
 from __future__ import annotations
@@ -77,6 +78,35 @@ def windows(ids: np.ndarray, context: int, stride: int) -> list[tuple[np.ndarray
     return out
 
 
+def best_fit(sizes: Sequence[int], capacity: int) -> list[list[int]]:
+    """Best-fit decreasing bin packing: few rows, each filled as far as it goes.
+
+    Items are placed longest first, each into the row whose free space it fills most
+    tightly (a new row if none has room). Rows are kept in buckets by free space, so one
+    placement costs at most ``capacity`` steps.
+
+    Args:
+        sizes: item sizes, each at most ``capacity``.
+        capacity: row size.
+
+    Returns:
+        Item indices per row, rows in order of creation.
+    """
+    rows: list[list[int]] = []
+    free: list[list[int]] = [[] for _ in range(capacity + 1)]  # free space -> row numbers
+    for item in sorted(range(len(sizes)), key=lambda i: (-sizes[i], i)):
+        need = sizes[item]
+        room = next((c for c in range(need, capacity + 1) if free[c]), None)
+        if room is None:
+            rows.append([])
+            row, room = len(rows) - 1, capacity
+        else:
+            row = free[room].pop()
+        rows[row].append(item)
+        free[room - need].append(row)
+    return rows
+
+
 def pack(
     documents: Sequence[np.ndarray],
     context: int,
@@ -84,7 +114,7 @@ def pack(
     stride: int | None = None,
     pad_id: int = 0,
 ) -> Packed:
-    """Pack documents (ids with both end-of-text ids) greedily into rows of ``context``.
+    """Pack documents (ids with both end-of-text ids) into rows of ``context`` (best fit).
 
     Args:
         documents: one id array per text, as made by :func:`documents`.
@@ -99,16 +129,8 @@ def pack(
     pieces: list[tuple[np.ndarray, int, int]] = []
     for owner, ids in enumerate(documents):
         pieces.extend((w, first, owner) for w, first in windows(np.asarray(ids), context, stride))
-    rows: list[list[tuple[np.ndarray, int, int]]] = []
-    fill: list[int] = []
-    for piece in pieces:
-        need = len(piece[0]) - 1
-        if rows and fill[-1] + need <= context:
-            rows[-1].append(piece)
-            fill[-1] += need
-        else:
-            rows.append([piece])
-            fill.append(need)
+    rows = best_fit([len(piece[0]) - 1 for piece in pieces], context)
+    rows = [[pieces[i] for i in row] for row in rows]
     shape = (len(rows), context)
     inputs = np.full(shape, pad_id, dtype=np.int64)
     targets = np.full(shape, IGNORE, dtype=np.int64)

@@ -9,6 +9,8 @@ permutation of its own rows.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -87,6 +89,17 @@ def _clip_per_model(params: Params, max_norm: float) -> None:
         g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
 
 
+@contextmanager
+def _dropout_rng(dropout: float, seed: int, device: torch.device) -> Iterator[None]:
+    """Seed dropout without touching the caller's random state (no-op without dropout)."""
+    if dropout == 0:
+        yield
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def train_stack(
     models: list[Params],
     shape: GPTShape,
@@ -108,7 +121,7 @@ def train_stack(
         device: where to train.
 
     Returns:
-        The trained per-model parameters (CPU tensors).
+        The trained per-model parameters (on ``device``).
     """
     plans = {settings.plan(len(rows)) for rows in data}
     if len(plans) != 1:
@@ -128,8 +141,7 @@ def train_stack(
     optimizer = torch.optim.AdamW(
         groups, lr=settings.learning_rate, betas=(0.9, 0.95), foreach=True
     )
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(int(seeds[0]))
+    with _dropout_rng(settings.dropout, int(seeds[0]), device):
         for step in range(steps):
             rows = [d.take(s[step]) for d, s in zip(data, schedules, strict=True)]
             loss = stacked_loss(params, shape, rows, device, settings.dropout)
@@ -138,8 +150,7 @@ def train_stack(
             if settings.grad_clip > 0:
                 _clip_per_model(params, settings.grad_clip)
             optimizer.step()
-    cpu = {k: v.detach().to("cpu") for k, v in params.items()}
-    return [{k: v[i].clone() for k, v in cpu.items()} for i in range(len(models))]
+    return [{k: v[i].detach().clone() for k, v in params.items()} for i in range(len(models))]
 
 
 @torch.inference_mode()

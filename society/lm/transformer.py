@@ -18,6 +18,7 @@ from __future__ import annotations
 import weakref
 import zlib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from society.lm.errors import ModelError
 from society.lm.gpt import GPTShape, Params, hidden_states, init_params
 from society.lm.gpt import logits as output_logits
 from society.lm.packing import Packed, documents, pack
@@ -44,7 +46,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("language_model.device = 'cuda' but no CUDA device is available")
+        raise ValueError("device = 'cuda' but no CUDA device is available")
     return torch.device(name)
 
 
@@ -77,21 +79,55 @@ class _Waiting:
             rows = model.pack(texts)
             key = (model.shape, model.settings, model.settings.plan(len(rows)), model.device)
             groups.setdefault(key, []).append((model, rows, texts_seed(texts)))
+        chunks = []
         for members in groups.values():
             size = members[0][0].agents_per_batch
-            for start in range(0, len(members), size):
-                chunk = members[start : start + size]
-                first = chunk[0][0]
-                trained = train_stack(
-                    [m.params for m, _, _ in chunk],
-                    first.shape,
-                    [rows for _, rows, _ in chunk],
-                    [seed for _, _, seed in chunk],
-                    first.settings,
-                    first.device,
-                )
-                for (model, _, _), params in zip(chunk, trained, strict=True):
-                    model.params = {k: v.to(model.device) for k, v in params.items()}
+            chunks.extend(members[i : i + size] for i in range(0, len(members), size))
+        _run_chunks(chunks)
+
+
+Chunk = list[tuple["TransformerLM", Packed, int]]
+
+
+def _train_chunk(chunk: Chunk) -> None:
+    """Train the models of one stack and give each its new weights."""
+    first = chunk[0][0]
+    trained = train_stack(
+        [m.params for m, _, _ in chunk],
+        first.shape,
+        [rows for _, rows, _ in chunk],
+        [seed for _, _, seed in chunk],
+        first.settings,
+        first.device,
+    )
+    for (model, _, _), params in zip(chunk, trained, strict=True):
+        model.params = params
+
+
+def _run_chunks(chunks: list[Chunk]) -> None:
+    """Train stacks one after the other, or on CPU one per thread, each single-threaded.
+
+    Small models keep one core busy better than they split an operation across cores, so
+    with ``k`` torch threads, ``k`` independent stacks train at once (results are the same:
+    no stack reads another's data, and training draws no global random numbers unless
+    dropout is on, in which case stacks run one after the other).
+    """
+    threads = torch.get_num_threads()
+    parallel = (
+        len(chunks) > 1
+        and threads > 1
+        and all(c[0][0].device.type == "cpu" and c[0][0].settings.dropout == 0 for c in chunks)
+    )
+    if not parallel:
+        for chunk in chunks:
+            _train_chunk(chunk)
+        return
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(min(threads, len(chunks))) as pool:
+            list(pool.map(_train_chunk, chunks))
+    finally:
+        torch.set_num_threads(threads)
 
 
 class TransformerLM:
@@ -194,7 +230,6 @@ class TransformerLM:
             self.ancestor_settings,
             self.device,
         )
-        self.params = {k: v.to(self.device) for k, v in self.params.items()}
 
     def update(self, texts: Sequence[str]) -> None:
         """Fine-tune the current weights on ``texts`` (applied lazily, batched with others)."""
@@ -368,9 +403,16 @@ def build_transformer(config: LanguageModelConfig, tokenizer: Tokens):  # noqa: 
     GPT-2 (built from the keys, or a local GPT-2 checkpoint) takes the fast stacked path,
     :class:`TransformerLM`; any other local checkpoint, or ``lora = true``, the general
     ``transformers`` path, :class:`society.lm.hf.HFCausalLM`.
+
+    Raises:
+        ModelError: the checkpoint cannot be read or used, or the device is missing.
     """
     from society.lm.hf import HFCausalLM, is_gpt2_checkpoint
 
-    if config.lora or (config.path and not is_gpt2_checkpoint(config.path)):
-        return HFCausalLM.from_config(config, tokenizer)
-    return TransformerLM.from_config(config, tokenizer)
+    try:
+        if config.lora or (config.path and not is_gpt2_checkpoint(config.path)):
+            return HFCausalLM.from_config(config, tokenizer)
+        return TransformerLM.from_config(config, tokenizer)
+    except (OSError, ValueError, ImportError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelError(first) from None

@@ -47,9 +47,7 @@ def ancestor_quantiles(agent: Speaker, round_: int) -> dict[str, float]:
     return dict(zip(QUANTILE_COLUMNS, np.quantile(finite, QUANTILES).tolist(), strict=True))
 
 
-def cross_entropy_matrix(
-    models: Sequence, texts: Sequence[Sequence[str]]
-) -> np.ndarray:
+def cross_entropy_matrix(models: Sequence, texts: Sequence[Sequence[str]]) -> np.ndarray:
     """``H[i, j]``: cross-entropy (nats/token) of ``models[i]`` on ``texts[j]``.
 
     Each model scores every agent's texts in one ``score`` call.
@@ -119,9 +117,7 @@ def cross_entropy_pairs(
         rng = np.random.default_rng([seed, round_, _PURPOSE, speakers[k].unique_id])
         picks = rng.choice(len(said), size=min(config.cross_texts, len(said)), replace=False)
         texts.append([said[p] for p in sorted(picks.tolist())])
-    divergence = symmetric_divergence(
-        cross_entropy_matrix([speakers[k].lm for k in chosen], texts)
-    )
+    divergence = symmetric_divergence(cross_entropy_matrix([speakers[k].lm for k in chosen], texts))
     index = {speakers[k].unique_id: row for row, k in enumerate(chosen)}
     rows = pairs["agent_i"].map(index).to_numpy(dtype=float)
     cols = pairs["agent_j"].map(index).to_numpy(dtype=float)
