@@ -1,9 +1,11 @@
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from society.config import Scenario
 from society.corpora import Corpus, load_corpus
+from society.model import Society
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,3 +54,14 @@ def corpus_file(tmp_path: Path) -> Path:
 def grammar_600() -> Corpus:
     """600 sentences of the synthetic grammar, loaded once per test session."""
     return load_corpus("grammar", max_texts=600)
+
+
+def round_tables(scenario: Scenario, seeds: tuple[int, ...], **params) -> dict[int, pd.DataFrame]:
+    """Run ``scenario`` once per seed (with flat overrides) and return each round table."""
+    out = {}
+    for seed in seeds:
+        society = Society(scenario, seed=seed, **params)
+        for _ in range(society.rounds):
+            society.step()
+        out[seed] = society.round_table()
+    return out

@@ -4,9 +4,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from society.config import load_scenario
-from society.model import Society
 
-from .conftest import ROOT
+from .conftest import ROOT, round_tables
 
 SEEDS = (1, 2, 3)
 ROUNDS = 8
@@ -15,13 +14,7 @@ ROUNDS = 8
 @pytest.fixture(scope="module")
 def trajectories():
     scenario = load_scenario(ROOT / "scenarios" / "isolation.toml")
-    out = {}
-    for seed in SEEDS:
-        society = Society(scenario, seed=seed, rounds=ROUNDS)
-        for _ in range(ROUNDS):
-            society.step()
-        out[seed] = society.round_table()
-    return out
+    return round_tables(scenario, SEEDS, rounds=ROUNDS)
 
 
 @pytest.mark.validation

@@ -4,9 +4,8 @@ import pytest
 from scipy.stats import spearmanr
 
 from society.config import load_scenario
-from society.model import Society
 
-from .conftest import ROOT
+from .conftest import ROOT, round_tables
 
 SEEDS = (1, 2, 3)
 ROUNDS = 4
@@ -34,13 +33,7 @@ SMALL = [  # the scenario's regime (replace, no real text), with tiny models and
 @pytest.fixture(scope="module")
 def trajectories():
     scenario = load_scenario(ROOT / "scenarios" / "neural_isolation.toml", SMALL)
-    out = {}
-    for seed in SEEDS:
-        society = Society(scenario, seed=seed)  # the ancestor is trained once, then cached
-        for _ in range(ROUNDS):
-            society.step()
-        out[seed] = society.round_table()
-    return out
+    return round_tables(scenario, SEEDS)  # the ancestor is trained once, then cached
 
 
 @pytest.mark.validation
