@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mesa.discrete_space import FixedAgent
@@ -56,20 +56,33 @@ class Speaker(FixedAgent):
         learning = self.model.scenario.learning
         return {"replace": 1, "accumulate": None, "window": learning.window}[learning.data]
 
-    def speak(self) -> None:
-        """Sample this round's utterances (scheduled temperature, then token noise)."""
-        speech = self.model.scenario.speech
-        prompts = self.model.real_prompts(speech.utterances) if speech.prompt != "none" else None
-        said = self.lm.sample(
-            speech.utterances,
-            rng=self.model.rng,
-            max_tokens=speech.max_tokens,
-            temperature=temperature_at(self.model.scenario, self.model.round),
-            top_p=speech.top_p,
-            prompts=prompts,
+    def speech(self) -> dict[str, Any]:
+        """The round's sampling request: keyword arguments of ``LanguageModel.sample``.
+
+        Draws the prompts and the seed of the agent's own generator from the model's random
+        stream, so what an agent says does not depend on who samples beside it.
+        """
+        model, speech = self.model, self.model.scenario.speech
+        prompts = None
+        if speech.prompt != "none":
+            prompts = model.real_prompts(speech.utterances, community=self.community)
+        return {
+            "n": speech.utterances,
+            "rng": np.random.default_rng(int(model.rng.integers(2**63 - 1))),
+            "max_tokens": speech.max_tokens,
+            "temperature": temperature_at(model.scenario, model.round),
+            "top_p": speech.top_p,
+            "prompts": prompts,
             **speech.neural_sampling(),
-        )
-        self.utterances = mutate(self.model, said)
+        }
+
+    def say(self, texts: list[str]) -> None:
+        """Take ``texts`` as this round's utterances, after token noise (mutation)."""
+        self.utterances = mutate(self.model, texts)
+
+    def speak(self) -> None:
+        """Sample and say this round's utterances alone (the society samples all at once)."""
+        self.say(self.lm.sample(**self.speech()))
 
     def sources(self) -> list[tuple[Speaker, float]]:
         """Who this agent listens to: edge weight times the speaker's selection factor."""
@@ -106,7 +119,7 @@ class Speaker(FixedAgent):
         if n_generated > 0:
             idx = rng.choice(len(candidates), size=n_generated, replace=False, p=p / p.sum())
             picked = [candidates[i] for i in np.sort(idx)]
-        real = self.model.real_texts(n_real)
+        real = self.model.real_texts(n_real, community=self.community)
         self.heard = picked + [(-1, i) for i in range(len(real))]
         self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
 
@@ -118,11 +131,11 @@ class Speaker(FixedAgent):
         self.model.record_kept(self.heard, keep)
 
     def learn(self) -> None:
-        """Update the data buffer, then the model (from current weights or from the ancestor)."""
+        """Update the data buffer, then the model (from current weights or own ancestor)."""
         if not self.learning or not self.kept:
             return
         self.buffer.append(self.kept)
         data = [text for texts in self.buffer for text in texts]
         if self.model.scenario.learning.init == "ancestor":
-            self.lm = self.model.ancestor.clone()
+            self.lm = self.model.ancestor_for(self.community).clone()
         self.lm.update(data)

@@ -7,13 +7,21 @@ validates; every problem becomes one ``ConfigError`` line ``FILE: field.path: re
 from __future__ import annotations
 
 import bisect
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 BUILTIN_SOURCES = ("kjv", "grammar")
 
@@ -121,6 +129,12 @@ class LanguageModelConfig(Section):
     agents_per_batch: int = Field(
         0, ge=0, description="agents trained in one stacked pass (0: 1 on CPU, 16 on CUDA)"
     )
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="training matmuls: bf16 mixed precision where native (auto), fp32"
+    )
+    activation: Literal["gelu", "gelu_new"] = Field(
+        "gelu", description="GELU exact, or GPT-2's tanh approximation (slower on CPU)"
+    )
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> LanguageModelConfig:
@@ -153,6 +167,17 @@ class RealDataConfig(Section):
         [], description="[[round, fraction], ...]: real share over rounds (replaces fraction)"
     )
     interpolate: Literal["step", "linear"] = Field("step", description="between schedule points")
+    communities: dict[int, str] = Field(
+        {}, description="community label -> its own source (ancestor, real text); others: source"
+    )
+
+    @field_validator("communities", mode="before")
+    @classmethod
+    def _labels_are_integers(cls, value: Any) -> Any:
+        for label in value if isinstance(value, dict) else ():
+            if isinstance(label, bool) or not re.fullmatch(r"-?\d+", str(label).strip()):
+                raise ValueError(f"community label {label!r} is not an integer")
+        return value
 
     @model_validator(mode="after")
     def _schedule_is_ordered(self) -> RealDataConfig:
@@ -546,6 +571,10 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
         src = real["source"]
         if src not in BUILTIN_SOURCES and not Path(src).is_absolute():
             real["source"] = str((base_dir / src).resolve())
+    by_community = real.get("communities") if isinstance(real, dict) else None
+    for label, src in by_community.items() if isinstance(by_community, dict) else ():
+        if isinstance(src, str) and src not in BUILTIN_SOURCES and not Path(src).is_absolute():
+            by_community[label] = str((base_dir / src).resolve())
     net = data.get("network")
     path = net.get("path") if isinstance(net, dict) else None
     if isinstance(path, str) and not Path(path).is_absolute():

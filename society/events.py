@@ -166,7 +166,7 @@ def add_agents(model: Society, event: AddAgents) -> str:
 
     A ``blank`` newcomer starts with an untrained model, so everything it knows comes from
     what its neighbours said last round (like a child); an ``ancestor`` newcomer starts from
-    generation 0.
+    generation 0 of the community it joins (``Society.ancestor_for``).
     """
     members = community_members(model.graph)
     if event.community is not None and event.community not in members:
@@ -183,7 +183,8 @@ def add_agents(model: Society, event: AddAgents) -> str:
             community = int(model.graph.nodes[targets[0]].get("community", 0))
         model.graph.nodes[node]["community"] = community
         if event.init == "ancestor":
-            agent = Speaker(model, cell, model.ancestor.clone(), community, model.corpus.train)
+            lm, data = model.ancestor_for(community).clone(), model.corpus_for(community).train
+            agent = Speaker(model, cell, lm, community, data)
         else:
             blank = build_language_model(model.scenario.language_model, model.tokenizer)
             agent = Speaker(model, cell, blank, community, [])
@@ -238,7 +239,7 @@ def commit(model: Society, event: Commit) -> str:
     for agent in chosen:
         if event.rewrite:
             data = rewrite_words((t for texts in agent.buffer for t in texts), event.rewrite)
-            agent.lm = model.ancestor.clone()
+            agent.lm = model.ancestor_for(agent.community).clone()
             agent.lm.update(data)
         agent.learning = False
     return f"committed nodes {[agent.node for agent in chosen]}"

@@ -25,11 +25,13 @@ import pandas as pd
 from mesa.discrete_space import Network
 
 from society.agents import Speaker
+from society.community_sources import CommunitySources
 from society.config import Scenario, flat_to_dotted
-from society.corpora import Corpus, load_corpus
+from society.corpora import Corpus
 from society.curation import Curator
 from society.events import apply_events
 from society.lm.ancestor_cache import build_ancestor
+from society.lm.base import LanguageModel, sample_many
 from society.metrics.collect import (
     AGENT_COLUMNS,
     ROUND_COLUMNS,
@@ -64,6 +66,12 @@ def _round_reporter(name: str):
 class Society(mesa.Model):
     """A community of language-model agents on a graph.
 
+    With ``[real_data.communities]`` a listed community starts from its own corpus and
+    ancestor (``corpus_for``, ``ancestor_for``, ``ancestors``) and draws its real text and
+    prompts from that corpus; ``corpus``, ``ancestor`` and ``heldout`` stay the main
+    source's (held-out perplexity, critics and metrics use them). The tokenizer is trained
+    on every source's training split.
+
     Args:
         scenario: the scenario (defaults for everything when omitted).
         seed: replaces the scenario's seed.
@@ -89,17 +97,12 @@ class Society(mesa.Model):
         super().__init__(seed=scenario.seed)
         self.scenario = scenario
         self.rounds = scenario.rounds
-        real = scenario.real_data
-        self.corpus = corpus or load_corpus(
-            real.source,
-            holdout=real.holdout,
-            split_seed=real.split_seed,
-            max_texts=real.max_texts,
-            unit=real.unit,
-            text_field=real.text_field,
-        )
+        self.sources = CommunitySources.load(scenario.real_data, corpus)
+        self.corpus = self.sources.main
         self.tokenizer = SharedTokenizer.train(
-            self.corpus.train, scenario.tokenizer.vocab_size, scenario.tokenizer.min_frequency
+            self.sources.tokenizer_texts(),
+            scenario.tokenizer.vocab_size,
+            scenario.tokenizer.min_frequency,
         )
         net = scenario.network
         self.graph = build_graph(
@@ -107,13 +110,20 @@ class Society(mesa.Model):
         )
         self.space = Network(self.graph, random=self.random)
         self.ancestor = build_ancestor(scenario.language_model, self.tokenizer, self.corpus.train)
+        self.ancestors = self.sources.ancestors(  # community -> generation 0 (its own source)
+            scenario.language_model,
+            self.tokenizer,
+            self.ancestor,
+            (int(c) for _, c in self.graph.nodes(data="community", default=0)),
+        )
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
         self.measures = Measures(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
         self.curator = Curator(self)
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
             community = int(self.graph.nodes[node].get("community", 0))
-            Speaker(self, self.space[node], self.ancestor.clone(), community, self.corpus.train)
+            lm, data = self.ancestor_for(community).clone(), self.corpus_for(community).train
+            Speaker(self, self.space[node], lm, community, data)
         self.latest: dict[str, Any] = {}
         self.event_log: list[dict[str, Any]] = []
         self._by_id: dict[int, Speaker] = {}
@@ -125,7 +135,7 @@ class Society(mesa.Model):
             model_reporters={name: _round_reporter(name) for name in ROUND_COLUMNS},
             agent_reporters={name: _agent_reporter(name) for name in AGENT_COLUMNS},
         )
-        self.agents.do("speak")
+        self.speak()
         self.measure()
 
     @property
@@ -141,9 +151,17 @@ class Society(mesa.Model):
         self.agents.do("curate")
         self.log_samples(final=False)
         self.agents.do("learn")
-        self.agents.do("speak")
+        self.speak()
         self.measure()
         self.running = self.round < self.rounds
+
+    def speak(self) -> None:
+        """Every agent says this round's texts; backends that can sample together do."""
+        speakers = list(self.agents)
+        requests = [agent.speech() for agent in speakers]
+        said = sample_many([agent.lm for agent in speakers], requests)
+        for agent, texts in zip(speakers, said, strict=True):
+            agent.say(texts)
 
     def measure(self) -> None:
         """Measure agents, pairs and the round (every ``metrics.every`` rounds and the last)."""
@@ -175,18 +193,31 @@ class Society(mesa.Model):
         """One utterance of the current round's speech."""
         return self.speaker(speaker_id).utterances[index]
 
-    def real_texts(self, n: int) -> list[str]:
-        """``n`` real training texts drawn without replacement (never held-out text)."""
+    def corpus_for(self, community: int | None) -> Corpus:
+        """The real-data corpus a community starts from (the main corpus unless listed)."""
+        return self.sources.by_community.get(community, self.corpus)
+
+    def ancestor_for(self, community: int | None) -> LanguageModel:
+        """The generation-0 model of a community (the main ancestor unless listed)."""
+        return self.ancestors.get(community, self.ancestor)
+
+    def real_texts(self, n: int, *, community: int | None = None) -> list[str]:
+        """``n`` real training texts drawn without replacement (never held-out text).
+
+        Args:
+            n: how many.
+            community: draw from this community's corpus (None: the main corpus).
+        """
         if n <= 0:
             return []
-        train = self.corpus.train
+        train = self.corpus_for(community).train
         idx = self.rng.choice(len(train), size=min(n, len(train)), replace=False)
         return [train[i] for i in idx]
 
-    def real_prompts(self, n: int) -> list[str]:
-        """``n`` prompts: the first words of real training texts."""
+    def real_prompts(self, n: int, *, community: int | None = None) -> list[str]:
+        """``n`` prompts: the first words of real training texts (of ``community``'s corpus)."""
         words = self.scenario.speech.prefix_tokens
-        return [" ".join(t.split()[:words]) for t in self.real_texts(n)]
+        return [" ".join(t.split()[:words]) for t in self.real_texts(n, community=community)]
 
     def record_kept(self, heard: list[tuple[int, int]], keep: np.ndarray) -> None:
         """Count, per utterance, how many listeners drew it and how many kept it."""

@@ -35,7 +35,8 @@ def build_society(scenario: Scenario, origin: str = "<scenario>") -> Society:
     try:
         return Society(scenario)
     except CorpusError as error:
-        raise ConfigError(f"{origin}: real_data.source: {error}") from None
+        field = getattr(error, "field", "real_data.source")  # or real_data.communities.N
+        raise ConfigError(f"{origin}: {field}: {error}") from None
     except GraphError as error:
         field = "network.path" if scenario.network.kind == "file" else "network"
         raise ConfigError(f"{origin}: {field}: {error}") from None
@@ -95,6 +96,7 @@ def run_scenario(
     check_out(out)
     society = build_society(scenario, origin)
     store = RunStore.create(out, scenario, society.tokenizer.to_str())
+    store.update_manifest(real_data=society.sources.manifest(scenario.real_data))
     try:
         write_round(store, society)
         checkpoint_if_due(out, society)

@@ -66,7 +66,9 @@ def test_listening_follows_edge_weights(small):
     agent = next(a for a in society.agents if a.node == 0)
     by_node = {a.unique_id: a.node for a in society.agents}
     share = np.mean([by_node[s] == 1 for s, _ in agent.heard])
-    assert 0.8 < share < 1.0
+    # 200 of 400 texts drawn without replacement, 9:1 by weight: the share from node 1 is
+    # 0.825 on average; 99.8% of draws fall in [0.765, 0.885] (2,000 simulated draws)
+    assert 0.75 < share < 0.9
 
 
 def test_real_fraction_sets_the_share_of_real_text(small):
