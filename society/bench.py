@@ -26,6 +26,7 @@ import os
 import platform
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +49,14 @@ def _best(fn: Callable[[], Any], repeats: int) -> float:
 
 
 def matmul_peak(size: int = 2048, repeats: int = 5) -> dict[str, float]:
-    """fp32 FLOP/s of a ``size`` x ``size`` matmul (best of ``repeats``)."""
+    """fp32 (and bf16) FLOP/s of a ``size`` x ``size`` matmul (best of ``repeats``)."""
     import torch
 
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    seconds = _best(lambda: torch.mm(a, b), repeats)
-    return {"size": size, "flops": 2.0 * size**3 / seconds, "threads": torch.get_num_threads()}
+    out: dict[str, float] = {"size": size, "threads": torch.get_num_threads()}
+    for key, dtype in (("flops", torch.float32), ("bf16_flops", torch.bfloat16)):
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        out[key] = 2.0 * size**3 / _best(lambda a=a, b=b: torch.mm(a, b), repeats)
+    return out
 
 
 def default_config(**overrides: Any):  # noqa: ANN201 - LanguageModelConfig
@@ -74,21 +77,36 @@ def _full_rows(rows: int, context: int, vocab: int, rng: np.random.Generator):  
     return Packed(inputs, targets, positions, docs, docs.copy())
 
 
-def training_throughput(peak: float, steps: int = 6, vocab: int = 2000) -> dict[str, float]:
-    """Training tokens/s and achieved FLOP/s of the default agent, alone and stacked."""
+def training_throughput(
+    peak: float, steps: int = 6, vocab: int = 2000, precision: str = "auto"
+) -> dict[str, float]:
+    """Training tokens/s and achieved FLOP/s of the default agent, alone and stacked.
+
+    Args:
+        peak: the fp32 matmul peak (the share reported is of this).
+        steps: optimizer steps per measurement.
+        vocab: vocabulary size.
+        precision: ``[language_model] precision`` (``auto``: the scenario default).
+    """
     import torch
 
     from society.lm.gpt import GPTShape, init_params
-    from society.lm.train import TrainSettings, train_stack
+    from society.lm.precision import resolve_precision
+    from society.lm.train import train_stack
+    from society.lm.transformer import settings_from
 
-    config = default_config()
-    shape = GPTShape(vocab, config.context, config.layers, config.width, config.heads)
-    settings = TrainSettings(batch_size=config.batch_size, steps=steps)
-    rng = np.random.default_rng(0)
+    config = default_config(precision=precision)
+    shape = GPTShape(
+        vocab, config.context, config.layers, config.width, config.heads, config.activation
+    )
     device = torch.device("cpu")
-    out: dict[str, float] = {
+    resolved = resolve_precision(config.precision, device)
+    settings = replace(settings_from(config, resolved)[0], steps=steps)
+    rng = np.random.default_rng(0)
+    out: dict[str, Any] = {
         "params": shape.n_params(),
         "batch_tokens": config.batch_size * config.context,
+        "precision": resolved,
     }
     for label, agents in (("alone", 1), ("stacked", STACK)):
         models = [init_params(shape, torch.Generator().manual_seed(i)) for i in range(agents)]
@@ -190,13 +208,22 @@ def _round_data(corpus, agents: int, texts: int) -> list[list[str]]:  # noqa: AN
 
 
 def ours_round(ancestor, data: list[list[str]], utterances: int, max_tokens: int) -> float:  # noqa: ANN001
-    """Seconds for every agent to learn its texts, then say ``utterances`` texts."""
+    """Seconds for every agent to learn its texts, then say ``utterances`` texts.
+
+    The way a society runs a round: updates are trained together, then every agent samples
+    with its own seeded generator (:func:`society.lm.base.sample_many`).
+    """
+    from society.lm.base import sample_many
+
     agents = [ancestor.clone() for _ in data]
+    requests = [
+        {"n": utterances, "rng": np.random.default_rng(i), "max_tokens": max_tokens}
+        for i in range(len(agents))
+    ]
     start = time.perf_counter()
     for lm, texts in zip(agents, data, strict=True):
         lm.update(texts)
-    for lm in agents:
-        lm.sample(utterances, rng=np.random.default_rng(0), max_tokens=max_tokens)
+    sample_many(agents, requests)
     return time.perf_counter() - start
 
 
@@ -255,14 +282,29 @@ def round_speed(
     utterances: int = 100,
     max_tokens: int = 40,
 ) -> dict[str, float]:
-    """A full round of ``agents`` default transformer agents: ours against the naive way."""
+    """A full round of ``agents`` default transformer agents: ours against the naive way.
+
+    Ours runs at the scenario default precision and again in fp32 (the naive reference is
+    fp32, as ``Trainer`` is by default), so both ratios are on record.
+    """
     import tempfile
 
     data = _round_data(corpus, agents, texts)
     ours = min(ours_round(ancestor, data, utterances, max_tokens) for _ in range(2))
+    fp32 = ancestor.clone()
+    fp32.settings = replace(fp32.settings, precision="fp32")
+    ours_fp32 = min(ours_round(fp32, data, utterances, max_tokens) for _ in range(2))
     with tempfile.TemporaryDirectory() as workdir:
         naive = naive_round(ancestor, data, utterances, max_tokens, workdir)
-    return {"agents": agents, "ours_s": ours, "naive_s": naive, "speedup": naive / ours}
+    return {
+        "agents": agents,
+        "precision": ancestor.settings.precision,
+        "ours_s": ours,
+        "ours_fp32_s": ours_fp32,
+        "naive_s": naive,
+        "speedup": naive / ours,
+        "speedup_fp32": naive / ours_fp32,
+    }
 
 
 def _resident_bytes() -> int:
@@ -281,6 +323,8 @@ def _memory_child(queue, agents: int, threads: int) -> None:  # noqa: ANN001
 
     import torch
 
+    from society.lm.base import sample_many
+
     if threads:
         torch.set_num_threads(threads)
     ancestor, corpus = bench_ancestor()
@@ -288,8 +332,10 @@ def _memory_child(queue, agents: int, threads: int) -> None:  # noqa: ANN001
     population = [ancestor.clone() for _ in range(agents)]
     for lm, texts in zip(population, _round_data(corpus, agents, 100), strict=True):
         lm.update(texts)
-    for lm in population:
-        lm.sample(100, rng=np.random.default_rng(0), max_tokens=40)
+    sample_many(
+        population,
+        [{"n": 100, "rng": np.random.default_rng(i), "max_tokens": 40} for i in range(agents)],
+    )
     after = _resident_bytes()
     queue.put((before, after, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))
 
@@ -389,7 +435,15 @@ def run_bench(quick: bool = False, threads: int = 0, console=None) -> dict[str, 
     say("matmul peak")
     results["matmul"] = matmul_peak(1024 if quick else 2048)
     say("training throughput")
-    results["training"] = training_throughput(results["matmul"]["flops"], steps=2 if quick else 6)
+    steps = 2 if quick else 6
+    results["training"] = training_throughput(results["matmul"]["flops"], steps, precision="fp32")
+    from society.lm.precision import cpu_has_native_bf16
+
+    if cpu_has_native_bf16():
+        say("training throughput, bf16 mixed precision")
+        results["training_bf16"] = training_throughput(
+            results["matmul"]["bf16_flops"], steps, precision="bf16"
+        )
     say("the default agent, trained on KJV (cached after the first run)")
     ancestor, corpus = bench_ancestor()
     say("sampling throughput")
@@ -442,19 +496,35 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
     sample = results["sampling"]
     rows = [
         ("fp32 matmul peak", f"{peak / 1e9:.1f} GFLOP/s", "", None),
+        ("bf16 matmul peak", f"{results['matmul']['bf16_flops'] / 1e9:.1f} GFLOP/s", "", None),
         (
-            "training, default agent",
-            f"{train['alone_tokens_per_s']:.0f} tok/s, {train['alone_share_of_peak']:.0%} of peak",
+            "training, default agent, fp32",
+            f"{train['alone_tokens_per_s']:.0f} tok/s, "
+            f"{train['alone_share_of_peak']:.0%} of fp32 peak",
             "35% of peak",
             v["training_share"],
         ),
         (
-            f"training, {train['stacked_agents']} agents stacked",
+            f"training, {train['stacked_agents']} agents stacked, fp32",
             f"{train['stacked_tokens_per_s'] / train['stacked_agents']:.0f} tok/s per agent, "
-            f"{train['stacked_share_of_peak']:.0%} of peak",
+            f"{train['stacked_share_of_peak']:.0%} of fp32 peak",
             "",
             None,
         ),
+    ]
+    if "training_bf16" in results:
+        bf16 = results["training_bf16"]
+        rows.append(
+            (
+                "training, default agent, bf16 mixed",
+                f"{bf16['alone_tokens_per_s']:.0f} tok/s, "
+                f"{bf16['alone_share_of_peak']:.0%} of bf16 peak, "
+                f"{bf16['alone_flops'] / peak:.0%} of fp32 peak",
+                "",
+                None,
+            )
+        )
+    rows += [
         (
             "sampling vs generate, trained default agent",
             f"{sample['ours_tokens_per_s']:.0f} vs "
@@ -477,10 +547,20 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
     if "speedup" in round_:
         rows.append(
             (
-                f"round of {round_['agents']} agents vs Trainer + generate",
+                f"round of {round_['agents']} agents vs Trainer + generate "
+                f"(ours {round_['precision']})",
                 f"{round_['ours_s']:.1f} s vs {round_['naive_s']:.1f} s = {round_['speedup']:.1f}x",
                 "3x",
                 v["round_speedup"],
+            )
+        )
+        rows.append(
+            (
+                "the same round, ours in fp32",
+                f"{round_['ours_fp32_s']:.1f} s vs {round_['naive_s']:.1f} s = "
+                f"{round_['speedup_fp32']:.1f}x",
+                "",
+                None,
             )
         )
     else:

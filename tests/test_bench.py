@@ -27,7 +27,7 @@ def test_full_rows_are_full_documents():
 
 def fake_results(training=0.5, sampling=4.0, round_=2.0, memory=1.0, agents=64):
     return {
-        "matmul": {"flops": 1e11},
+        "matmul": {"flops": 1e11, "bf16_flops": 2e11},
         "training": {
             "alone_share_of_peak": training,
             "alone_tokens_per_s": 1e4,
@@ -41,7 +41,15 @@ def fake_results(training=0.5, sampling=4.0, round_=2.0, memory=1.0, agents=64):
             "ours_tokens_per_s": 2e4,
             "generate_tokens_per_s": 1e4,
         },
-        "round": {"speedup": round_, "ours_s": 1.0, "naive_s": round_, "agents": 8},
+        "round": {
+            "speedup": round_,
+            "ours_s": 1.0,
+            "naive_s": round_,
+            "agents": 8,
+            "precision": "bf16",
+            "ours_fp32_s": 1.5,
+            "speedup_fp32": round_ / 1.5,
+        },
         "memory": {"agents": agents, "peak_rss_gb": memory, "rss_gb": memory, "baseline_gb": 0.5},
         "ngram": {"agents_10_s_per_round": 0.1},
     }

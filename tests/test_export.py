@@ -35,11 +35,14 @@ TINY = {
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     scenario = Scenario().with_overrides(TINY)
-    return run_scenario(scenario, root / "a"), run_scenario(scenario, root / "b"), root
+    with pytest.MonkeyPatch.context() as patch:  # run a trains the ancestor, b reads it back
+        patch.setenv("SOCIETY_CACHE", str(root / "cache"))
+        return run_scenario(scenario, root / "a"), run_scenario(scenario, root / "b"), root
 
 
 def test_same_seed_gives_identical_metrics(runs):
-    a, b, _ = runs
+    a, b, root = runs
+    assert len(list((root / "cache" / "ancestors").glob("*.safetensors"))) == 1
     for name in ("rounds", "agents", "pairs"):
         left = pd.read_parquet(a / "metrics" / f"{name}.parquet")
         right = pd.read_parquet(b / "metrics" / f"{name}.parquet")

@@ -502,3 +502,63 @@ def test_missing_device_is_a_one_line_config_error(tmp_path):
     with pytest.raises(ConfigError, match="language_model: device = 'cuda'"):
         run_scenario(scenario, tmp_path / "run", origin="s.toml")
     assert not (tmp_path / "run").exists()
+
+
+def test_agents_sample_together_as_they_would_alone(tokenizer, trained):
+    from society.lm.base import sample_many
+
+    models = [trained.clone() for _ in range(3)]
+    prompts = ["The fox", "The owl", "The cat"]
+
+    def requests():
+        return [
+            {"n": 5, "rng": np.random.default_rng(seed), "max_tokens": 10, "prompts": [p] * 5}
+            for seed, p in enumerate(prompts)
+        ]
+
+    torch.set_num_threads(1)
+    alone = [lm.sample(**request) for lm, request in zip(models, requests(), strict=True)]
+    torch.set_num_threads(2)
+    try:
+        together = sample_many(models, requests())  # two at a time, one thread each
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
+    assert together == alone
+    assert len({tuple(texts) for texts in together}) == 3  # each agent its own texts
+
+
+def test_bf16_mixed_precision_trains_like_fp32(tokenizer, texts):
+    held_out = texts[200:260]
+    ppl = {}
+    for precision in ("fp32", "bf16"):
+        lm = tiny(tokenizer, precision=precision, ancestor_epochs=4, learning_rate=3e-3)
+        assert lm.settings.precision == precision
+        lm.fit(texts[:200])
+        assert all(v.dtype == torch.float32 for v in lm.params.values())  # fp32 master weights
+        ppl[precision] = perplexity(*lm.score(held_out))
+    untrained = perplexity(*tiny(tokenizer).score(held_out))
+    assert ppl["fp32"] < untrained / 5
+    assert ppl["bf16"] == pytest.approx(ppl["fp32"], rel=0.05)
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    from society.lm import precision
+
+    cpu = torch.device("cpu")
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda native=native: native)
+        assert precision.resolve_precision("auto", cpu) == expected
+        assert precision.resolve_precision("fp32", cpu) == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        precision.resolve_precision("fp8", cpu)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu_new"])
+def test_both_activations_match_transformers(tokenizer, texts, activation):
+    lm = tiny(tokenizer, activation=activation)
+    assert lm.hf_config().activation_function == activation
+    ids = [tokenizer.eos_id, *tokenizer.encode_batch([texts[0]])[0].tolist()]
+    with torch.no_grad():
+        theirs = lm.to_transformers()(torch.tensor([ids])).logits[0].numpy()
+    np.testing.assert_allclose(theirs, lm.logits(ids), rtol=1e-4, atol=1e-5)

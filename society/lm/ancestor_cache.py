@@ -62,6 +62,11 @@ def ancestor_key(
     """Content hash of what determines the trained ancestor."""
     digest = hashlib.sha256()
     settings = config.model_dump(mode="json", exclude=set(NOT_IN_KEY))
+    if config.kind in CACHED_KINDS:  # "auto" trains in different precisions on different hardware
+        from society.lm.precision import resolve_precision
+        from society.lm.transformer import resolve_device
+
+        settings["precision"] = resolve_precision(config.precision, resolve_device(config.device))
     header = {"format": FORMAT, "config": settings}
     if config.path:
         header["checkpoint"] = _checkpoint_digest(config.path)

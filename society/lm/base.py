@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -53,3 +53,19 @@ def perplexity(log_likelihood: np.ndarray, tokens: np.ndarray) -> float:
     if total == 0:
         return float("nan")
     return float(np.exp(-float(np.sum(log_likelihood)) / total))
+
+
+def sample_many(
+    models: Sequence[LanguageModel], requests: Sequence[dict[str, Any]]
+) -> list[list[str]]:
+    """Each model's ``sample(**request)``, in order.
+
+    A backend whose class has ``sample_together(models, requests)`` gets all its models at
+    once (the transformer backend runs them in parallel); the result must be the same as
+    sampling one by one, each request carrying its own ``rng``.
+    """
+    kinds = {type(model) for model in models}
+    together = getattr(kinds.pop(), "sample_together", None) if len(kinds) == 1 else None
+    if together is not None:
+        return together(list(models), list(requests))
+    return [model.sample(**request) for model, request in zip(models, requests, strict=True)]

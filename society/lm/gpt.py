@@ -4,8 +4,8 @@
 layers are batched matmuls (``baddbmm``) over the agent axis, attention folds agents into
 the batch. With ``A = 1`` it is one ordinary GPT-2. Parameter names and layouts are those
 of ``transformers.GPT2LMHeadModel`` (``Conv1D`` weights are ``(in, out)``, the output layer
-is tied to the token embedding, GELU is the tanh approximation, LayerNorm eps is 1e-5), so
-one agent's slice is a GPT-2 checkpoint that plain ``transformers`` loads.
+is tied to the token embedding, GELU is exact or tanh-approximated (``gelu_new``), LayerNorm
+eps is 1e-5), so one agent's slice is a GPT-2 checkpoint that plain ``transformers`` loads.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from torch import Tensor
 
 Params = dict[str, Tensor]
 LN_EPS = 1e-5
+ACTIVATIONS = {"gelu": "none", "gelu_new": "tanh"}
+"""GPT-2 ``activation_function`` names -> ``torch.nn.functional.gelu`` approximation."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,8 @@ class GPTShape:
         layers: transformer blocks.
         width: embedding width.
         heads: attention heads (``width`` must be a multiple).
+        activation: ``"gelu"`` (exact, erf) or ``"gelu_new"`` (GPT-2's tanh approximation,
+            about three times slower on CPU).
     """
 
     vocab: int
@@ -38,10 +42,13 @@ class GPTShape:
     layers: int
     width: int
     heads: int
+    activation: str = "gelu"
 
     def __post_init__(self) -> None:
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation {self.activation!r} is not one of {list(ACTIVATIONS)}")
 
     def hf_config(self, eos_id: int, dropout: float = 0.0) -> dict:
         """Keyword arguments for ``transformers.GPT2Config``."""
@@ -51,7 +58,7 @@ class GPTShape:
             "n_embd": self.width,
             "n_layer": self.layers,
             "n_head": self.heads,
-            "activation_function": "gelu_new",
+            "activation_function": self.activation,
             "resid_pdrop": dropout,
             "embd_pdrop": dropout,
             "attn_pdrop": dropout,
@@ -71,6 +78,7 @@ class GPTShape:
             layers=config.n_layer,
             width=config.n_embd,
             heads=config.n_head,
+            activation=config.activation_function,
         )
 
     def as_dict(self) -> dict[str, int]:
@@ -144,6 +152,30 @@ def _linear(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
     if weight.shape[0] == 1:  # one model: a plain matmul dispatches faster
         return torch.addmm(bias[0], x[0], weight[0]).unsqueeze(0)
     return torch.baddbmm(bias[:, None], x, weight)
+
+
+def _attend_math(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout: float) -> Tensor:
+    """Attention as matmuls with a float32 softmax (bf16 autocast on CPU).
+
+    PyTorch's fused CPU attention is slow in bfloat16 for short contexts (its backward
+    pass most of all); two batched matmuls in bfloat16 around a float32 softmax are not.
+    """
+    t, keys = q.shape[-2], k.shape[-2]
+    if mask is None:
+        mask = torch.ones(t, keys, dtype=torch.bool, device=q.device).tril(keys - t)
+    scores = (q @ k.transpose(-1, -2)).float().mul_(1.0 / math.sqrt(q.shape[-1]))
+    weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+    return _dropout(weights, dropout).to(v.dtype) @ v
+
+
+def _attend(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, dropout: float) -> Tensor:
+    """Causal (or ``mask``-ed) attention of ``q`` ``(rows, heads, T, head width)``."""
+    if q.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+        return _attend_math(q, k, v, mask, dropout)
+    causal = mask is None and q.shape[-2] > 1
+    return F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal
+    )
 
 
 def _attend_one(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
@@ -227,7 +259,7 @@ def hidden_states(
     a, b, t = ids.shape
     d, h = shape.width, shape.heads
     x = _dropout(embed(params, ids.reshape(a, b * t), positions.reshape(a, b * t)), dropout)
-    causal = mask is None and t > 1
+    approximate = ACTIVATIONS[shape.activation]
     for i in range(shape.layers):
         p = f"transformer.h.{i}."
         y = _layer_norm(x, params[p + "ln_1.weight"], params[p + "ln_1.bias"])
@@ -247,16 +279,14 @@ def hidden_states(
                 mask,
             )
         else:
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal
-            )
+            y = _attend(q, k, v, mask, dropout)
         y = y.transpose(1, 2).reshape(a, b * t, d)
         y = _linear(y, params[p + "attn.c_proj.weight"], params[p + "attn.c_proj.bias"])
         x = x + _dropout(y, dropout)
         y = _layer_norm(x, params[p + "ln_2.weight"], params[p + "ln_2.bias"])
         y = F.gelu(
             _linear(y, params[p + "mlp.c_fc.weight"], params[p + "mlp.c_fc.bias"]),
-            approximate="tanh",
+            approximate=approximate,
         )
         y = _linear(y, params[p + "mlp.c_proj.weight"], params[p + "mlp.c_proj.bias"])
         x = x + _dropout(y, dropout)

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from society.lm.gpt import ACTIVATIONS
 from society.lm.packing import IGNORE, documents
+from society.lm.precision import autocast, resolve_precision
 from society.lm.train import TrainSettings, batch_schedule
 from society.lm.transformer import resolve_device, texts_seed
 
@@ -71,7 +73,8 @@ class HFCausalLM:
 
         if config.threads:
             torch.set_num_threads(config.threads)
-        settings, ancestor = settings_from(config)
+        device = resolve_device(config.device)
+        settings, ancestor = settings_from(config, resolve_precision(config.precision, device))
         if config.path:
             tokens: Tokens = CheckpointTokens(config.path)
             model = AutoModelForCausalLM.from_pretrained(
@@ -80,7 +83,12 @@ class HFCausalLM:
         else:
             tokens = tokenizer
             shape = GPTShape(
-                tokenizer.vocab_size, config.context, config.layers, config.width, config.heads
+                tokenizer.vocab_size,
+                config.context,
+                config.layers,
+                config.width,
+                config.heads,
+                config.activation,
             )
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
@@ -99,7 +107,7 @@ class HFCausalLM:
                 fan_in_fan_out=model.config.model_type == "gpt2",  # GPT-2 uses Conv1D
             )
             model = get_peft_model(model, lora)
-        model = model.to(resolve_device(config.device)).eval()
+        model = model.to(device).eval()
         return cls(model, tokens, settings, ancestor, context, config.lora)
 
     # ------------------------------------------------------------------ adapters
@@ -148,7 +156,8 @@ class HFCausalLM:
             for rows in schedule:
                 ids, mask = self._padded([docs[i] for i in rows])
                 labels = ids.masked_fill(mask == 0, IGNORE)
-                loss = self.model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                with autocast(settings.precision, self.device):
+                    loss = self.model(input_ids=ids, attention_mask=mask, labels=labels).loss
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if settings.grad_clip > 0:
@@ -248,7 +257,7 @@ class HFCausalLM:
         Raises:
             ValueError: names or shapes do not match.
         """
-        tensors = {k: torch.as_tensor(np.asarray(v)).to(self.device) for k, v in state.items()}
+        tensors = {k: torch.tensor(np.asarray(v), device=self.device) for k, v in state.items()}
         reference = self.adapter if self.lora else self.model.state_dict()
         shapes = {k: tuple(v.shape) for k, v in reference.items()}
         if {k: tuple(v.shape) for k, v in tensors.items()} != shapes:
@@ -291,6 +300,6 @@ def is_gpt2_checkpoint(path: str | Path) -> bool:
     config = AutoConfig.from_pretrained(str(path), local_files_only=True)
     return (
         config.model_type == "gpt2"
-        and config.activation_function == "gelu_new"
+        and config.activation_function in ACTIVATIONS
         and bool(getattr(config, "tie_word_embeddings", True))
     )

@@ -19,6 +19,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from society.lm.gpt import GPTShape, Params, document_mask, hidden_states, is_decayed, logits
 from society.lm.packing import IGNORE, Packed
+from society.lm.precision import autocast
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class TrainSettings:
         steps: optimizer steps (overrides ``epochs``).
         dropout: dropout probability.
         grad_clip: per-model gradient norm clip (0: none).
+        precision: ``fp32``, or ``bf16`` mixed precision (see :mod:`society.lm.precision`).
     """
 
     learning_rate: float = 1e-3
@@ -42,6 +44,7 @@ class TrainSettings:
     steps: int | None = None
     dropout: float = 0.0
     grad_clip: float = 1.0
+    precision: str = "fp32"
 
     def plan(self, rows: int) -> tuple[int, int]:
         """``(steps, rows per step)`` for a model with ``rows`` packed rows."""
@@ -72,7 +75,7 @@ def stacked_loss(
     positions = _to(np.stack([p.positions for p in batch]), device)
     mask = document_mask(_to(np.stack([p.docs for p in batch]), device))
     hidden = hidden_states(params, shape, inputs, positions, mask, dropout=dropout)
-    out = logits(params, hidden)
+    out = logits(params, hidden).float()
     a = out.shape[0]
     token_loss = F.cross_entropy(
         out.reshape(-1, out.shape[-1]), targets.reshape(-1), ignore_index=IGNORE, reduction="none"
@@ -144,7 +147,8 @@ def train_stack(
     with _dropout_rng(settings.dropout, int(seeds[0]), device):
         for step in range(steps):
             rows = [d.take(s[step]) for d, s in zip(data, schedules, strict=True)]
-            loss = stacked_loss(params, shape, rows, device, settings.dropout)
+            with autocast(settings.precision, device):
+                loss = stacked_loss(params, shape, rows, device, settings.dropout)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if settings.grad_clip > 0:

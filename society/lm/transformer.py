@@ -21,21 +21,25 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
 
 from society.lm.errors import ModelError
-from society.lm.gpt import GPTShape, Params, hidden_states, init_params
+from society.lm.gpt import ACTIVATIONS, GPTShape, Params, hidden_states, init_params
 from society.lm.gpt import logits as output_logits
 from society.lm.packing import Packed, documents, pack
+from society.lm.precision import resolve_precision
 from society.lm.sampler import SamplingSettings, sample_stack
 from society.lm.tokens import CheckpointTokens, Tokens
 from society.lm.train import TrainSettings, score_packed, train_stack
 
 if TYPE_CHECKING:
     from society.config import LanguageModelConfig
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 INIT_SEED = 0
 """Seed of the random initialisation (part of the model config, so part of its cache key)."""
@@ -104,30 +108,32 @@ def _train_chunk(chunk: Chunk) -> None:
         model.params = params
 
 
-def _run_chunks(chunks: list[Chunk]) -> None:
-    """Train stacks one after the other, or on CPU one per thread, each single-threaded.
+def _on_cpu_threads(fn: Callable[[T], R], items: list[T], parallel: bool) -> list[R]:
+    """``[fn(item) for item in items]``, on CPU one item per thread, each single-threaded.
 
-    Small models keep one core busy better than they split an operation across cores, so
-    with ``k`` torch threads, ``k`` independent stacks train at once (results are the same:
-    no stack reads another's data, and training draws no global random numbers unless
-    dropout is on, in which case stacks run one after the other).
+    Small models keep one core busy better than they split one operation across cores, so
+    with ``k`` torch threads, ``k`` items run at once. Items must not share state.
     """
     threads = torch.get_num_threads()
-    parallel = (
-        len(chunks) > 1
-        and threads > 1
-        and all(c[0][0].device.type == "cpu" and c[0][0].settings.dropout == 0 for c in chunks)
-    )
-    if not parallel:
-        for chunk in chunks:
-            _train_chunk(chunk)
-        return
+    if not parallel or len(items) < 2 or threads < 2:
+        return [fn(item) for item in items]
     torch.set_num_threads(1)
     try:
-        with ThreadPoolExecutor(min(threads, len(chunks))) as pool:
-            list(pool.map(_train_chunk, chunks))
+        with ThreadPoolExecutor(min(threads, len(items))) as pool:
+            return list(pool.map(fn, items))
     finally:
         torch.set_num_threads(threads)
+
+
+def _run_chunks(chunks: list[Chunk]) -> None:
+    """Train stacks, on CPU in parallel threads (:func:`_on_cpu_threads`).
+
+    Results are the same either way for a given thread count: no stack reads another's
+    data, and training draws no global random numbers unless dropout is on, in which case
+    stacks run one after the other.
+    """
+    parallel = all(c[0][0].device.type == "cpu" and c[0][0].settings.dropout == 0 for c in chunks)
+    _on_cpu_threads(_train_chunk, chunks, parallel)
 
 
 class TransformerLM:
@@ -180,8 +186,8 @@ class TransformerLM:
         """
         if config.threads:
             torch.set_num_threads(config.threads)
-        settings, ancestor = settings_from(config)
         device = resolve_device(config.device)
+        settings, ancestor = settings_from(config, resolve_precision(config.precision, device))
         if config.path:
             tokens: Tokens = CheckpointTokens(config.path)
             shape, initial = load_gpt2_checkpoint(config.path)
@@ -193,6 +199,7 @@ class TransformerLM:
                 layers=config.layers,
                 width=config.width,
                 heads=config.heads,
+                activation=config.activation,
             )
 
             def initial() -> Params:
@@ -287,6 +294,22 @@ class TransformerLM:
         )
         return self.tokens.decode_batch(ids)
 
+    @staticmethod
+    def sample_together(
+        models: list[TransformerLM], requests: list[dict[str, Any]]
+    ) -> list[list[str]]:
+        """Each model's ``sample(**request)``; on CPU, one model per core at once.
+
+        Waiting updates are trained first (all together); each request's own ``rng``
+        seeds its model's sampling, so the texts do not depend on the scheduling.
+        """
+        for model in models:
+            model._ready()
+        parallel = all(model.device.type == "cpu" for model in models)
+        return _on_cpu_threads(
+            lambda job: job[0].sample(**job[1]), list(zip(models, requests, strict=True)), parallel
+        )
+
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Log-likelihood (nats) of each text and its end-of-text token, and token counts.
 
@@ -316,8 +339,10 @@ class TransformerLM:
             raise ValueError("state does not match this model's shape")
         self._pending = None
         self._waiting.discard(self)
+        # copy into torch's own (aligned) memory: BLAS results can depend on alignment
         self.params = {
-            k: torch.as_tensor(np.asarray(v)).float().to(self.device) for k, v in state.items()
+            k: torch.tensor(np.asarray(v), dtype=torch.float32, device=self.device)
+            for k, v in state.items()
         }
 
     def clone(self) -> TransformerLM:
@@ -364,15 +389,17 @@ def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Param
     """Read a local GPT-2 checkpoint's shape, and a loader of its weights.
 
     Raises:
-        ValueError: the checkpoint is not a tied-embedding GPT-2 with ``gelu_new``.
+        ValueError: the checkpoint is not a tied-embedding GPT-2 with GELU.
     """
     from transformers import AutoConfig, GPT2LMHeadModel
 
     config = AutoConfig.from_pretrained(str(path), local_files_only=True)
     if config.model_type != "gpt2":
         raise ValueError(f"{path}: model_type {config.model_type!r} is not gpt2")
-    if config.activation_function != "gelu_new" or not config.tie_word_embeddings:
-        raise ValueError(f"{path}: only GPT-2 with gelu_new and tied embeddings is supported")
+    if config.activation_function not in ACTIVATIONS or not config.tie_word_embeddings:
+        raise ValueError(
+            f"{path}: only GPT-2 with {' or '.join(ACTIVATIONS)} and tied embeddings is supported"
+        )
     shape = GPTShape.from_hf_config(config)
     names = set(shape.param_shapes())
 
@@ -383,8 +410,15 @@ def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Param
     return shape, initial
 
 
-def settings_from(config: LanguageModelConfig) -> tuple[TrainSettings, TrainSettings]:
-    """Per-round and generation-0 training settings of a ``[language_model]`` table."""
+def settings_from(
+    config: LanguageModelConfig, precision: str = "fp32"
+) -> tuple[TrainSettings, TrainSettings]:
+    """Per-round and generation-0 training settings of a ``[language_model]`` table.
+
+    Args:
+        config: the table.
+        precision: the resolved precision (:func:`society.lm.precision.resolve_precision`).
+    """
     settings = TrainSettings(
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
@@ -393,6 +427,7 @@ def settings_from(config: LanguageModelConfig) -> tuple[TrainSettings, TrainSett
         steps=config.steps,
         dropout=config.dropout,
         grad_clip=config.grad_clip,
+        precision=precision,
     )
     return settings, replace(settings, epochs=config.ancestor_epochs, steps=None)
 
