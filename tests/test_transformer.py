@@ -562,3 +562,22 @@ def test_both_activations_match_transformers(tokenizer, texts, activation):
     with torch.no_grad():
         theirs = lm.to_transformers()(torch.tensor([ids])).logits[0].numpy()
     np.testing.assert_allclose(theirs, lm.logits(ids), rtol=1e-4, atol=1e-5)
+
+
+def test_stacked_sampling_says_what_each_model_says_alone(texts, trained):
+    from society.lm.transformer import sample_stacked
+
+    other = trained.clone()
+    other.update(texts[:30])
+    models = [trained, other, trained.clone()]
+
+    def requests():
+        return [
+            {"n": 6, "rng": np.random.default_rng(seed), "max_tokens": 12, "temperature": 0.9}
+            for seed in (1, 2, 3)
+        ]
+
+    alone = [lm.sample(**request) for lm, request in zip(models, requests(), strict=True)]
+    stacked = sample_stacked(list(zip(models, requests(), strict=True)), size=2)
+    assert stacked == alone
+    assert stacked[0] != stacked[2]  # same weights, own seeds

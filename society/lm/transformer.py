@@ -281,6 +281,17 @@ class TransformerLM:
         self._ready()
         if n == 0:
             return []
+        starts, generator = self._speech_inputs(n, rng, prompts)
+        stacked = {k: v[None] for k, v in self.params.items()}
+        (ids,) = sample_stack(
+            stacked, self.shape, [starts], max_tokens, settings, generator, self.tokens.eos_id
+        )
+        return self.tokens.decode_batch(ids)
+
+    def _speech_inputs(
+        self, n: int, rng: np.random.Generator, prompts: Sequence[str] | None
+    ) -> tuple[list[np.ndarray], torch.Generator]:
+        """Start ids of each text (end-of-text, then the prompt), and the seeded generator."""
         eos = np.array([self.tokens.eos_id], dtype=np.int64)
         if prompts is None:
             starts = [eos] * n
@@ -288,27 +299,25 @@ class TransformerLM:
             starts = [np.concatenate([eos, ids]) for ids in self.tokens.encode_batch(prompts)]
         generator = torch.Generator(device=self.device)
         generator.manual_seed(int(rng.integers(2**63 - 1)))
-        stacked = {k: v[None] for k, v in self.params.items()}
-        (ids,) = sample_stack(
-            stacked, self.shape, [starts], max_tokens, settings, generator, self.tokens.eos_id
-        )
-        return self.tokens.decode_batch(ids)
+        return starts, generator
 
     @staticmethod
     def sample_together(
         models: list[TransformerLM], requests: list[dict[str, Any]]
     ) -> list[list[str]]:
-        """Each model's ``sample(**request)``; on CPU, one model per core at once.
+        """Each model's ``sample(**request)``, several at once.
 
-        Waiting updates are trained first (all together); each request's own ``rng``
-        seeds its model's sampling, so the texts do not depend on the scheduling.
+        On CPU one model runs per core; on an accelerator models of one shape are stacked
+        into one batch (:func:`sample_stacked`). Waiting updates are trained first (all
+        together); each request's own ``rng`` seeds its model's sampling, so the texts do
+        not depend on the scheduling.
         """
         for model in models:
             model._ready()
-        parallel = all(model.device.type == "cpu" for model in models)
-        return _on_cpu_threads(
-            lambda job: job[0].sample(**job[1]), list(zip(models, requests, strict=True)), parallel
-        )
+        jobs = list(zip(models, requests, strict=True))
+        if all(model.device.type == "cpu" for model in models):
+            return _on_cpu_threads(lambda job: job[0].sample(**job[1]), jobs, parallel=True)
+        return sample_stacked(jobs)
 
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Log-likelihood (nats) of each text and its end-of-text token, and token counts.
@@ -383,6 +392,60 @@ class TransformerLM:
             raise ValueError(f"weights do not fit GPT-2: {missing} {unexpected}")
         model.tie_weights()
         return model.eval()
+
+
+def _stack_key(model: TransformerLM, request: dict[str, Any]) -> tuple:
+    """Models sampled in one stack share shape, device, tokenizer and sampling request."""
+    settings = {k: v for k, v in request.items() if k not in ("rng", "prompts")}
+    return (model.shape, model.device, id(model.tokens), tuple(sorted(settings.items())))
+
+
+def sample_stacked(
+    jobs: list[tuple[TransformerLM, dict[str, Any]]], size: int | None = None
+) -> list[list[str]]:
+    """``model.sample(**request)`` for every job, compatible models in stacks of ``size``.
+
+    Each model keeps its own seeded generator, so its texts are those it would say alone
+    (up to floating-point summation order). ``size`` defaults to ``agents_per_batch``.
+    """
+    out: list[list[str] | None] = [None] * len(jobs)
+    groups: dict[tuple, list[int]] = {}
+    for i, (model, request) in enumerate(jobs):
+        groups.setdefault(_stack_key(model, request), []).append(i)
+    for members in groups.values():
+        step = size or jobs[members[0]][0].agents_per_batch
+        for first in range(0, len(members), step):
+            chunk = members[first : first + step]
+            for i, texts in zip(chunk, _sample_chunk([jobs[i] for i in chunk]), strict=True):
+                out[i] = texts
+    return out  # type: ignore[return-value]
+
+
+def _sample_chunk(jobs: list[tuple[TransformerLM, dict[str, Any]]]) -> list[list[str]]:
+    """One stacked ``sample_stack`` call for models of one :func:`_stack_key`."""
+    first, request = jobs[0]
+    n = request["n"]
+    if n == 0:
+        return [[] for _ in jobs]
+    settings = SamplingSettings(
+        request.get("temperature", 1.0),
+        request.get("top_k", 0),
+        request.get("top_p", 1.0),
+        request.get("min_p", 0.0),
+        request.get("repetition_penalty", 1.0),
+    )
+    inputs = [m._speech_inputs(n, r["rng"], r.get("prompts")) for m, r in jobs]
+    stacked = {k: torch.stack([m.params[k] for m, _ in jobs]) for k in first.params}
+    ids = sample_stack(
+        stacked,
+        first.shape,
+        [starts for starts, _ in inputs],
+        request.get("max_tokens", 40),
+        settings,
+        [generator for _, generator in inputs],
+        first.tokens.eos_id,
+    )
+    return [first.tokens.decode_batch(model_ids) for model_ids in ids]
 
 
 def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Params]]:
