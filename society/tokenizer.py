@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from society.utf8 import Utf8Table, decode_clean, token_bytes
+
 EOS = "<|endoftext|>"
 CACHE_SIZE = 200_000
 
@@ -30,6 +32,8 @@ class SharedTokenizer:
             raise ValueError(f"tokenizer has no {EOS} token")
         self.eos_id: int = eos
         self._cache: dict[str, np.ndarray] = {}
+        self._pieces: list[bytes | None] | None = None
+        self._utf8: Utf8Table | None = None
 
     @classmethod
     def train(
@@ -82,10 +86,36 @@ class SharedTokenizer:
                 cache[text] = ids
         return [cache[t] for t in texts]
 
+    @property
+    def pieces(self) -> list[bytes | None]:
+        """Bytes of each token id (None for special tokens such as end-of-text)."""
+        if self._pieces is None:
+            special = self.tokenizer.get_added_tokens_decoder()
+            self._pieces = token_bytes(self.tokenizer.get_vocab(), self.vocab_size, special)
+        return self._pieces
+
+    @property
+    def utf8(self) -> Utf8Table:
+        """The UTF-8 automaton over this vocabulary (samplers use it to stay valid)."""
+        if self._utf8 is None:
+            self._utf8 = Utf8Table(self.pieces, end_ids=[self.eos_id])
+        return self._utf8
+
     def decode_batch(self, ids: Sequence[Sequence[int]]) -> list[str]:
-        """Decode id sequences back into text (special tokens dropped, edges stripped)."""
+        """Decode id sequences back into text (special tokens dropped, edges stripped).
+
+        Byte runs that are not well-formed UTF-8 (a token sequence cut mid-character, a
+        stray continuation byte) are dropped rather than written as U+FFFD (see
+        :func:`society.utf8.decode_clean`). Every sequence still gives one text, so counts
+        of texts are unchanged; only the invalid bytes themselves disappear. A U+FFFD
+        spelled by valid bytes (one that was in the training text) is kept.
+        """
         lists = [[int(i) for i in seq] for seq in ids]
-        return [t.strip() for t in self.tokenizer.decode_batch(lists, skip_special_tokens=True)]
+        texts = self.tokenizer.decode_batch(lists, skip_special_tokens=True)
+        return [
+            (decode_clean(self.pieces, seq) if "\ufffd" in text else text).strip()
+            for seq, text in zip(lists, texts, strict=True)
+        ]
 
     def save(self, path: str | Path) -> None:
         """Write ``tokenizer.json``."""

@@ -123,3 +123,14 @@ def test_events_are_validated(tmp_path):
     unknown = write(tmp_path, 'rounds = 4\n[[events]]\nround = 2\naction = "explode"\n')
     with pytest.raises(ConfigError, match="events.0"):
         load_scenario(unknown)
+
+
+def test_cheap_metrics_overrides_name_real_fields():
+    """tests/cheap_metrics.py refuses keys MetricsConfig lacks instead of skipping them."""
+    from tests.cheap_metrics import WANTED, check
+
+    check(WANTED)
+    with pytest.raises(KeyError, match="classifier_agentz"):
+        check({"classifier_agentz": 0})
+    with pytest.raises(ValueError, match="refuses"):
+        check({"classifier_agents": "many"})

@@ -357,3 +357,65 @@ def test_rejects_bad_arguments(model: NGramLM, tok: SharedTokenizer) -> None:
         model.next_token_probs(np.zeros((2, 3), dtype=np.int64))
     with pytest.raises(ValueError):
         NGramLM(tok, order=0)
+
+
+ACCENTED = [
+    "le café était fermé à l’aube",
+    "“déjà vu” dit-il à Noël",
+    "über straße größe ñandú",
+    "日本語のテキスト 🙂",
+]
+
+
+@pytest.fixture(scope="module")
+def accented() -> NGramLM:
+    tok = SharedTokenizer.train(ACCENTED * 20 + ["kept \ufffd once"], vocab_size=330)
+    lm = NGramLM(tok, order=3)
+    lm.fit(ACCENTED * 20)
+    return lm
+
+
+def test_samples_from_multibyte_corpus_are_valid_text(accented: NGramLM) -> None:
+    """Hot sampling draws many split characters; none may decode to U+FFFD."""
+    rng = np.random.default_rng(0)
+    hot = accented.sample(400, rng=rng, max_tokens=30, temperature=2.0)
+    cut = accented.sample(400, rng=rng, max_tokens=3)  # often stops mid-character
+    texts = hot + cut
+    assert not [t for t in texts if "\ufffd" in t]
+    assert sum(any(ord(c) > 127 for c in t) for t in hot) > 200  # multi-byte text is made
+
+
+def test_replacement_char_in_training_text_is_kept() -> None:
+    tok = SharedTokenizer.train(["kept \ufffd here"] * 20, vocab_size=300)
+    lm = NGramLM(tok, order=3)
+    lm.fit(["kept \ufffd here"] * 20)
+    assert lm.sample(5, rng=np.random.default_rng(0), temperature=0.01) == ["kept \ufffd here"] * 5
+
+
+def test_refused_draw_follows_the_valid_part_of_the_distribution(accented: NGramLM) -> None:
+    """Mid-character, a redraw samples ``sampling_probs`` restricted to allowed tokens."""
+    tok = accented.tokenizer
+    lead = next(i for i, p in enumerate(tok.pieces) if p == b"\xc3")
+    context = np.array([[tok.encode_batch(["caf"])[0][-1], lead]] * 20000)
+    states = np.ones(len(context), dtype=np.int8)  # one continuation byte owed
+    rng = np.random.default_rng(1)
+    drawn = accented._redraw_valid(context, states, rng, temperature=1.0, top_p=0.9)
+    probs = accented.sampling_probs(context[:1], top_p=0.9)[0]
+    probs *= tok.utf8.allowed(states[:1])[0]
+    probs /= probs.sum()
+    observed = np.bincount(drawn, minlength=len(probs)) / len(drawn)
+    assert set(np.flatnonzero(observed)) <= set(np.flatnonzero(probs))
+    np.testing.assert_allclose(observed, probs, atol=4 * np.sqrt(0.25 / len(drawn)) + 1e-3)
+
+
+def test_redraw_falls_back_when_the_nucleus_has_no_allowed_token(accented: NGramLM) -> None:
+    tok = accented.tokenizer
+    context = np.array([[tok.eos_id, tok.encode_batch(["le"])[0][-1]]] * 50)
+    states = np.ones(len(context), dtype=np.int8)
+    nucleus = accented.sampling_probs(context[:1], top_p=1e-9)[0] > 0
+    assert not (nucleus & tok.utf8.allowed(states[:1])[0]).any()  # the fallback is needed
+    drawn = accented._redraw_valid(
+        context, states, np.random.default_rng(0), temperature=0.5, top_p=1e-9
+    )
+    assert tok.utf8.allowed(states)[np.arange(len(drawn)), drawn].all()
+    assert len(set(drawn.tolist())) > 1  # drawn from a distribution, not a fixed token

@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -65,3 +67,16 @@ def test_refuses_a_non_empty_out_dir(small, tmp_path):
     (tmp_path / "run" / "x").write_text("keep me")
     with pytest.raises(ConfigError, match="already exists"):
         run_scenario(small, tmp_path / "run")
+
+
+def test_importing_the_sweep_worker_stays_light():
+    """Sweep workers import these; heavy libraries must wait until a measure needs them."""
+    heavy = ["sklearn", "transformers", "sentence_transformers", "matplotlib", "torch"]
+    code = (
+        "import sys, society.sweep, society.runner; "
+        f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == ""

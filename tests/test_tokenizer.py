@@ -52,3 +52,25 @@ def test_transformers_view(tok):
     hf = tok.as_transformers()
     assert hf("the cat")["input_ids"] == list(tok.encode_batch(["the cat"])[0])
     assert hf.eos_token_id == tok.eos_id
+
+
+ACCENTED = ["le café était fermé à l’aube", "“déjà vu” à Noël", "日本語 🙂", "kept \ufffd"] * 10
+
+
+def test_decode_drops_incomplete_characters_keeps_real_replacement_char():
+    tok = SharedTokenizer.train(ACCENTED, vocab_size=280)
+    texts = ["le café était", "日本語 🙂", "kept \ufffd"]
+    assert tok.decode_batch(tok.encode_batch(texts)) == texts  # valid text is untouched
+    cafe = tok.tokenizer.encode("café", add_special_tokens=False).ids
+    assert len(cafe) > 1  # é is split into bytes by this small vocabulary
+    byte_of = {p: i for i, p in enumerate(tok.pieces) if p is not None and len(p) == 1}
+    cut = [*tok.encode_batch(["le caf"])[0], byte_of[b"\xc3"]]  # ends mid-character
+    stray = [byte_of[b"\xa9"], *tok.encode_batch(["vu"])[0]]  # continuation byte, no lead
+    assert tok.decode_batch([cut, stray, [tok.eos_id, *cut]]) == ["le caf", "vu", "le caf"]
+
+
+def test_pieces_spell_each_token():
+    tok = SharedTokenizer.train(ACCENTED, vocab_size=280)
+    assert tok.pieces[tok.eos_id] is None
+    ids = tok.encode_batch(["le café était fermé"])[0]
+    assert b"".join(tok.pieces[i] for i in ids) == " le café était fermé".encode()

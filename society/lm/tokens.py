@@ -13,6 +13,8 @@ from typing import Protocol
 
 import numpy as np
 
+from society.utf8 import decode_clean, token_bytes
+
 
 class Tokens(Protocol):
     """The tokenizer interface the neural backends use."""
@@ -51,6 +53,7 @@ class CheckpointTokens:
         if eos is None:
             raise ValueError(f"{path}: the checkpoint's tokenizer has no eos token")
         self.eos_id = int(eos)
+        self._bytes: list[list[bytes | None] | None] | None = None
 
     @property
     def vocab_size(self) -> int:
@@ -65,9 +68,33 @@ class CheckpointTokens:
         return [np.asarray(ids, dtype=np.int64) for ids in encoded]
 
     def decode_batch(self, ids: Sequence[Sequence[int]]) -> list[str]:
-        """Decode id sequences (special tokens dropped, edges stripped)."""
+        """Decode id sequences (special tokens dropped, edges stripped).
+
+        With a byte-level tokenizer (GPT-2's, or a run's exported one), invalid byte runs
+        are dropped instead of written as U+FFFD, as in
+        :meth:`society.tokenizer.SharedTokenizer.decode_batch`.
+        """
         lists = [[int(i) for i in seq] for seq in ids]
-        return [t.strip() for t in self.tokenizer.batch_decode(lists, skip_special_tokens=True)]
+        texts = self.tokenizer.batch_decode(lists, skip_special_tokens=True)
+        pieces = self._pieces()
+        if pieces is not None:
+            texts = [
+                decode_clean(pieces, seq) if "\ufffd" in text else text
+                for seq, text in zip(lists, texts, strict=True)
+            ]
+        return [t.strip() for t in texts]
+
+    def _pieces(self) -> list[bytes | None] | None:
+        """Bytes of each token id, or None unless the tokenizer is byte-level."""
+        if self._bytes is None:
+            from tokenizers import decoders
+
+            backend = getattr(self.tokenizer, "backend_tokenizer", None)
+            byte_level = backend is not None and isinstance(backend.decoder, decoders.ByteLevel)
+            special = self.tokenizer.all_special_ids
+            vocab = self.tokenizer.get_vocab()
+            self._bytes = [token_bytes(vocab, len(self.tokenizer), special) if byte_level else None]
+        return self._bytes[0]
 
     def as_transformers(self):  # noqa: ANN201
         """The checkpoint's own ``transformers`` tokenizer."""

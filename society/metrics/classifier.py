@@ -12,10 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_val_score
-from sklearn.pipeline import make_pipeline
 
 #: Word tokens as in ``society.metrics.text.words`` (lower-cased ``\w+`` with apostrophes).
 TOKEN_PATTERN = r"\w+(?:'\w+)*"
@@ -45,6 +41,13 @@ def real_vs_generated_accuracy(
     m = min(len(generated), len(real), max_texts)
     if m < folds:
         return float("nan")
+    # scikit-learn is imported here, not at module level: it costs about half a second,
+    # which every sweep worker and CLI call would otherwise pay at startup.
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+
     rng = np.random.default_rng(seed)
     fake = [generated[i] for i in rng.choice(len(generated), m, replace=False)]
     true = [real[i] for i in rng.choice(len(real), m, replace=False)]

@@ -28,8 +28,6 @@ import pandas as pd
 from scipy import sparse
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
-from sklearn.manifold import ClassicalMDS
-from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 #: Below this mean silhouette the best split is not trusted and everyone is one dialect.
 #: Kaufman & Rousseeuw (1990) read < 0.25 as "no substantial structure"; we are a little
@@ -115,6 +113,8 @@ def best_cut(distance: np.ndarray, max_k: int = 8) -> tuple[np.ndarray, float]:
     off = d[~np.eye(n, dtype=bool)]
     if n < 3 or np.ptp(off) <= 1e-12:
         return single, float("nan")
+    from sklearn.metrics import silhouette_score  # lazy: keeps scikit-learn out of startup
+
     tree = linkage(squareform(d, checks=False), method="average")
     best, best_score = single, float("nan")
     for k in range(2, min(max_k, n - 1) + 1):
@@ -243,6 +243,8 @@ def dialect_ari(dialects: Sequence[int], communities: Sequence[int]) -> float:
     Returns:
         The ARI: 1 for the same partition up to renaming, about 0 for unrelated ones.
     """
+    from sklearn.metrics import adjusted_rand_score
+
     return float(adjusted_rand_score(np.asarray(communities), np.asarray(dialects)))
 
 
@@ -441,6 +443,8 @@ def classical_mds(distance: np.ndarray, dims: int = 2) -> np.ndarray:
     out = np.zeros((n, dims))
     if n < 2 or np.ptp(d) == 0:
         return out
+    from sklearn.manifold import ClassicalMDS
+
     k = min(dims, n - 1)
     coords = ClassicalMDS(n_components=k, metric="precomputed").fit_transform(d)
     coords = np.nan_to_num(np.asarray(coords, dtype=float))
