@@ -7,7 +7,11 @@
 - On a ring, neighbours speak alike: the Mantel correlation between linguistic distance
   and hop distance, averaged over rounds 2-6, is > 0.1 in every seed.
 
-Each claim is checked on the bundled KJV corpus and on the synthetic grammar.
+Each claim is checked on the bundled KJV corpus and on the synthetic grammar. The agents
+are faithful learners (Kneser-Ney discount 0.1): at the default 0.75 every agent's
+smoothing noise makes idiolects as distinct as dialects (within-community JSD about 0.5),
+and whether clustering recovers the communities at round 6 becomes a coin toss (seed 2 of
+KJV: ARI 0.85, 1.0, 0.2, 0.0 over rounds 3-6; with 0.1, ARI 1.0 from round 2 in seeds 0-4).
 """
 
 import pytest
@@ -17,6 +21,7 @@ from society.model import Society
 
 BASE = {
     "rounds": 6,
+    "language_model_discount": 0.1,
     "speech_utterances": 100,
     "speech_max_tokens": 25,
     "real_data_max_texts": 1500,
