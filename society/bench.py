@@ -39,12 +39,22 @@ TARGETS = {"training_share": 0.35, "sampling_speedup": 3.0, "round_speedup": 3.0
 
 def _best(fn: Callable[[], Any], repeats: int) -> float:
     """Smallest wall time of ``repeats`` calls (after one warm-up call)."""
-    fn()
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
+    return _best_alternating([fn], repeats)[0]
+
+
+def _best_alternating(fns: list[Callable[[], Any]], repeats: int) -> list[float]:
+    """Smallest wall time of each function over ``repeats`` rounds calling each in turn.
+
+    Alternating keeps a change in the machine's load from favouring one side.
+    """
+    for fn in fns:
         fn()
-        best = min(best, time.perf_counter() - start)
+    best = [math.inf] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -185,7 +195,7 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
     def reference() -> None:
         counted["generate"] = _generate(hf, batch, max_tokens, eos)
 
-    ours_s, ref_s = _best(ours, 3), _best(reference, 3)
+    ours_s, ref_s = _best_alternating([ours, reference], 5)
     # tokens up to and including each text's end (the same texts every repeat: one seed)
     counted["ours"] = sum(min(len(ids) + 1, max_tokens) for ids in lm.tokens.encode_batch(said))
     ours_tps, ref_tps = counted["ours"] / ours_s, counted["generate"] / ref_s
