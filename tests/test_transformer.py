@@ -581,3 +581,16 @@ def test_stacked_sampling_says_what_each_model_says_alone(texts, trained):
     stacked = sample_stacked(list(zip(models, requests(), strict=True)), size=2)
     assert stacked == alone
     assert stacked[0] != stacked[2]  # same weights, own seeds
+
+
+def test_a_state_read_back_in_another_key_order_trains_bit_for_bit(tokenizer, texts):
+    """safetensors files list names sorted: an ancestor read from the cache must train like
+    the one trained in this process (the gradient norm sums over parameters in order)."""
+    original = tiny(tokenizer)
+    original.fit(texts[:100])
+    restored = tiny(tokenizer)
+    restored.load(dict(reversed(list(original.state().items()))))
+    for lm in (original, restored):
+        lm.update(texts[100:160])
+    a, b = original.state(), restored.state()
+    assert all(np.array_equal(a[k], b[k]) for k in a)

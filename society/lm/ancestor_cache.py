@@ -25,7 +25,7 @@ from society.lm import build_language_model
 from society.lm.base import LanguageModel
 from society.tokenizer import SharedTokenizer
 
-FORMAT = "ancestor-v2"
+FORMAT = "ancestor-v3"
 """Bump when training code changes what an ancestor is."""
 
 CACHED_KINDS = ("transformer",)

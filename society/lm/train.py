@@ -131,8 +131,11 @@ def train_stack(
         raise ValueError(f"models in one stack need the same steps and batch, got {plans}")
     steps, batch = plans.pop()
     schedules = [batch_schedule(len(d), steps, batch, s) for d, s in zip(data, seeds, strict=True)]
+    # a fixed parameter order: the per-model gradient norm sums over parameters, and a
+    # different summation order changes the clipped gradients in the last bits
     params = {
-        k: torch.stack([m[k] for m in models]).to(device).requires_grad_(True) for k in models[0]
+        k: torch.stack([m[k] for m in models]).to(device).requires_grad_(True)
+        for k in sorted(models[0])
     }
     groups = [
         {

@@ -348,10 +348,9 @@ class TransformerLM:
             raise ValueError("state does not match this model's shape")
         self._pending = None
         self._waiting.discard(self)
-        # copy into torch's own (aligned) memory: BLAS results can depend on alignment
         self.params = {
-            k: torch.tensor(np.asarray(v), dtype=torch.float32, device=self.device)
-            for k, v in state.items()
+            k: torch.tensor(np.asarray(state[k]), dtype=torch.float32, device=self.device)
+            for k in expected
         }
 
     def clone(self) -> TransformerLM:
