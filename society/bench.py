@@ -196,8 +196,7 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
         counted["generate"] = _generate(hf, batch, max_tokens, eos)
 
     ours_s, ref_s = _best_alternating([ours, reference], 5)
-    # tokens up to and including each text's end (the same texts every repeat: one seed)
-    counted["ours"] = sum(min(len(ids) + 1, max_tokens) for ids in lm.tokens.encode_batch(said))
+    counted["ours"] = _generated_tokens(lm, batch, max_tokens, said)
     ours_tps, ref_tps = counted["ours"] / ours_s, counted["generate"] / ref_s
     return {
         "batch": batch,
@@ -207,6 +206,24 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
         "speedup": ours_tps / ref_tps,
         "ours_mean_length": counted["ours"] / batch,
     }
+
+
+def _generated_tokens(lm, batch: int, max_tokens: int, said: list[str]) -> int:  # noqa: ANN001
+    """Tokens ``lm.sample`` generated with seed 0, each text's end included.
+
+    Counted as for ``generate``: the same ids again from the sampler, checked against
+    ``said`` (re-encoding the texts would count canonical, not generated, tokens).
+    """
+    from society.lm.sampler import SamplingSettings, sample_stack
+
+    starts, generator = lm._speech_inputs(batch, np.random.default_rng(0), None)
+    stacked = {k: v[None] for k, v in lm.params.items()}
+    (ids,) = sample_stack(
+        stacked, lm.shape, [starts], max_tokens, SamplingSettings(), generator, lm.tokens.eos_id
+    )
+    if lm.tokens.decode_batch(ids) != said:
+        raise RuntimeError("the sampler did not repeat itself; the count would be wrong")
+    return sum(min(len(row) + 1, max_tokens) for row in ids)
 
 
 def _round_data(corpus, agents: int, texts: int) -> list[list[str]]:  # noqa: ANN001
