@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from society.lm.gpt import GPTShape, KVCache, Params, hidden_states, logits
+from society.lm.gpt import GPTShape, KVCache, Params, hidden_states, logits, single
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,8 @@ def sample_stack(
         Per model, per prompt, the generated ids (end-of-text excluded).
     """
     device = params["transformer.wte.weight"].device
+    if len(prompts) == 1:
+        params = single(params)
     half = shape.context // 2
     prompts = [[p[-half:] for p in seqs] for seqs in prompts]
     a, n = len(prompts), len(prompts[0])

@@ -17,7 +17,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from society.lm.gpt import GPTShape, Params, document_mask, hidden_states, is_decayed, logits
+from society.lm.gpt import (
+    GPTShape,
+    Params,
+    document_mask,
+    hidden_states,
+    is_decayed,
+    logits,
+    single,
+)
 from society.lm.packing import IGNORE, Packed
 from society.lm.precision import autocast
 
@@ -182,6 +190,7 @@ def score_packed(
     Returns:
         float64 log-likelihoods (nats) and int64 token counts, one per text.
     """
+    params = single(params)
     loglik = np.zeros(n_texts, dtype=np.float64)
     counts = np.zeros(n_texts, dtype=np.int64)
     for start in range(0, len(packed), rows_per_pass):
