@@ -235,8 +235,11 @@ class CurationConfig(Section):
         None, ge=0, le=1, description="simulated verifier: right with this probability"
     )
     verifier_quantile: float = Field(
-        0.9, gt=0, le=1, description="real corpora: acceptable = critic perplexity under this "
-        "quantile of held-out real texts' perplexities"
+        0.9,
+        gt=0,
+        le=1,
+        description="real corpora: acceptable = critic perplexity under this "
+        "quantile of held-out real texts' perplexities",
     )
     labels: str | None = Field(None, description="CSV/JSONL with text,label: human verdicts")
     unlabelled: Literal["keep", "drop"] = Field("keep", description="texts the labels miss")

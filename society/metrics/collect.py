@@ -29,7 +29,13 @@ TEXT_COLUMNS = (
     "mean_length",
 )
 AGENT_COLUMNS = (
-    "node", "community", "perplexity", *TEXT_COLUMNS, "kept", *AGENT_EXTRA, *QUANTILE_COLUMNS
+    "node",
+    "community",
+    "perplexity",
+    *TEXT_COLUMNS,
+    "kept",
+    *AGENT_EXTRA,
+    *QUANTILE_COLUMNS,
 )
 DIVERGENCES = ("jsd_unigram", "jsd_bigram", PAIR_COLUMN)
 ROUND_COLUMNS = (
