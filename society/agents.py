@@ -60,7 +60,8 @@ class Speaker(FixedAgent):
         """The round's sampling request: keyword arguments of ``LanguageModel.sample``.
 
         Draws the prompts and the seed of the agent's own generator from the model's random
-        stream, so what an agent says does not depend on who samples beside it.
+        stream, so what an agent says does not depend on how the backend schedules the
+        sampling (one agent after another, in threads, or stacked in one batch).
         """
         model, speech = self.model, self.model.scenario.speech
         prompts = None
