@@ -594,3 +594,23 @@ def test_a_state_read_back_in_another_key_order_trains_bit_for_bit(tokenizer, te
         lm.update(texts[100:160])
     a, b = original.state(), restored.state()
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_two_level_inverse_cdf_picks_the_one_level_token():
+    from society.lm.sampler import inverse_cdf
+
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.rand(300, 2003, generator=gen) ** 8  # uneven, vocabulary not a multiple of 64
+    probs[:, 64:192] = 0  # two empty blocks
+    probs[0] = 0
+    probs[0, 2002] = 1.0  # only the last token, in the padded block
+    u = torch.rand(300, 1, generator=gen)
+    u[1] = 0.0
+    cdf = probs.cumsum(-1)
+    expected = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0]
+    got = inverse_cdf(probs, u)
+    assert (got == expected).float().mean() > 0.995  # rounding may differ on a boundary
+    assert got[0] == 2002 and got[1] == int((probs[1] > 0).nonzero()[0])
+    assert bool((probs.gather(1, got[:, None]) > 0).all())
+    near_one = inverse_cdf(probs, torch.full((300, 1), 1 - 1e-7))
+    assert bool((probs.gather(1, near_one[:, None]) > 0).all())
