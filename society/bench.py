@@ -100,15 +100,13 @@ def training_throughput(
     """
     import torch
 
-    from society.lm.gpt import GPTShape, init_params
+    from society.lm.gpt import init_params
     from society.lm.precision import resolve_precision
     from society.lm.train import train_stack
-    from society.lm.transformer import settings_from
+    from society.lm.transformer import settings_from, shape_from
 
     config = default_config(precision=precision)
-    shape = GPTShape(
-        vocab, config.context, config.layers, config.width, config.heads, config.activation
-    )
+    shape = shape_from(config, vocab)
     device = torch.device("cpu")
     resolved = resolve_precision(config.precision, device)
     settings = replace(settings_from(config, resolved)[0], steps=steps)
@@ -214,13 +212,11 @@ def _generated_tokens(lm, batch: int, max_tokens: int, said: list[str]) -> int: 
     Counted as for ``generate``: the same ids again from the sampler, checked against
     ``said`` (re-encoding the texts would count canonical, not generated, tokens).
     """
-    from society.lm.sampler import SamplingSettings, sample_stack
+    from society.lm.sampler import SamplingSettings
+    from society.lm.transformer import sample_ids
 
-    starts, generator = lm._speech_inputs(batch, np.random.default_rng(0), None)
-    stacked = {k: v[None] for k, v in lm.params.items()}
-    (ids,) = sample_stack(
-        stacked, lm.shape, [starts], max_tokens, SamplingSettings(), generator, lm.tokens.eos_id
-    )
+    job = (lm, np.random.default_rng(0), None)
+    (ids,) = sample_ids([job], batch, max_tokens, SamplingSettings())
     if lm.tokens.decode_batch(ids) != said:
         raise RuntimeError("the sampler did not repeat itself; the count would be wrong")
     return sum(min(len(row) + 1, max_tokens) for row in ids)

@@ -113,7 +113,7 @@ def test_greedy_sampling_equals_transformers_generate(tokenizer, trained):
         [[start] * 3],
         12,
         SamplingSettings(top_k=1),
-        torch.Generator().manual_seed(0),
+        [torch.Generator().manual_seed(0)],
         tokenizer.eos_id,
     )
     hf = lm.to_transformers()
@@ -146,7 +146,7 @@ def test_left_padding_does_not_change_a_prompt(tokenizer, trained):
             [batch],
             10,
             SamplingSettings(top_k=1),
-            torch.Generator().manual_seed(0),
+            [torch.Generator().manual_seed(0)],
             tokenizer.eos_id,
         )[0]
 
@@ -204,7 +204,7 @@ def test_same_seed_same_text_and_compaction_changes_nothing(tokenizer, trained):
             [starts],
             20,
             SamplingSettings(),
-            torch.Generator().manual_seed(1),
+            [torch.Generator().manual_seed(1)],
             tokenizer.eos_id,
             compact_below=share,
         )[0]

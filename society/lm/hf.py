@@ -67,9 +67,8 @@ class HFCausalLM:
         """Load ``config.path`` (or build a GPT-2 from the config keys) and wrap it."""
         from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
 
-        from society.lm.gpt import GPTShape
         from society.lm.tokens import CheckpointTokens
-        from society.lm.transformer import settings_from
+        from society.lm.transformer import settings_from, shape_from
 
         if config.threads:
             torch.set_num_threads(config.threads)
@@ -82,14 +81,7 @@ class HFCausalLM:
             )
         else:
             tokens = tokenizer
-            shape = GPTShape(
-                tokenizer.vocab_size,
-                config.context,
-                config.layers,
-                config.width,
-                config.heads,
-                config.activation,
-            )
+            shape = shape_from(config, tokenizer.vocab_size)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(0)
                 model = GPT2LMHeadModel(GPT2Config(**shape.hf_config(tokenizer.eos_id)))

@@ -135,15 +135,6 @@ def _left_pad(prompts: list[list[np.ndarray]], pad_id: int) -> tuple[np.ndarray,
     return ids, valid
 
 
-def _uniforms(
-    generator: torch.Generator | list[torch.Generator], a: int, n: int, device: torch.device
-) -> torch.Tensor:
-    """``(a, n)`` uniforms: from one shared generator, or row ``i`` from generator ``i``."""
-    if isinstance(generator, torch.Generator):
-        return torch.rand(a, n, generator=generator, device=device)
-    return torch.stack([torch.rand(n, generator=g, device=device) for g in generator])
-
-
 @dataclass
 class _Batch:
     """The sequences still being decoded: ``rows`` of each model, and their state."""
@@ -185,7 +176,7 @@ def sample_stack(
     prompts: list[list[np.ndarray]],
     max_tokens: int,
     settings: SamplingSettings,
-    generator: torch.Generator | list[torch.Generator],
+    generators: list[torch.Generator],
     eos_id: int,
     compact_below: float = 0.75,
 ) -> list[list[np.ndarray]]:
@@ -202,8 +193,8 @@ def sample_stack(
             keeps its last half-context ids.
         max_tokens: tokens to generate at most (capped so prompt + text fit the context).
         settings: logits processing.
-        generator: seeded generator on the models' device, shared by the models, or one per
-            model (each model then samples exactly as it would alone).
+        generators: one seeded generator per model, on the models' device (each model
+            samples as it would alone).
         eos_id: the end-of-text id.
         compact_below: live share under which finished sequences are dropped.
 
@@ -252,7 +243,7 @@ def sample_stack(
     models = torch.arange(a, device=device)[:, None]
     for step in range(steps):
         # one uniform per original sequence and step, so dropping finished ones changes nothing
-        u = _uniforms(generator, a, n, device)
+        u = torch.stack([torch.rand(n, generator=g, device=device) for g in generators])
         token = next_tokens(scores, live.seen, settings, u.gather(1, live.rows).view(-1, 1))
         token = torch.where(live.done, eos_id, token)
         b = live.rows.shape[1]

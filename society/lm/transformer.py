@@ -15,6 +15,7 @@ what training that model alone would give, and training is seeded by the texts.
 
 from __future__ import annotations
 
+import inspect
 import weakref
 import zlib
 from collections.abc import Callable, Sequence
@@ -193,14 +194,7 @@ class TransformerLM:
             shape, initial = load_gpt2_checkpoint(config.path)
         else:
             tokens = tokenizer
-            shape = GPTShape(
-                vocab=tokenizer.vocab_size,
-                context=config.context,
-                layers=config.layers,
-                width=config.width,
-                heads=config.heads,
-                activation=config.activation,
-            )
+            shape = shape_from(config, tokenizer.vocab_size)
 
             def initial() -> Params:
                 return init_params(shape, torch.Generator().manual_seed(INIT_SEED))
@@ -276,16 +270,10 @@ class TransformerLM:
             The decoded continuations.
         """
         settings = SamplingSettings(temperature, top_k, top_p, min_p, repetition_penalty)
-        if prompts is not None and len(prompts) != n:
-            raise ValueError(f"got {len(prompts)} prompts for {n} texts")
         self._ready()
         if n == 0:
             return []
-        starts, generator = self._speech_inputs(n, rng, prompts)
-        stacked = {k: v[None] for k, v in self.params.items()}
-        (ids,) = sample_stack(
-            stacked, self.shape, [starts], max_tokens, settings, generator, self.tokens.eos_id
-        )
+        (ids,) = sample_ids([(self, rng, prompts)], n, max_tokens, settings)
         return self.tokens.decode_batch(ids)
 
     def _speech_inputs(
@@ -393,9 +381,19 @@ class TransformerLM:
         return model.eval()
 
 
-def _stack_key(model: TransformerLM, request: dict[str, Any]) -> tuple:
+def _sampling_args(request: dict[str, Any]) -> dict[str, Any]:
+    """``request`` as every keyword argument of :meth:`TransformerLM.sample`.
+
+    Defaults come from the signature of ``sample``, the one place they are written.
+    """
+    bound = inspect.signature(TransformerLM.sample).bind(None, **request)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k != "self"}
+
+
+def _stack_key(model: TransformerLM, args: dict[str, Any]) -> tuple:
     """Models sampled in one stack share shape, device, tokenizer and sampling request."""
-    settings = {k: v for k, v in request.items() if k not in ("rng", "prompts")}
+    settings = {k: v for k, v in args.items() if k not in ("rng", "prompts")}
     return (model.shape, model.device, id(model.tokens), tuple(sorted(settings.items())))
 
 
@@ -407,44 +405,65 @@ def sample_stacked(
     Each model keeps its own seeded generator, so its texts are those it would say alone
     (up to floating-point summation order). ``size`` defaults to ``agents_per_batch``.
     """
-    out: list[list[str] | None] = [None] * len(jobs)
+    full = [(model, _sampling_args(request)) for model, request in jobs]
+    out: list[list[str] | None] = [None] * len(full)
     groups: dict[tuple, list[int]] = {}
-    for i, (model, request) in enumerate(jobs):
-        groups.setdefault(_stack_key(model, request), []).append(i)
+    for i, (model, args) in enumerate(full):
+        groups.setdefault(_stack_key(model, args), []).append(i)
     for members in groups.values():
-        step = size or jobs[members[0]][0].agents_per_batch
+        step = size or full[members[0]][0].agents_per_batch
         for first in range(0, len(members), step):
             chunk = members[first : first + step]
-            for i, texts in zip(chunk, _sample_chunk([jobs[i] for i in chunk]), strict=True):
+            for i, texts in zip(chunk, _sample_chunk([full[i] for i in chunk]), strict=True):
                 out[i] = texts
     return out  # type: ignore[return-value]
 
 
 def _sample_chunk(jobs: list[tuple[TransformerLM, dict[str, Any]]]) -> list[list[str]]:
-    """One stacked ``sample_stack`` call for models of one :func:`_stack_key`."""
-    first, request = jobs[0]
-    n = request["n"]
-    if n == 0:
+    """One stacked sampling pass for models of one :func:`_stack_key` (full arguments)."""
+    first, args = jobs[0]
+    if args["n"] == 0:
         return [[] for _ in jobs]
     settings = SamplingSettings(
-        request.get("temperature", 1.0),
-        request.get("top_k", 0),
-        request.get("top_p", 1.0),
-        request.get("min_p", 0.0),
-        request.get("repetition_penalty", 1.0),
+        args["temperature"], args["top_k"], args["top_p"], args["min_p"], args["repetition_penalty"]
     )
-    inputs = [m._speech_inputs(n, r["rng"], r.get("prompts")) for m, r in jobs]
-    stacked = {k: torch.stack([m.params[k] for m, _ in jobs]) for k in first.params}
-    ids = sample_stack(
+    inputs = [(model, a["rng"], a["prompts"]) for model, a in jobs]
+    ids = sample_ids(inputs, args["n"], args["max_tokens"], settings)
+    return [first.tokens.decode_batch(model_ids) for model_ids in ids]
+
+
+def sample_ids(
+    jobs: list[tuple[TransformerLM, np.random.Generator, Sequence[str] | None]],
+    n: int,
+    max_tokens: int,
+    settings: SamplingSettings,
+) -> list[list[np.ndarray]]:
+    """Generated ids of ``n`` texts per ``(model, rng, prompts)`` job, in one stacked pass.
+
+    The models share shape, device and tokenizer; each draws its generator's seed from its
+    own ``rng``.
+
+    Raises:
+        ValueError: a job's prompts are not ``n``.
+    """
+    for _, _, prompts in jobs:
+        if prompts is not None and len(prompts) != n:
+            raise ValueError(f"got {len(prompts)} prompts for {n} texts")
+    first = jobs[0][0]
+    inputs = [model._speech_inputs(n, rng, prompts) for model, rng, prompts in jobs]
+    if len(jobs) == 1:
+        stacked = {k: v[None] for k, v in first.params.items()}
+    else:
+        stacked = {k: torch.stack([m.params[k] for m, _, _ in jobs]) for k in first.params}
+    return sample_stack(
         stacked,
         first.shape,
         [starts for starts, _ in inputs],
-        request.get("max_tokens", 40),
+        max_tokens,
         settings,
         [generator for _, generator in inputs],
         first.tokens.eos_id,
     )
-    return [first.tokens.decode_batch(model_ids) for model_ids in ids]
 
 
 def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Params]]:
@@ -470,6 +489,18 @@ def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Param
         return {k: v.detach().float().clone() for k, v in model.state_dict().items() if k in names}
 
     return shape, initial
+
+
+def shape_from(config: LanguageModelConfig, vocab: int) -> GPTShape:
+    """The GPT-2 shape a ``[language_model]`` table builds for a ``vocab``-id tokenizer."""
+    return GPTShape(
+        vocab=vocab,
+        context=config.context,
+        layers=config.layers,
+        width=config.width,
+        heads=config.heads,
+        activation=config.activation,
+    )
 
 
 def settings_from(
