@@ -172,9 +172,18 @@ def _generate(model, batch: int, max_tokens: int, eos: int) -> int:  # noqa: ANN
             max_new_tokens=max_tokens,
             pad_token_id=eos,
         )
-    generated = out[:, 1:]
-    ended = (generated == eos).cumsum(1) > 0
-    return int((~ended).sum())
+    return tokens_until_end(out[:, 1:].numpy(), eos)
+
+
+def tokens_until_end(generated: np.ndarray, eos: int) -> int:
+    """Tokens generated per row up to and including its first end-of-text (each a step).
+
+    ``generate`` pads finished rows with ``eos``; our sampler's rows stop before it. Both
+    sides of :func:`sampling_throughput` are counted by this one rule.
+    """
+    is_end = generated == eos
+    before = np.cumsum(is_end, axis=1) - is_end  # ends strictly before each position
+    return int((before == 0).sum())
 
 
 def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str, float]:  # noqa: ANN001
@@ -207,10 +216,10 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
 
 
 def _generated_tokens(lm, batch: int, max_tokens: int, said: list[str]) -> int:  # noqa: ANN001
-    """Tokens ``lm.sample`` generated with seed 0, each text's end included.
+    """Tokens ``lm.sample`` generated with seed 0, counted by :func:`tokens_until_end`.
 
-    Counted as for ``generate``: the same ids again from the sampler, checked against
-    ``said`` (re-encoding the texts would count canonical, not generated, tokens).
+    The same ids again from the sampler, checked against ``said`` (re-encoding the texts
+    would count canonical, not generated, tokens).
     """
     from society.lm.sampler import SamplingSettings
     from society.lm.transformer import sample_ids
@@ -219,7 +228,11 @@ def _generated_tokens(lm, batch: int, max_tokens: int, said: list[str]) -> int: 
     (ids,) = sample_ids([job], batch, max_tokens, SamplingSettings())
     if lm.tokens.decode_batch(ids) != said:
         raise RuntimeError("the sampler did not repeat itself; the count would be wrong")
-    return sum(min(len(row) + 1, max_tokens) for row in ids)
+    eos = lm.tokens.eos_id
+    padded = np.full((len(ids), max_tokens), eos, dtype=np.int64)
+    for i, row in enumerate(ids):
+        padded[i, : len(row)] = row
+    return tokens_until_end(padded, eos)
 
 
 def _round_data(corpus, agents: int, texts: int) -> list[list[str]]:  # noqa: ANN001

@@ -98,3 +98,16 @@ def test_cli_writes_json_and_table(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["round"]["speedup"] == 2.0
     assert "4.0x" in result.output and "NO" in result.output
+
+
+def test_tokens_until_end_counts_each_rows_first_end_and_not_the_padding():
+    eos = 0
+    generated = np.array(
+        [
+            [5, 6, 0, 0, 0],  # two tokens, then the end: 3 steps
+            [0, 0, 0, 0, 0],  # ends at once: 1 step
+            [7, 8, 9, 4, 3],  # never ends: all 5
+            [5, 0, 6, 0, 0],  # only the first end counts: 2
+        ]
+    )
+    assert bench.tokens_until_end(generated, eos) == 3 + 1 + 5 + 2

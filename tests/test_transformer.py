@@ -596,21 +596,39 @@ def test_a_state_read_back_in_another_key_order_trains_bit_for_bit(tokenizer, te
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_two_level_inverse_cdf_picks_the_one_level_token():
+@pytest.mark.parametrize("vocab", [2003, 2000])  # a prime is padded; 2000 has blocks of 50
+def test_two_level_inverse_cdf_picks_the_one_level_token(vocab):
     from society.lm.sampler import inverse_cdf
 
     gen = torch.Generator().manual_seed(0)
-    probs = torch.rand(300, 2003, generator=gen) ** 8  # uneven, vocabulary not a multiple of 64
-    probs[:, 64:192] = 0  # two empty blocks
+    probs = torch.rand(300, vocab, generator=gen) ** 8  # uneven
+    probs[:, 64:192] = 0  # empty blocks
     probs[0] = 0
-    probs[0, 2002] = 1.0  # only the last token, in the padded block
+    probs[0, vocab - 1] = 1.0  # only the last token (in the padded block if there is one)
     u = torch.rand(300, 1, generator=gen)
     u[1] = 0.0
     cdf = probs.cumsum(-1)
     expected = torch.searchsorted(cdf, u * cdf[:, -1:], right=True)[:, 0]
     got = inverse_cdf(probs, u)
     assert (got == expected).float().mean() > 0.995  # rounding may differ on a boundary
-    assert got[0] == 2002 and got[1] == int((probs[1] > 0).nonzero()[0])
+    assert got[0] == vocab - 1 and got[1] == int((probs[1] > 0).nonzero()[0])
     assert bool((probs.gather(1, got[:, None]) > 0).all())
     near_one = inverse_cdf(probs, torch.full((300, 1), 1 - 1e-7))
     assert bool((probs.gather(1, near_one[:, None]) > 0).all())
+
+
+def test_identical_prompts_are_run_once_and_copied(trained):
+    from society.lm.gpt import KVCache, hidden_states, logits
+    from society.lm.sampler import _prefill
+
+    params, shape = {k: v[None] for k, v in trained.params.items()}, trained.shape
+    ids = torch.tensor([[[0, 5, 9]] * 4])  # one model, four copies of one prompt
+    positions = torch.arange(3).expand(1, 4, 3)
+    once, every = (KVCache.empty(shape, 4, 5, torch.device("cpu")) for _ in range(2))
+    with torch.inference_mode():
+        scores = _prefill(params, shape, ids, positions, None, once)
+        hidden = hidden_states(params, shape, ids, positions, None, cache=every)
+        expected = logits(params, hidden[:, :, -1:]).view(4, -1)
+    torch.testing.assert_close(scores, expected)
+    for a, b in zip(once.keys + once.values, every.keys + every.values, strict=True):
+        torch.testing.assert_close(a[:, :, :3], b[:, :, :3])

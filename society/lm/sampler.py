@@ -12,6 +12,7 @@ seed, same text, whether or not finished sequences have left the batch.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 import torch
@@ -92,7 +93,16 @@ def next_tokens(
 
 
 BLOCK = 64
-"""Tokens per block in :func:`inverse_cdf`."""
+"""Tokens per block in :func:`inverse_cdf` (or the divisor of the vocabulary nearest it)."""
+
+
+@cache
+def _block_size(vocab: int) -> int:
+    """A divisor of ``vocab`` within a factor 2 of :data:`BLOCK` (no padding), else ``BLOCK``."""
+    for size in sorted(range(BLOCK // 2, 2 * BLOCK + 1), key=lambda s: abs(s - BLOCK)):
+        if vocab % size == 0:
+            return size
+    return BLOCK
 
 
 def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -110,16 +120,18 @@ def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
         Token ids ``(rows,)``.
     """
     rows, vocab = probs.shape
-    blocks = torch.nn.functional.pad(probs, (0, (-vocab) % BLOCK)).view(rows, -1, BLOCK)
+    size = _block_size(vocab)
+    blocks = torch.nn.functional.pad(probs, (0, (-vocab) % size)) if vocab % size else probs
+    blocks = blocks.view(rows, -1, size)
     block_cdf = blocks.sum(-1).cumsum(-1)
     target = u * block_cdf[:, -1:]
     last = (block_cdf < block_cdf[:, -1:]).sum(-1, keepdim=True)  # last block with mass
     block = torch.searchsorted(block_cdf, target, right=True).clamp_(max=last)
     before = block_cdf.gather(1, (block - 1).clamp(min=0)).masked_fill_(block == 0, 0.0)
-    inner = blocks.gather(1, block[:, :, None].expand(rows, 1, BLOCK))[:, 0].cumsum(-1)
+    inner = blocks.gather(1, block[:, :, None].expand(rows, 1, size))[:, 0].cumsum(-1)
     within = torch.searchsorted(inner, target - before, right=True)
     within = torch.minimum(within, (inner < inner[:, -1:]).sum(-1, keepdim=True))
-    return (block * BLOCK + within)[:, 0]
+    return (block * size + within)[:, 0]
 
 
 def _left_pad(prompts: list[list[np.ndarray]], pad_id: int) -> tuple[np.ndarray, np.ndarray]:
@@ -167,6 +179,30 @@ class _Batch:
         if self.seen is not None:
             self.seen = self.seen[flat]
         return token[flat]
+
+
+def _prefill(
+    params: Params,
+    shape: GPTShape,
+    ids: torch.Tensor,
+    positions: torch.Tensor,
+    mask: torch.Tensor | None,
+    cache: KVCache,
+) -> torch.Tensor:
+    """Run the prompts ``(A, N, width)`` through the models into ``cache``: first logits.
+
+    When each model's prompts are all the same (unconditional speech), one row per model is
+    computed and copied to the others.
+    """
+    a, n, width = ids.shape
+    if n == 1 or mask is not None or not bool((ids == ids[:, :1]).all()):
+        hidden = hidden_states(params, shape, ids, positions, mask, cache=cache, start=0)
+        return logits(params, hidden[:, :, -1:]).view(a * n, -1)
+    first = KVCache.empty(shape, a, width, ids.device)
+    hidden = hidden_states(params, shape, ids[:, :1], positions[:, :1], None, cache=first)
+    for full, one in zip(cache.keys + cache.values, first.keys + first.values, strict=True):
+        full.view(a, n, *full.shape[1:])[:, :, :, :width] = one[:, None]
+    return logits(params, hidden[:, :, -1:]).view(a, 1, -1).expand(a, n, -1).reshape(a * n, -1)
 
 
 @torch.inference_mode()
@@ -226,8 +262,7 @@ def sample_stack(
         eye = torch.eye(width, dtype=torch.bool, device=device)
         mask = ((causal & keys_ok[:, None, :width]) | eye)[:, None]
     cache = KVCache.empty(shape, a * n, length, device)
-    hidden = hidden_states(params, shape, ids, positions, mask, cache=cache, start=0)
-    scores = logits(params, hidden[:, :, -1:]).view(a * n, -1)
+    scores = _prefill(params, shape, ids, positions, mask, cache)
     seen = None
     if settings.repetition_penalty != 1:
         seen = torch.zeros(a * n, shape.vocab, dtype=torch.bool, device=device)
@@ -241,15 +276,16 @@ def sample_stack(
         done=torch.zeros(a * n, dtype=torch.bool, device=device),
     )
     models = torch.arange(a, device=device)[:, None]
+    # one uniform per original sequence and step, so dropping finished ones changes nothing
+    # (drawn at once: the same numbers as one draw of n per step)
+    uniforms = torch.stack([torch.rand(steps, n, generator=g, device=device) for g in generators])
     for step in range(steps):
-        # one uniform per original sequence and step, so dropping finished ones changes nothing
-        u = torch.stack([torch.rand(n, generator=g, device=device) for g in generators])
-        token = next_tokens(scores, live.seen, settings, u.gather(1, live.rows).view(-1, 1))
-        token = torch.where(live.done, eos_id, token)
+        u = uniforms[:, step].gather(1, live.rows).view(-1, 1)
+        token = next_tokens(scores, live.seen, settings, u).masked_fill_(live.done, eos_id)
         b = live.rows.shape[1]
         out[models, live.rows, step] = token.view(a, b)
         live.done |= token == eos_id
-        remaining = int((~live.done).view(a, b).sum(1).max())
+        remaining = b - int(live.done.view(a, b).sum(1).min())
         if step == steps - 1 or remaining == 0:
             break
         at = width + step
