@@ -66,11 +66,32 @@ def token_noise(
 _VOCABULARY: WeakKeyDictionary[Society, np.ndarray] = WeakKeyDictionary()
 
 
+def whole_character_tokens(tokenizer: SharedTokenizer, texts: Sequence[str]) -> np.ndarray:
+    """Token ids that ``texts`` use and whose bytes are whole UTF-8 characters.
+
+    A byte-level token holding part of a multi-byte character spells nothing on its own:
+    substituted alone, it would decode to nothing (a deletion, not a new form).
+    """
+    ids = tokenizer.encode_batch(list(texts))
+    used = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
+    pieces = tokenizer.pieces
+    return np.array([i for i in used if _is_whole(pieces[i])], dtype=np.int64)
+
+
+def _is_whole(piece: bytes | None) -> bool:
+    if piece is None:
+        return False
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def corpus_vocabulary(model: Society) -> np.ndarray:
-    """The token ids the real training text uses (noise never draws stray bytes)."""
+    """What noise draws from: :func:`whole_character_tokens` of the real training text."""
     if model not in _VOCABULARY:
-        ids = model.tokenizer.encode_batch(model.corpus.train)
-        _VOCABULARY[model] = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
+        _VOCABULARY[model] = whole_character_tokens(model.tokenizer, model.corpus.train)
     return _VOCABULARY[model]
 
 

@@ -6,7 +6,13 @@ import pytest
 from society.config import ConfigError, Scenario
 from society.metrics.text import tokenize_all
 from society.model import Society
-from society.mutation import corpus_vocabulary, temperature_at, token_noise
+from society.mutation import (
+    corpus_vocabulary,
+    temperature_at,
+    token_noise,
+    whole_character_tokens,
+)
+from society.tokenizer import SharedTokenizer
 from tests.cheap_metrics import cheap_metrics
 
 
@@ -71,6 +77,25 @@ def test_noise_draws_only_tokens_of_real_text(base, grammar_600):
     used = np.unique(np.concatenate(s.tokenizer.encode_batch(grammar_600.train)))
     np.testing.assert_array_equal(vocabulary, used)
     assert s.tokenizer.eos_id not in vocabulary
+
+
+def test_noise_never_draws_part_of_a_character():
+    rare = "鬱龘齉麤爨驫鱻靐"  # too rare for their three bytes to merge into one token
+    texts = [f"über façade {w} naïve {i}" for i, w in enumerate(["süß", "déjà", *rare] * 10)]
+    tok = SharedTokenizer.train(texts, 300, 2)
+    used = np.unique(np.concatenate(tok.encode_batch(texts)))
+    partial = [i for i in used if tok.pieces[i] is not None and not _decodes(tok.pieces[i])]
+    assert partial  # the byte-level vocabulary does split some characters
+    vocabulary = whole_character_tokens(tok, texts)
+    assert set(vocabulary) == set(used) - set(partial) - {tok.eos_id}
+
+
+def _decodes(piece: bytes) -> bool:
+    try:
+        piece.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def test_token_noise_brings_neologisms(base, grammar_600):
