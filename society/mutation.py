@@ -20,6 +20,7 @@ import numpy as np
 
 from society.config import Scenario, schedule_value
 from society.tokenizer import SharedTokenizer
+from society.utf8 import is_whole
 
 if TYPE_CHECKING:
     from society.model import Society
@@ -75,17 +76,7 @@ def whole_character_tokens(tokenizer: SharedTokenizer, texts: Sequence[str]) -> 
     ids = tokenizer.encode_batch(list(texts))
     used = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
     pieces = tokenizer.pieces
-    return np.array([i for i in used if _is_whole(pieces[i])], dtype=np.int64)
-
-
-def _is_whole(piece: bytes | None) -> bool:
-    if piece is None:
-        return False
-    try:
-        piece.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    return np.array([i for i in used if is_whole(pieces[i])], dtype=np.int64)
 
 
 def corpus_vocabulary(model: Society) -> np.ndarray:

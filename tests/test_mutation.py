@@ -14,6 +14,7 @@ from society.mutation import (
 )
 from society.tokenizer import SharedTokenizer
 from tests.cheap_metrics import cheap_metrics
+from tests.test_utf8 import strict_ok
 
 
 @pytest.fixture(scope="module")
@@ -84,18 +85,10 @@ def test_noise_never_draws_part_of_a_character():
     texts = [f"über façade {w} naïve {i}" for i, w in enumerate(["süß", "déjà", *rare] * 10)]
     tok = SharedTokenizer.train(texts, 300, 2)
     used = np.unique(np.concatenate(tok.encode_batch(texts)))
-    partial = [i for i in used if tok.pieces[i] is not None and not _decodes(tok.pieces[i])]
+    partial = [i for i in used if tok.pieces[i] is not None and not strict_ok(tok.pieces[i])]
     assert partial  # the byte-level vocabulary does split some characters
     vocabulary = whole_character_tokens(tok, texts)
     assert set(vocabulary) == set(used) - set(partial) - {tok.eos_id}
-
-
-def _decodes(piece: bytes) -> bool:
-    try:
-        piece.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 def test_token_noise_brings_neologisms(base, grammar_600):
