@@ -632,3 +632,31 @@ def test_identical_prompts_are_run_once_and_copied(trained):
     torch.testing.assert_close(scores, expected)
     for a, b in zip(once.keys + once.values, every.keys + every.values, strict=True):
         torch.testing.assert_close(a[:, :, :3], b[:, :, :3])
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_flat_decoding_step_equals_the_general_forward_bit_for_bit(trained, masked):
+    from society.lm.gpt import KVCache, block_weights, decode_one, hidden_states, logits, single
+
+    params, shape = single(trained.params), trained.shape
+    gen = torch.Generator().manual_seed(0)
+    flat, general = (KVCache.empty(shape, 6, 9, torch.device("cpu")) for _ in range(2))
+    for a, b in zip(flat.keys + flat.values, general.keys + general.values, strict=True):
+        a.normal_(generator=gen)
+        b.copy_(a)
+    ids = torch.randint(0, shape.vocab, (6,), generator=gen)
+    positions = torch.arange(6) + 2
+    mask = torch.rand(6, 1, 1, 8, generator=gen) > 0.3 if masked else None
+    if mask is not None:
+        mask[..., -1] = True  # a token always sees itself
+    with torch.inference_mode():
+        got = decode_one(
+            params, shape, block_weights(params, shape.layers), ids, positions, flat, 7, mask
+        )
+        hidden = hidden_states(
+            params, shape, ids.view(1, 6, 1), positions.view(1, 6, 1), mask, cache=general, start=7
+        )
+        expected = logits(params, hidden).view(6, -1)
+    assert torch.equal(got, expected)
+    for a, b in zip(flat.keys + flat.values, general.keys + general.values, strict=True):
+        assert torch.equal(a[:, :, :8], b[:, :, :8])

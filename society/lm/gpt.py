@@ -143,8 +143,10 @@ def is_decayed(name: str) -> bool:
 
 
 def _layer_norm(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
-    if weight.dim() == 1 or weight.shape[0] == 1:
-        return F.layer_norm(x, x.shape[-1:], weight.view(-1), bias.view(-1), LN_EPS)
+    if weight.dim() == 1:
+        return F.layer_norm(x, x.shape[-1:], weight, bias, LN_EPS)
+    if weight.shape[0] == 1:
+        return F.layer_norm(x, x.shape[-1:], weight[0], bias[0], LN_EPS)
     return torch.addcmul(bias[:, None], F.layer_norm(x, x.shape[-1:], eps=LN_EPS), weight[:, None])
 
 
@@ -284,23 +286,18 @@ def hidden_states(
         p = f"transformer.h.{i}."
         y = _layer_norm(x, params[p + "ln_1.weight"], params[p + "ln_1.bias"])
         qkv = _linear(y, params[p + "attn.c_attn.weight"], params[p + "attn.c_attn.bias"])
-        q, k, v = qkv.view(a * b, t, 3, h, d // h).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.view(a * b, t, 3, h, d // h).permute(2, 0, 3, 1, 4).unbind()
         if cache is not None:
-            cache.keys[i][:, :, start : start + t] = k
-            cache.values[i][:, :, start : start + t] = v
-            k = cache.keys[i][:, :, : start + t]
-            v = cache.values[i][:, :, : start + t]
-        if t == 1 and cache is not None:
-            stop = start + 1
-            y = _attend_one(
-                q,
-                cache.keys[i].view(a * b * h, -1, d // h)[:, :stop],
-                cache.values[i].view(a * b * h, -1, d // h)[:, :stop],
-                mask,
-            )
+            stop = start + t
+            cache.keys[i][:, :, start:stop] = k
+            cache.values[i][:, :, start:stop] = v
+            k, v = cache.keys[i][:, :, :stop], cache.values[i][:, :, :stop]
+        if t == 1 and cache is not None:  # decoding: heads' outputs are already in order
+            rows = a * b * h
+            y = _attend_one(q, k.reshape(rows, -1, d // h), v.reshape(rows, -1, d // h), mask)
+            y = y.view(x.shape)
         else:
-            y = _attend(q, k, v, mask, dropout)
-        y = y.transpose(1, 2).reshape(x.shape)
+            y = _attend(q, k, v, mask, dropout).transpose(1, 2).reshape(x.shape)
         y = _linear(y, params[p + "attn.c_proj.weight"], params[p + "attn.c_proj.bias"])
         x = x + _dropout(y, dropout)
         y = _layer_norm(x, params[p + "ln_2.weight"], params[p + "ln_2.bias"])
@@ -312,6 +309,87 @@ def hidden_states(
         x = x + _dropout(y, dropout)
     x = _layer_norm(x, params["transformer.ln_f.weight"], params["transformer.ln_f.bias"])
     return x.view(a, b, t, d)
+
+
+BLOCK_PARAMS = (
+    "ln_1.weight",
+    "ln_1.bias",
+    "attn.c_attn.weight",
+    "attn.c_attn.bias",
+    "attn.c_proj.weight",
+    "attn.c_proj.bias",
+    "ln_2.weight",
+    "ln_2.bias",
+    "mlp.c_fc.weight",
+    "mlp.c_fc.bias",
+    "mlp.c_proj.weight",
+    "mlp.c_proj.bias",
+)
+"""One block's parameters, in the order :func:`decode_one` unpacks them."""
+
+
+def block_weights(params: Params, layers: int) -> list[tuple[Tensor, ...]]:
+    """Each block's :data:`BLOCK_PARAMS` (looked up once, not once per decoding step)."""
+    return [tuple(params[f"transformer.h.{i}.{n}"] for n in BLOCK_PARAMS) for i in range(layers)]
+
+
+def decode_one(
+    params: Params,
+    shape: GPTShape,
+    blocks: list[tuple[Tensor, ...]],
+    ids: Tensor,
+    positions: Tensor,
+    cache: KVCache,
+    start: int,
+    mask: Tensor | None,
+) -> Tensor:
+    """Logits ``(rows, vocab)`` of one new token per sequence of one model.
+
+    The arithmetic of :func:`hidden_states` then :func:`logits` for :func:`single`
+    parameters and ``T = 1``, bit for bit, written flat: sampling calls it once per token,
+    and for a small model the general function's bookkeeping is a sizeable share of a step.
+
+    Args:
+        params: one model's parameters (:func:`single`).
+        shape: its shape.
+        blocks: :func:`block_weights` of ``params``.
+        ids: the new token of each sequence ``(rows,)``.
+        positions: their position ids ``(rows,)``.
+        cache: keys and values, written at ``start``.
+        start: the position of the new tokens in the cache.
+        mask: ``(rows, 1, 1, start + 1)`` cache positions that may be attended to, or None.
+    """
+    d, h = shape.width, shape.heads
+    wte = params["transformer.wte.weight"]
+    x = F.embedding(ids, wte) + F.embedding(positions, params["transformer.wpe.weight"])
+    rows, stop, approximate = x.shape[0], start + 1, ACTIVATIONS[shape.activation]
+    for i, (
+        ln1_w,
+        ln1_b,
+        qkv_w,
+        qkv_b,
+        att_w,
+        att_b,
+        ln2_w,
+        ln2_b,
+        fc_w,
+        fc_b,
+        out_w,
+        out_b,
+    ) in enumerate(blocks):
+        y = F.layer_norm(x, (d,), ln1_w, ln1_b, LN_EPS)
+        q, k, v = torch.addmm(qkv_b, y, qkv_w).view(rows, 3, h, 1, d // h).unbind(1)
+        keys, values = cache.keys[i], cache.values[i]
+        keys[:, :, start:stop] = k
+        values[:, :, start:stop] = v
+        flat_keys = keys.view(rows * h, -1, d // h)[:, :stop]
+        y = _attend_one(q, flat_keys, values.view(rows * h, -1, d // h)[:, :stop], mask)
+        x = x + torch.addmm(att_b, y.view(rows, d), att_w)
+        y = F.layer_norm(x, (d,), ln2_w, ln2_b, LN_EPS)
+        y = F.gelu(torch.addmm(fc_b, y, fc_w), approximate=approximate)
+        x = x + torch.addmm(out_b, y, out_w)
+    final_w, final_b = params["transformer.ln_f.weight"], params["transformer.ln_f.bias"]
+    return F.linear(F.layer_norm(x, (d,), final_w, final_b, LN_EPS), wte)
 
 
 def logits(params: Params, hidden: Tensor) -> Tensor:

@@ -17,7 +17,16 @@ from functools import cache
 import numpy as np
 import torch
 
-from society.lm.gpt import GPTShape, KVCache, Params, hidden_states, logits, single
+from society.lm.gpt import (
+    GPTShape,
+    KVCache,
+    Params,
+    block_weights,
+    decode_one,
+    hidden_states,
+    logits,
+    single,
+)
 
 
 @dataclass(frozen=True)
@@ -276,6 +285,7 @@ def sample_stack(
         done=torch.zeros(a * n, dtype=torch.bool, device=device),
     )
     models = torch.arange(a, device=device)[:, None]
+    blocks = block_weights(params, shape.layers) if a == 1 else None  # one model: flat steps
     # one uniform per original sequence and step, so dropping finished ones changes nothing
     # (drawn at once: the same numbers as one draw of n per step)
     uniforms = torch.stack([torch.rand(steps, n, generator=g, device=device) for g in generators])
@@ -296,16 +306,16 @@ def sample_stack(
             live.seen[torch.arange(a * b, device=device), token] = True
         live.position += 1
         step_mask = live.keys_ok[:, None, None, : at + 1] if padded else None
-        hidden = hidden_states(
-            params,
-            shape,
-            token.view(a, b, 1),
-            live.position.view(a, b, 1),
-            step_mask,
-            cache=live.cache,
-            start=at,
-        )
-        scores = logits(params, hidden).view(a * b, -1)
+        if blocks is not None:
+            scores = decode_one(
+                params, shape, blocks, token, live.position, live.cache, at, step_mask
+            )
+        else:
+            tokens_in, positions_in = token.view(a, b, 1), live.position.view(a, b, 1)
+            hidden = hidden_states(
+                params, shape, tokens_in, positions_in, step_mask, cache=live.cache, start=at
+            )
+            scores = logits(params, hidden).view(a * b, -1)
     tokens = out.view(a * n, steps).cpu().numpy()
     is_eos = tokens == eos_id
     ends = np.where(is_eos.any(1), is_eos.argmax(1), steps)
