@@ -265,11 +265,7 @@ def sample_stack(
     length = width + steps - 1
     keys_ok = torch.ones(a * n, length, dtype=torch.bool, device=device)
     keys_ok[:, :width] = valid
-    mask = None
-    if padded:
-        causal = torch.ones(width, width, dtype=torch.bool, device=device).tril()
-        eye = torch.eye(width, dtype=torch.bool, device=device)
-        mask = ((causal & keys_ok[:, None, :width]) | eye)[:, None]
+    mask = _prompt_mask(valid) if padded else None
     cache = KVCache.empty(shape, a * n, length, device)
     scores = _prefill(params, shape, ids, positions, mask, cache)
     seen = None
@@ -306,18 +302,52 @@ def sample_stack(
             live.seen[torch.arange(a * b, device=device), token] = True
         live.position += 1
         step_mask = live.keys_ok[:, None, None, : at + 1] if padded else None
-        if blocks is not None:
-            scores = decode_one(
-                params, shape, blocks, token, live.position, live.cache, at, step_mask
-            )
-        else:
-            tokens_in, positions_in = token.view(a, b, 1), live.position.view(a, b, 1)
-            hidden = hidden_states(
-                params, shape, tokens_in, positions_in, step_mask, cache=live.cache, start=at
-            )
-            scores = logits(params, hidden).view(a * b, -1)
-    tokens = out.view(a * n, steps).cpu().numpy()
+        scores = _step_scores(params, shape, blocks, live, token.view(a, b), at, step_mask)
+    return _until_end(out.cpu().numpy(), eos_id)
+
+
+def _prompt_mask(valid: torch.Tensor) -> torch.Tensor:
+    """Causal attention over left-padded prompts ``valid`` ``(rows, width)``.
+
+    Padding attends to itself only, so no row of the mask is empty.
+    """
+    width = valid.shape[1]
+    causal = torch.ones(width, width, dtype=torch.bool, device=valid.device).tril()
+    eye = torch.eye(width, dtype=torch.bool, device=valid.device)
+    return ((causal & valid[:, None, :]) | eye)[:, None]
+
+
+def _step_scores(
+    params: Params,
+    shape: GPTShape,
+    blocks: list[tuple[torch.Tensor, ...]] | None,
+    live: _Batch,
+    token: torch.Tensor,
+    at: int,
+    mask: torch.Tensor | None,
+) -> torch.Tensor:
+    """Logits after feeding ``token`` ``(A, B)`` at cache position ``at``: ``(A * B, vocab)``.
+
+    One model takes the flat decoding step (:func:`decode_one`), a stack the general forward.
+    """
+    if blocks is not None:
+        return decode_one(params, shape, blocks, token[0], live.position, live.cache, at, mask)
+    a, b = token.shape
+    hidden = hidden_states(
+        params,
+        shape,
+        token.view(a, b, 1),
+        live.position.view(a, b, 1),
+        mask,
+        cache=live.cache,
+        start=at,
+    )
+    return logits(params, hidden).view(a * b, -1)
+
+
+def _until_end(tokens: np.ndarray, eos_id: int) -> list[list[np.ndarray]]:
+    """Each row of ``tokens`` ``(A, N, steps)`` up to its first end-of-text."""
+    a, n, steps = tokens.shape
     is_eos = tokens == eos_id
-    ends = np.where(is_eos.any(1), is_eos.argmax(1), steps)
-    flat = [tokens[i, : ends[i]] for i in range(a * n)]
-    return [flat[i * n : (i + 1) * n] for i in range(a)]
+    ends = np.where(is_eos.any(-1), is_eos.argmax(-1), steps)
+    return [[tokens[i, j, : ends[i, j]] for j in range(n)] for i in range(a)]
