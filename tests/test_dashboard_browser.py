@@ -4,9 +4,11 @@ The server runs in a subprocess on a free loopback port; every request the page 
 to anywhere else is refused and recorded, so the tests also show the dashboard works
 offline. One test steps the society and sees the network picture and a plot change;
 another isolates the communities and sees the between-community edges disappear, then
-reconnects them and saves the README's screenshot (docs/dashboard.png).
+reconnects them and takes a screenshot: the README's (docs/dashboard.png) when
+SOCIETY_UPDATE_SCREENSHOT=1, else a temporary file, so a test run leaves the tree clean.
 """
 
+import os
 import re
 import socket
 import subprocess
@@ -176,7 +178,7 @@ def test_step_changes_the_network_picture_and_the_plots(page):
     assert page.locator(".society-utterances li").count() > 0
 
 
-def test_isolating_communities_removes_the_edges_between_them(page):
+def test_isolating_communities_removes_the_edges_between_them(page, tmp_path):
     between = page.locator("#between-edges path")
     within = page.locator("#within-edges path").count()
     assert between.count() == 3  # connected caveman: one bridge between neighbouring cliques
@@ -187,7 +189,8 @@ def test_isolating_communities_removes_the_edges_between_them(page):
     )
     assert page.locator("#within-edges path").count() == within
     step(page, 2)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    shot = SCREENSHOT if os.environ.get("SOCIETY_UPDATE_SCREENSHOT") == "1" else tmp_path / "d.png"
+    page.screenshot(path=str(shot))
+    assert shot.read_bytes().startswith(b"\x89PNG")
     page.get_by_role("button", name="reconnect").click()
     sync_api.expect(between).to_have_count(3)  # a ring of three communities, one bridge each
