@@ -636,6 +636,7 @@ class NGramLM:
         *,
         temperature: float,
         top_p: float,
+        probs: np.ndarray | None = None,
     ) -> np.ndarray:
         """Draw again, from the valid part only, for rows whose draw broke UTF-8.
 
@@ -645,11 +646,22 @@ class NGramLM:
         to the whole tempered distribution restricted the same way (never empty: the byte
         tokens and end-of-text keep a nonzero probability in every context).
 
+        Args:
+            contexts: the rows' contexts ``(rows, order - 1)``.
+            states: the rows' UTF-8 states before the refused draw.
+            rng: the generator (one uniform per row).
+            temperature: as for :meth:`sample`.
+            top_p: as for :meth:`sample`.
+            probs: the rows' :meth:`sampling_probs` when already known (sampling passes
+                them from the step it drew from instead of computing them again).
+
         Returns:
             One allowed token id per row (one ``rng.random`` uniform each).
         """
         allowed = self.tokenizer.utf8.allowed(states)
-        probs = self.sampling_probs(contexts, temperature=temperature, top_p=top_p) * allowed
+        if probs is None:
+            probs = self.sampling_probs(contexts, temperature=temperature, top_p=top_p)
+        probs = probs * allowed
         empty = probs.sum(axis=1) <= 0
         if empty.any():
             logp = np.log(self.next_token_probs(contexts[empty])) / temperature
@@ -678,11 +690,17 @@ class NGramLM:
         contexts = self._check_contexts(context_ids)
         dense = self._dense_weights(temperature)
         step = self._step(contexts, top_p, dense)
-        kept = np.arange(self.vocab_size)[None, :] < step.limit[:, None]
+        return self._dense_probs(step, np.arange(len(contexts)), dense)
+
+    def _dense_probs(self, step: _Step, which: np.ndarray, dense: _Dense) -> np.ndarray:
+        """Rows ``which`` of ``step`` as ``(len(which), V)`` probabilities by token id."""
+        starts = step.offsets[which]
+        row, entry = _segments(starts, step.offsets[which + 1] - starts)
+        kept = np.arange(self.vocab_size)[None, :] < step.limit[which][:, None]
         by_rank = np.where(kept, dense.weights[None, :], 0.0)
-        by_rank[step.rows, step.ranks] += step.extra
+        by_rank[row, step.ranks[entry]] += step.extra[entry]
         probs = np.empty_like(by_rank)
-        probs[:, self._tables.order] = by_rank / step.total[:, None]
+        probs[:, self._tables.order] = by_rank / step.total[which][:, None]
         return probs
 
     def sample(
@@ -736,7 +754,12 @@ class NGramLM:
             if len(bad):
                 rows = active[bad]
                 tokens[bad] = self._redraw_valid(
-                    contexts[rows], states[rows], rng, temperature=temperature, top_p=top_p
+                    contexts[rows],
+                    states[rows],
+                    rng,
+                    temperature=temperature,
+                    top_p=top_p,
+                    probs=self._dense_probs(step, bad, dense),
                 )
                 after[bad] = utf8.advance(states[rows], tokens[bad])
             states[active] = after
