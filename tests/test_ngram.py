@@ -243,6 +243,21 @@ def test_sampling_probs_match_dense_reference(
             np.testing.assert_allclose(got, want, atol=1e-9, err_msg=f"T={temperature} p={top_p}")
 
 
+def test_some_rows_of_a_step_are_their_sampling_probs(
+    tok: SharedTokenizer, corpus: list[str]
+) -> None:
+    """What a redraw gets from the step it came from equals computing those rows anew."""
+    lm = NGramLM(tok, order=3)
+    lm.fit(corpus[:300])
+    ctx = contexts_for(lm, corpus[:20] + UNRELATED[:2])
+    which = np.array([0, 3, 4, len(ctx) - 1])
+    for temperature, top_p in [(1.0, 1.0), (0.7, 0.8), (1.6, 0.3)]:
+        dense = lm._dense_weights(temperature)
+        rows = lm._dense_probs(lm._step(ctx, top_p, dense), which, dense)
+        alone = lm.sampling_probs(ctx[which], temperature=temperature, top_p=top_p)
+        np.testing.assert_array_equal(rows, alone)
+
+
 def test_draws_follow_sampling_probs(model: NGramLM, tok: SharedTokenizer) -> None:
     n, temperature, top_p = 20000, 0.8, 0.9
     prompt = "the fox sees the"
