@@ -414,9 +414,9 @@ def test_refused_draw_follows_the_valid_part_of_the_distribution(accented: NGram
     context = np.array([[tok.encode_batch(["caf"])[0][-1], lead]] * 20000)
     states = np.ones(len(context), dtype=np.int8)  # one continuation byte owed
     rng = np.random.default_rng(1)
-    drawn = accented._redraw_valid(context, states, rng, temperature=1.0, top_p=0.9)
-    probs = accented.sampling_probs(context[:1], top_p=0.9)[0]
-    probs *= tok.utf8.allowed(states[:1])[0]
+    nucleus = accented.sampling_probs(context, top_p=0.9)
+    drawn = accented._redraw_valid(context, states, nucleus, rng, temperature=1.0)
+    probs = nucleus[0] * tok.utf8.allowed(states[:1])[0]
     probs /= probs.sum()
     observed = np.bincount(drawn, minlength=len(probs)) / len(drawn)
     assert set(np.flatnonzero(observed)) <= set(np.flatnonzero(probs))
@@ -429,8 +429,7 @@ def test_redraw_falls_back_when_the_nucleus_has_no_allowed_token(accented: NGram
     states = np.ones(len(context), dtype=np.int8)
     nucleus = accented.sampling_probs(context[:1], top_p=1e-9)[0] > 0
     assert not (nucleus & tok.utf8.allowed(states[:1])[0]).any()  # the fallback is needed
-    drawn = accented._redraw_valid(
-        context, states, np.random.default_rng(0), temperature=0.5, top_p=1e-9
-    )
+    probs = accented.sampling_probs(context, temperature=0.5, top_p=1e-9)
+    drawn = accented._redraw_valid(context, states, probs, np.random.default_rng(0), 0.5)
     assert tok.utf8.allowed(states)[np.arange(len(drawn)), drawn].all()
     assert len(set(drawn.tolist())) > 1  # drawn from a distribution, not a fixed token

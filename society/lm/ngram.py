@@ -632,11 +632,9 @@ class NGramLM:
         self,
         contexts: np.ndarray,
         states: np.ndarray,
+        probs: np.ndarray,
         rng: np.random.Generator,
-        *,
         temperature: float,
-        top_p: float,
-        probs: np.ndarray | None = None,
     ) -> np.ndarray:
         """Draw again, from the valid part only, for rows whose draw broke UTF-8.
 
@@ -649,18 +647,15 @@ class NGramLM:
         Args:
             contexts: the rows' contexts ``(rows, order - 1)``.
             states: the rows' UTF-8 states before the refused draw.
+            probs: the rows' :meth:`sampling_probs` (sampling builds them from the step it
+                drew from, :meth:`_dense_probs`).
             rng: the generator (one uniform per row).
-            temperature: as for :meth:`sample`.
-            top_p: as for :meth:`sample`.
-            probs: the rows' :meth:`sampling_probs` when already known (sampling passes
-                them from the step it drew from instead of computing them again).
+            temperature: as for :meth:`sample` (for the fallback).
 
         Returns:
             One allowed token id per row (one ``rng.random`` uniform each).
         """
         allowed = self.tokenizer.utf8.allowed(states)
-        if probs is None:
-            probs = self.sampling_probs(contexts, temperature=temperature, top_p=top_p)
         probs = probs * allowed
         empty = probs.sum(axis=1) <= 0
         if empty.any():
@@ -753,13 +748,9 @@ class NGramLM:
             bad = np.flatnonzero(after == REJECT)
             if len(bad):
                 rows = active[bad]
+                probs = self._dense_probs(step, bad, dense)
                 tokens[bad] = self._redraw_valid(
-                    contexts[rows],
-                    states[rows],
-                    rng,
-                    temperature=temperature,
-                    top_p=top_p,
-                    probs=self._dense_probs(step, bad, dense),
+                    contexts[rows], states[rows], probs, rng, temperature
                 )
                 after[bad] = utf8.advance(states[rows], tokens[bad])
             states[active] = after
