@@ -20,7 +20,7 @@ import numpy as np
 
 from society.config import Scenario, schedule_value
 from society.tokenizer import SharedTokenizer
-from society.utf8 import is_whole
+from society.utf8 import ACCEPT
 
 if TYPE_CHECKING:
     from society.model import Society
@@ -75,8 +75,9 @@ def whole_character_tokens(tokenizer: SharedTokenizer, texts: Sequence[str]) -> 
     """
     ids = tokenizer.encode_batch(list(texts))
     used = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
-    pieces = tokenizer.pieces
-    return np.array([i for i in used if is_whole(pieces[i])], dtype=np.int64)
+    spelled = np.array([tokenizer.pieces[i] is not None for i in used], dtype=bool)
+    # from a character boundary back to one: the token's bytes are whole characters
+    return used[spelled & (tokenizer.utf8.next[ACCEPT, used] == ACCEPT)]
 
 
 def corpus_vocabulary(model: Society) -> np.ndarray:

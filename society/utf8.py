@@ -155,17 +155,6 @@ class Utf8Table:
         return self.next[np.asarray(states, dtype=np.int64)] != REJECT
 
 
-def is_whole(piece: bytes | None) -> bool:
-    """Whether ``piece`` is well-formed UTF-8 on its own (None, a special token: no)."""
-    if piece is None:
-        return False
-    try:
-        piece.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def decode_clean(pieces: Sequence[bytes | None], ids: Iterable[int]) -> str:
     """Decode token ids to text, dropping invalid byte runs instead of writing U+FFFD.
 
