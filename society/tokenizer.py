@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from society.utf8 import Utf8Table, decode_clean, token_bytes
+from society.utf8 import Utf8Table, clean_decoded, token_bytes
 
 EOS = "<|endoftext|>"
 CACHE_SIZE = 200_000
@@ -112,10 +112,7 @@ class SharedTokenizer:
         """
         lists = [[int(i) for i in seq] for seq in ids]
         texts = self.tokenizer.decode_batch(lists, skip_special_tokens=True)
-        return [
-            (decode_clean(self.pieces, seq) if "\ufffd" in text else text).strip()
-            for seq, text in zip(lists, texts, strict=True)
-        ]
+        return [text.strip() for text in clean_decoded(self.pieces, lists, texts)]
 
     def save(self, path: str | Path) -> None:
         """Write ``tokenizer.json``."""

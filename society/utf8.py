@@ -170,3 +170,16 @@ def decode_clean(pieces: Sequence[bytes | None], ids: Iterable[int]) -> str:
         The decoded text (not stripped).
     """
     return b"".join(pieces[i] or b"" for i in ids).decode("utf-8", errors="ignore")
+
+
+def clean_decoded(
+    pieces: Sequence[bytes | None], ids: Sequence[Sequence[int]], texts: Sequence[str]
+) -> list[str]:
+    """``texts`` (a tokenizer's lossy decoding of ``ids``) without invalid byte runs.
+
+    Only a text showing U+FFFD is decoded again, by :func:`decode_clean`.
+    """
+    return [
+        decode_clean(pieces, seq) if "\ufffd" in text else text
+        for seq, text in zip(ids, texts, strict=True)
+    ]

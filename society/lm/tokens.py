@@ -8,12 +8,13 @@ exported model).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from society.utf8 import decode_clean, token_bytes
+from society.utf8 import clean_decoded, token_bytes
 
 
 class Tokens(Protocol):
@@ -53,7 +54,6 @@ class CheckpointTokens:
         if eos is None:
             raise ValueError(f"{path}: the checkpoint's tokenizer has no eos token")
         self.eos_id = int(eos)
-        self._bytes: list[list[bytes | None] | None] | None = None
 
     @property
     def vocab_size(self) -> int:
@@ -76,25 +76,20 @@ class CheckpointTokens:
         """
         lists = [[int(i) for i in seq] for seq in ids]
         texts = self.tokenizer.batch_decode(lists, skip_special_tokens=True)
-        pieces = self._pieces()
-        if pieces is not None:
-            texts = [
-                decode_clean(pieces, seq) if "\ufffd" in text else text
-                for seq, text in zip(lists, texts, strict=True)
-            ]
+        if self._pieces is not None:
+            texts = clean_decoded(self._pieces, lists, texts)
         return [t.strip() for t in texts]
 
+    @cached_property
     def _pieces(self) -> list[bytes | None] | None:
         """Bytes of each token id, or None unless the tokenizer is byte-level."""
-        if self._bytes is None:
-            from tokenizers import decoders
+        from tokenizers import decoders
 
-            backend = getattr(self.tokenizer, "backend_tokenizer", None)
-            byte_level = backend is not None and isinstance(backend.decoder, decoders.ByteLevel)
-            special = self.tokenizer.all_special_ids
-            vocab = self.tokenizer.get_vocab()
-            self._bytes = [token_bytes(vocab, len(self.tokenizer), special) if byte_level else None]
-        return self._bytes[0]
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        if backend is None or not isinstance(backend.decoder, decoders.ByteLevel):
+            return None
+        special = self.tokenizer.all_special_ids
+        return token_bytes(self.tokenizer.get_vocab(), len(self.tokenizer), special)
 
     def as_transformers(self):  # noqa: ANN201
         """The checkpoint's own ``transformers`` tokenizer."""
