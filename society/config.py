@@ -568,28 +568,25 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
+def _resolve_entry(table: Any, key: Any, base_dir: Path, keep: tuple[str, ...] = ()) -> None:
+    """Make ``table[key]`` absolute against ``base_dir`` if it is a relative path string.
+
+    Values in ``keep`` (built-in source names) are not paths and stay as they are.
+    """
+    value = table.get(key) if isinstance(table, dict) else None
+    if isinstance(value, str) and value not in keep and not Path(value).is_absolute():
+        table[key] = str((base_dir / value).resolve())
+
+
 def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
     real = data.get("real_data")
-    if isinstance(real, dict) and isinstance(real.get("source"), str):
-        src = real["source"]
-        if src not in BUILTIN_SOURCES and not Path(src).is_absolute():
-            real["source"] = str((base_dir / src).resolve())
+    _resolve_entry(real, "source", base_dir, keep=BUILTIN_SOURCES)
     by_community = real.get("communities") if isinstance(real, dict) else None
-    for label, src in by_community.items() if isinstance(by_community, dict) else ():
-        if isinstance(src, str) and src not in BUILTIN_SOURCES and not Path(src).is_absolute():
-            by_community[label] = str((base_dir / src).resolve())
-    net = data.get("network")
-    path = net.get("path") if isinstance(net, dict) else None
-    if isinstance(path, str) and not Path(path).is_absolute():
-        net["path"] = str((base_dir / path).resolve())
-    lm = data.get("language_model")
-    path = lm.get("path") if isinstance(lm, dict) else None
-    if isinstance(path, str) and not Path(path).is_absolute():
-        lm["path"] = str((base_dir / path).resolve())
-    curation = data.get("curation")
-    labels = curation.get("labels") if isinstance(curation, dict) else None
-    if isinstance(labels, str) and not Path(labels).is_absolute():
-        curation["labels"] = str((base_dir / labels).resolve())
+    for label in list(by_community) if isinstance(by_community, dict) else ():
+        _resolve_entry(by_community, label, base_dir, keep=BUILTIN_SOURCES)
+    _resolve_entry(data.get("network"), "path", base_dir)
+    _resolve_entry(data.get("language_model"), "path", base_dir)
+    _resolve_entry(data.get("curation"), "labels", base_dir)
 
 
 def read_toml(path: Path, kind: str) -> dict[str, Any]:

@@ -100,6 +100,23 @@ def test_relative_paths_resolve_against_scenario_folder(tmp_path):
     assert load_scenario(write(tmp_path, "", "k.toml")).real_data.source == "kjv"
 
 
+def test_every_path_key_resolves_and_absolute_paths_stay(tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "ckpt" / "config.json").write_text("{}")
+    labels = tmp_path / "elsewhere" / "labels.csv"  # given as an absolute path
+    labels.parent.mkdir()
+    labels.write_text("text,label\n")
+    body = (
+        'rounds = 1\n[network]\nkind = "file"\npath = "g.graphml"\n'
+        '[language_model]\nkind = "transformer"\npath = "ckpt"\n'
+        f'[curation]\nlabels = "{labels}"\n'
+    )
+    scenario = load_scenario(write(tmp_path, body, "p.toml"))
+    assert scenario.network.path == str(tmp_path / "g.graphml")
+    assert scenario.language_model.path == str(tmp_path / "ckpt")
+    assert scenario.curation.labels == str(labels)
+
+
 def test_parse_override():
     assert parse_override("a.b=3") == ("a.b", 3)
     assert parse_override("a=true") == ("a", True)
