@@ -23,6 +23,7 @@ from society.lm.gpt import (
     Params,
     block_weights,
     decode_one,
+    document_mask,
     hidden_states,
     logits,
     single,
@@ -265,7 +266,7 @@ def sample_stack(
     length = width + steps - 1
     keys_ok = torch.ones(a * n, length, dtype=torch.bool, device=device)
     keys_ok[:, :width] = valid
-    mask = _prompt_mask(valid) if padded else None
+    mask = document_mask(torch.where(valid, 0, -1)) if padded else None  # padding: -1
     cache = KVCache.empty(shape, a * n, length, device)
     scores = _prefill(params, shape, ids, positions, mask, cache)
     seen = None
@@ -304,17 +305,6 @@ def sample_stack(
         step_mask = live.keys_ok[:, None, None, : at + 1] if padded else None
         scores = _step_scores(params, shape, blocks, live, token.view(a, b), at, step_mask)
     return _until_end(out.cpu().numpy(), eos_id)
-
-
-def _prompt_mask(valid: torch.Tensor) -> torch.Tensor:
-    """Causal attention over left-padded prompts ``valid`` ``(rows, width)``.
-
-    Padding attends to itself only, so no row of the mask is empty.
-    """
-    width = valid.shape[1]
-    causal = torch.ones(width, width, dtype=torch.bool, device=valid.device).tril()
-    eye = torch.eye(width, dtype=torch.bool, device=valid.device)
-    return ((causal & valid[:, None, :]) | eye)[:, None]
 
 
 def _step_scores(
