@@ -1,6 +1,6 @@
 """``verdict.md``: an experiment's hypotheses, effect sizes, p-values and verdicts in prose.
 
-Reads only tables (the sweep index and the results of ``society.experiment``), so a verdict
+Reads only tables (the sweep index and the results of ``society.app.experiment``), so a verdict
 can be rewritten from ``results.parquet`` and ``sweep.parquet`` alone.
 """
 

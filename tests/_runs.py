@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 
 from society.config import Scenario
-from society.runner import run_scenario
+from society.run.runner import run_scenario
 
 TINY = {
     "name": "tiny-islands",

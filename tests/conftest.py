@@ -5,7 +5,7 @@ import pytest
 
 from society.config import Scenario
 from society.corpora import Corpus, load_corpus
-from society.model import Society
+from society.sim.model import Society
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from analysis import load_run
 from analysis.report import CAPTIONS, summary_table
 from analysis.runs import load_runs
-from society.cli import app
+from society.app.cli import app
 from tests._runs import tiny_report, tiny_run
 
 

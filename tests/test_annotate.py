@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from society.annotate import AnnotateError, export_for_labelling, read_samples
-from society.cli import app
+from society.app.annotate import AnnotateError, export_for_labelling, read_samples
+from society.app.cli import app
 from society.config import Scenario
-from society.curation import load_labels
-from society.model import Society
-from society.runner import run_scenario
+from society.run.runner import run_scenario
+from society.sim.curation import load_labels
+from society.sim.model import Society
 from tests.cheap_metrics import cheap_metrics
 
 

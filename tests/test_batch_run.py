@@ -2,7 +2,7 @@ import mesa
 import pandas as pd
 import pytest
 
-from society.model import Society
+from society.sim.model import Society
 
 TINY = {
     "rounds": 2,

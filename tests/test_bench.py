@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from society import bench
-from society.cli import app
+from society.app import bench
+from society.app.cli import app
 from society.lm.gpt import GPTShape
 
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from society.checkpoints import (
+from society.run.checkpoints import (
     CheckpointError,
     available_agents,
     available_rounds,
@@ -10,8 +10,8 @@ from society.checkpoints import (
     load_agent,
     load_ancestor,
 )
-from society.model import Society
-from society.runner import run_scenario
+from society.run.runner import run_scenario
+from society.sim.model import Society
 
 HELDOUT = ["In the beginning God created the heaven and the earth.", "And the earth was void."]
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from society.cli import app
+from society.app.cli import app
 
 runner = CliRunner()
 FAST = [

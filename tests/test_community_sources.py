@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from society import events as events_module
-from society.cli import app
+from society.app.cli import app
 from society.config import AddAgents, ConfigError, Scenario, load_scenario
 from society.corpora import Corpus, load_corpus
 from society.lm.ancestor_cache import build_ancestor
 from society.lm.base import perplexity
-from society.model import Society
-from society.runner import run_scenario
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
+from society.run.runner import run_scenario
+from society.sim import events as events_module
+from society.sim.model import Society
 from tests.cheap_metrics import cheap_metrics
 
 runner = CliRunner()

@@ -7,9 +7,9 @@ import pytest
 
 from society.config import ConfigError, CurationConfig, Scenario, schedule_value
 from society.corpora import load_corpus
-from society.curation import LabelsError, curate, load_labels, parse_label, text_perplexities
-from society.model import Society
-from society.runner import build_society
+from society.run.runner import build_society
+from society.sim.curation import LabelsError, curate, load_labels, parse_label, text_perplexities
+from society.sim.model import Society
 from tests.cheap_metrics import cheap_metrics
 
 

@@ -10,18 +10,17 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from society import dashboard
-from society.cli import app
-from society.config import Scenario
-from society.dashboard import model_params
-from society.dashboard_mesa import Slider
-from society.dashboard_network import (
+from society.app.cli import app
+from society.app.dashboard import app as dashboard
+from society.app.dashboard.app import model_params
+from society.app.dashboard.mesa_api import Slider
+from society.app.dashboard.network_view import (
     align_to_communities,
     current_dialects,
     edge_divergence,
     network_svg,
 )
-from society.dashboard_panels import (
+from society.app.dashboard.panels import (
     PLOTS,
     isolate,
     reconnect,
@@ -30,8 +29,9 @@ from society.dashboard_panels import (
     set_parameters,
     utterances_html,
 )
-from society.model import Society
-from society.network import between_community_edges
+from society.config import Scenario
+from society.sim.model import Society
+from society.sim.network import between_community_edges
 
 #: Tiny and quick: small corpus and vocabulary, the expensive measures off.
 TINY = {

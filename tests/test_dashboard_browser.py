@@ -85,7 +85,7 @@ def server(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log = scenario.with_suffix(".log").open("w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "society.cli", "viz", str(scenario), "--port", str(port)],
+        [sys.executable, "-m", "society.app.cli", "viz", str(scenario), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from society.config import ConfigError, Scenario
-from society.events import EventError, rewrite_words
 from society.lm.base import perplexity
-from society.model import Society
-from society.runner import run_scenario
+from society.run.runner import run_scenario
+from society.sim.events import EventError, rewrite_words
+from society.sim.model import Society
 from tests.cheap_metrics import cheap_metrics
 
 

@@ -7,15 +7,15 @@ from typer.testing import CliRunner
 
 from analysis.runs import leading_comment
 from analysis.stats import holm
-from society.cli import app
-from society.config import ConfigError
-from society.experiment import (
+from society.app.cli import app
+from society.app.experiment import (
     Experiment,
     evaluate_hypotheses,
     hypothesis_values,
     load_experiment,
     run_experiment,
 )
+from society.config import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "scenarios" / "experiments").glob("*.toml"))

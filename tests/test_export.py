@@ -6,11 +6,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from society.checkpoints import load_agent, load_ancestor
-from society.cli import app
+from society.app.cli import app
+from society.app.export import ExportError, export_agent
 from society.config import Scenario
-from society.export import ExportError, export_agent
-from society.runner import run_scenario
+from society.run.checkpoints import load_agent, load_ancestor
+from society.run.runner import run_scenario
 
 TINY = {
     "rounds": 2,

@@ -7,7 +7,7 @@ import pytest
 from society.corpora import load_corpus
 from society.metrics.suite import AGENT_EXTRA, ROUND_EXTRA, Measures
 from society.metrics.text import tokenize_all
-from society.model import Society
+from society.sim.model import Society
 
 TINY = {
     "rounds": 2,

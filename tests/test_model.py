@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from society.metrics.collect import AGENT_COLUMNS, ROUND_COLUMNS
-from society.model import Society
+from society.sim.model import Society
 
 
 def run(society: Society) -> Society:

@@ -6,6 +6,7 @@ import pytest
 
 from society.config import MetricsConfig
 from society.lm.ngram import NGramLM
+from society.lm.tokenizer import SharedTokenizer
 from society.metrics.model_based import (
     PAIR_COLUMN,
     QUANTILE_COLUMNS,
@@ -15,8 +16,7 @@ from society.metrics.model_based import (
     cross_entropy_pairs,
     symmetric_divergence,
 )
-from society.model import Society
-from society.tokenizer import SharedTokenizer
+from society.sim.model import Society
 
 
 class Flat:

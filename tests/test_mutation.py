@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 
 from society.config import ConfigError, Scenario
+from society.lm.tokenizer import SharedTokenizer
 from society.metrics.text import tokenize_all
-from society.model import Society
-from society.mutation import (
+from society.sim.model import Society
+from society.sim.mutation import (
     corpus_vocabulary,
     temperature_at,
     token_noise,
     whole_character_tokens,
 )
-from society.tokenizer import SharedTokenizer
 from tests.cheap_metrics import cheap_metrics
 from tests.test_utf8 import strict_ok
 

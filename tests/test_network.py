@@ -2,7 +2,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from society.network import (
+from society.sim.network import (
     GraphError,
     between_community_edges,
     build_graph,

@@ -5,7 +5,7 @@ import pytest
 
 from society.lm.base import LanguageModel, perplexity
 from society.lm.ngram import NGramLM
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
 
 ANIMALS = ["fox", "hen", "owl", "cat", "dog", "yak", "eel", "bee", "ram", "elk"]
 VERBS = ["sees", "chases", "follows", "greets", "ignores", "likes", "feeds", "hears"]

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from society.config import ConfigError
-from society.model import Society
-from society.runner import run_scenario
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
+from society.run.runner import run_scenario
+from society.sim.model import Society
 
 TABLES = ("rounds", "agents", "pairs")
 
@@ -73,7 +73,7 @@ def test_importing_the_sweep_worker_stays_light():
     """Sweep workers import these; heavy libraries must wait until a measure needs them."""
     heavy = ["sklearn", "transformers", "sentence_transformers", "matplotlib", "torch"]
     code = (
-        "import sys, society.sweep, society.runner; "
+        "import sys, society.app.sweep, society.run.runner; "
         f"print(','.join(m for m in {heavy!r} if m in sys.modules))"
     )
     done = subprocess.run(

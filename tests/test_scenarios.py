@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from society.config import load_scenario
-from society.runner import run_scenario
+from society.run.runner import run_scenario
 from tests.cheap_metrics import cheap_metrics
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from society.config import ConfigError, Scenario
-from society.model import Society
-from society.selection import attention
+from society.sim.model import Society
+from society.sim.selection import attention
 from tests.cheap_metrics import cheap_metrics
 
 

@@ -12,9 +12,8 @@ import pytest
 from pandas.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from society.cli import app
-from society.config import ConfigError, load_scenario
-from society.sweep import (
+from society.app.cli import app
+from society.app.sweep import (
     Cell,
     RunSpec,
     grid_cells,
@@ -24,6 +23,7 @@ from society.sweep import (
     run_sweep,
     seed_list,
 )
+from society.config import ConfigError, load_scenario
 
 TINY = """
 name = "tiny"
@@ -196,7 +196,7 @@ def test_killed_sweep_resumes_only_the_missing_runs(tiny_file, tmp_path):
     args = ["sweep", str(tiny_file), "--grid", "real_data.fraction=0,0.5", "--seeds", "3"]
     args += ["--out", str(out), "--workers", "1"]
     process = subprocess.Popen(
-        [sys.executable, "-m", "society.cli", *args],
+        [sys.executable, "-m", "society.app.cli", *args],
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

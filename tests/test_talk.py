@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from society.checkpoints import load_agent, load_ancestor
-from society.cli import app
+from society.app.cli import app
+from society.app.talk import open_conversation, prompt_perplexity, prompts_from
 from society.config import Scenario
-from society.runner import run_scenario
-from society.talk import open_conversation, prompt_perplexity, prompts_from
+from society.run.checkpoints import load_agent, load_ancestor
+from society.run.runner import run_scenario
 
 runner = CliRunner()
 COMMON = {

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from society import tokenizer as tok_module
-from society.tokenizer import SharedTokenizer
+from society.lm import tokenizer as tok_module
+from society.lm.tokenizer import SharedTokenizer
 
 TEXTS = ["the cat sat on the mat", "the dog sat on the log", "a bird flew over the house"] * 20
 

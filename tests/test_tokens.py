@@ -1,5 +1,5 @@
+from society.lm.tokenizer import SharedTokenizer
 from society.lm.tokens import CheckpointTokens
-from society.tokenizer import SharedTokenizer
 
 TEXTS = ["le café était fermé", "“déjà vu” à Noël", "kept \ufffd"] * 10
 

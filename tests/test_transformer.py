@@ -8,9 +8,9 @@ from society.lm.base import LanguageModel, perplexity
 from society.lm.gpt import GPTShape, init_params
 from society.lm.packing import IGNORE, best_fit, documents, pack, windows
 from society.lm.sampler import SamplingSettings, next_tokens, sample_stack
+from society.lm.tokenizer import SharedTokenizer
 from society.lm.train import TrainSettings, train_stack
 from society.lm.transformer import TransformerLM
-from society.tokenizer import SharedTokenizer
 
 TINY = {
     "kind": "transformer",
@@ -441,7 +441,7 @@ def test_ancestor_is_cached_by_content(tmp_path, monkeypatch, tokenizer, texts):
 
 def test_speech_keys_reach_the_sampler():
     from society.config import ConfigError
-    from society.model import Society
+    from society.sim.model import Society
 
     scenario = Scenario().with_overrides(
         {
@@ -489,7 +489,7 @@ def test_parallel_stacks_train_like_sequential_ones(tokenizer, texts):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_missing_device_is_a_one_line_config_error(tmp_path):
     from society.config import ConfigError
-    from society.runner import run_scenario
+    from society.run.runner import run_scenario
 
     scenario = Scenario().with_overrides(
         {

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from tokenizers import pre_tokenizers
 
-from society.utf8 import ACCEPT, REJECT, Utf8Table, byte_decoder, decode_clean
+from society.lm.utf8 import ACCEPT, REJECT, Utf8Table, byte_decoder, decode_clean
 
 
 def strict_ok(data: bytes) -> bool:

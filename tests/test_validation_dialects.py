@@ -17,7 +17,7 @@ KJV: ARI 0.85, 1.0, 0.2, 0.0 over rounds 3-6; with 0.1, ARI 1.0 from round 2 in 
 import pytest
 from scipy.stats import spearmanr
 
-from society.model import Society
+from society.sim.model import Society
 
 BASE = {
     "rounds": 6,

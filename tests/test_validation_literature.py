@@ -27,8 +27,8 @@ from society.metrics.divergence import jsd_matrix, ngram_count_matrix
 from society.metrics.naming import variant_share
 from society.metrics.novelty import novel_share, real_ngrams
 from society.metrics.text import distinct_n, hapax_ratio, tokenize_all, unigram_entropy
-from society.model import Society
-from society.network import shortest_path_matrix
+from society.sim.model import Society
+from society.sim.network import shortest_path_matrix
 from tests.cheap_metrics import cheap_metrics
 
 pytestmark = pytest.mark.validation

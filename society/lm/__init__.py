@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from society.config import LanguageModelConfig
 from society.lm.base import LanguageModel, perplexity
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
 
 __all__ = ["LanguageModel", "build_language_model", "perplexity"]
 

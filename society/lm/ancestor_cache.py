@@ -23,7 +23,7 @@ from safetensors.numpy import save as save_bytes
 from society.config import LanguageModelConfig
 from society.lm import build_language_model
 from society.lm.base import LanguageModel
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
 
 FORMAT = "ancestor-v3"
 """Bump when training code changes what an ancestor is."""

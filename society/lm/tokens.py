@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from society.utf8 import clean_decoded, token_bytes
+from society.lm.utf8 import clean_decoded, token_bytes
 
 
 class Tokens(Protocol):
@@ -72,7 +72,7 @@ class CheckpointTokens:
 
         With a byte-level tokenizer (GPT-2's, or a run's exported one), invalid byte runs
         are dropped instead of written as U+FFFD, as in
-        :meth:`society.tokenizer.SharedTokenizer.decode_batch`.
+        :meth:`society.lm.tokenizer.SharedTokenizer.decode_batch`.
         """
         lists = [[int(i) for i in seq] for seq in ids]
         texts = self.tokenizer.batch_decode(lists, skip_special_tokens=True)

@@ -16,7 +16,7 @@ from society.metrics.suite import AGENT_EXTRA, ROUND_EXTRA
 from society.metrics.text import text_metrics, tokenize_all
 
 if TYPE_CHECKING:
-    from society.agents import Speaker
+    from society.sim.agents import Speaker
 
 TEXT_COLUMNS = (
     "distinct_1",

@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from society.agents import Speaker
     from society.config import MetricsConfig
+    from society.sim.agents import Speaker
 
 QUANTILES = (0.1, 0.5, 0.9)
 QUANTILE_COLUMNS = tuple(f"ancestor_ppl_q{int(q * 100)}" for q in QUANTILES)

@@ -46,9 +46,9 @@ from society.metrics.reference import NOVEL_ORDERS, Reference
 from society.metrics.selfbleu import self_bleu
 
 if TYPE_CHECKING:
-    from society.agents import Speaker
     from society.config import MetricsConfig
     from society.corpora import Corpus
+    from society.sim.agents import Speaker
 
 Doc = Sequence[Sequence[str]]
 

@@ -42,7 +42,7 @@ def time_measurements(agents: int, utterances: int = 150, seed: int = 0) -> dict
         ``suite_agents_expensive`` / ``total_expensive`` when self-BLEU and the classifier
         also run.
     """
-    from society.model import Society
+    from society.sim.model import Society
 
     society = Society(
         seed=seed,

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from society.config import ConfigError, Scenario, parse_override, validate_scenario
-from society.store import atomic_write_parquet
+from society.run.store import atomic_write_parquet
 
 INDEX = "sweep.parquet"
 RUNS = "runs"
@@ -178,7 +178,7 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
 
     Top level so that process pools and dask workers can import it.
     """
-    from society.runner import run_scenario
+    from society.run.runner import run_scenario
 
     directory = spec.directory
     started = time.perf_counter()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from society.checkpoints import CheckpointError, available_rounds, load_agent, load_ancestor
+from society.run.checkpoints import CheckpointError, available_rounds, load_agent, load_ancestor
 
 
 class ExportError(ValueError):

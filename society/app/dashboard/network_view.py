@@ -28,7 +28,7 @@ from scipy.optimize import linear_sum_assignment
 from society.metrics.dialects import cluster_dialects, distance_matrix
 
 if TYPE_CHECKING:
-    from society.model import Society
+    from society.sim.model import Society
 
 SHAPES = "os^Dvph8*P"
 PALETTE = mpl.colormaps["tab10"]

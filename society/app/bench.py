@@ -148,7 +148,7 @@ def bench_ancestor(texts: int = 2000):  # noqa: ANN201
     """
     from society.corpora import load_corpus
     from society.lm.ancestor_cache import build_ancestor
-    from society.tokenizer import SharedTokenizer
+    from society.lm.tokenizer import SharedTokenizer
 
     corpus = load_corpus(
         "kjv", holdout=0.1, split_seed=0, max_texts=texts, unit="sentence", text_field="text"
@@ -410,7 +410,7 @@ def ngram_rounds(
     """
     from society.config import Scenario
     from society.corpora import load_corpus
-    from society.model import Society
+    from society.sim.model import Society
 
     corpus = load_corpus(
         "kjv", holdout=0.1, split_seed=0, max_texts=texts, unit="sentence", text_field="text"

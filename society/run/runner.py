@@ -11,15 +11,15 @@ from typing import Any
 
 import pandas as pd
 
-from society.checkpoints import checkpoint_if_due
 from society.config import ConfigError, Scenario
 from society.corpora import CorpusError
-from society.curation import LabelsError
-from society.events import EventError
 from society.lm.errors import ModelError
-from society.model import Society
-from society.network import GraphError
-from society.store import RunStore, now
+from society.run.checkpoints import checkpoint_if_due
+from society.run.store import RunStore, now
+from society.sim.curation import LabelsError
+from society.sim.events import EventError
+from society.sim.model import Society
+from society.sim.network import GraphError
 
 Progress = Callable[[Society], None]
 

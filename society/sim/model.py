@@ -24,14 +24,11 @@ import numpy as np
 import pandas as pd
 from mesa.discrete_space import Network
 
-from society.agents import Speaker
-from society.community_sources import CommunitySources
 from society.config import Scenario, flat_to_dotted
 from society.corpora import Corpus
-from society.curation import Curator
-from society.events import apply_events
 from society.lm.ancestor_cache import build_ancestor
 from society.lm.base import LanguageModel, sample_many
+from society.lm.tokenizer import SharedTokenizer
 from society.metrics.collect import (
     AGENT_COLUMNS,
     ROUND_COLUMNS,
@@ -42,9 +39,12 @@ from society.metrics.collect import (
 from society.metrics.model_based import model_measures
 from society.metrics.suite import Measures
 from society.metrics.text import tokenize_all
-from society.network import build_graph
-from society.selection import attention
-from society.tokenizer import SharedTokenizer
+from society.sim.agents import Speaker
+from society.sim.community_sources import CommunitySources
+from society.sim.curation import Curator
+from society.sim.events import apply_events
+from society.sim.network import build_graph
+from society.sim.selection import attention
 
 
 def _agent_reporter(name: str):

@@ -25,11 +25,11 @@ from safetensors.numpy import save as save_bytes
 from society.config import Scenario, validate_scenario
 from society.lm import build_language_model
 from society.lm.base import LanguageModel
-from society.store import atomic_write_bytes
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
+from society.run.store import atomic_write_bytes
 
 if TYPE_CHECKING:
-    from society.model import Society
+    from society.sim.model import Society
 
 ANCESTOR = "ancestor.safetensors"
 _ROUND = re.compile(r"round-(\d+)$")

@@ -19,11 +19,11 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from society.config import Scenario, schedule_value
-from society.tokenizer import SharedTokenizer
-from society.utf8 import ACCEPT
+from society.lm.tokenizer import SharedTokenizer
+from society.lm.utf8 import ACCEPT
 
 if TYPE_CHECKING:
-    from society.model import Society
+    from society.sim.model import Society
 
 
 def temperature_at(scenario: Scenario, round_: int) -> float:

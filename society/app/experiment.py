@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from analysis.runs import leading_comment, load_run
 from analysis.stats import compare, holm
+from society.app.sweep import Cell, OnResult, plan, run_sweep
 from society.config import (
     ConfigError,
     Scenario,
@@ -51,8 +52,7 @@ from society.config import (
     read_toml,
 )
 from society.metrics.collect import ROUND_COLUMNS
-from society.store import atomic_write_parquet, atomic_write_text
-from society.sweep import Cell, OnResult, plan, run_sweep
+from society.run.store import atomic_write_parquet, atomic_write_text
 
 DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(>|<|!=)\s*([A-Za-z0-9_.-]+)\s*$")
 ALTERNATIVES = {">": "greater", "<": "less", "!=": "two-sided"}
@@ -298,8 +298,8 @@ def run_experiment(
         seeds: replaces the file's seed count.
         workers: local process pool size.
         scheduler: dask scheduler address.
-        on_start: progress callback, see :func:`society.sweep.run_sweep`.
-        on_result: progress callback, see :func:`society.sweep.run_sweep`.
+        on_start: progress callback, see :func:`society.app.sweep.run_sweep`.
+        on_result: progress callback, see :func:`society.app.sweep.run_sweep`.
 
     Returns:
         The results table (one row per hypothesis).

@@ -1,7 +1,7 @@
 """Talk to an evolved agent: continue a prompt with it and, beside it, with the ancestor.
 
 ``society talk RUN --agent ID [--round R] [--prompt TEXT]`` rebuilds both models from the
-run directory's checkpoints (``society.checkpoints``; any backend), samples continuations
+run directory's checkpoints (``society.run.checkpoints``; any backend), samples continuations
 of the prompt from each with the same random stream, and prints them side by side with
 how surprising each model finds the prompt (its perplexity per token).
 """
@@ -16,13 +16,13 @@ import numpy as np
 from rich.markup import escape
 from rich.table import Table
 
-from society.checkpoints import (
+from society.lm.base import LanguageModel, perplexity
+from society.run.checkpoints import (
     available_rounds,
     load_agent,
     load_ancestor,
     run_scenario_config,
 )
-from society.lm.base import LanguageModel, perplexity
 
 
 @dataclass

@@ -27,7 +27,7 @@ from society.config import CurationConfig, RealDataConfig, schedule_value
 from society.lm.base import LanguageModel
 
 if TYPE_CHECKING:
-    from society.model import Society
+    from society.sim.model import Society
 
 YES = {"1", "true", "yes", "y", "keep", "good", "ok", "accept", "grammatical"}
 NO = {"0", "false", "no", "n", "drop", "bad", "reject", "ungrammatical"}

@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from society.agents import Speaker
 from society.config import (
     AddAgents,
     AgentChoice,
@@ -28,10 +27,11 @@ from society.config import (
     SetParameter,
 )
 from society.lm import build_language_model
-from society.network import between_community_edges, community_members
+from society.sim.agents import Speaker
+from society.sim.network import between_community_edges, community_members
 
 if TYPE_CHECKING:
-    from society.model import Society
+    from society.sim.model import Society
 
 
 class EventError(ConfigError):

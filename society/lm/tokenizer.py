@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-from society.utf8 import Utf8Table, clean_decoded, token_bytes
+from society.lm.utf8 import Utf8Table, clean_decoded, token_bytes
 
 EOS = "<|endoftext|>"
 CACHE_SIZE = 200_000
@@ -106,7 +106,7 @@ class SharedTokenizer:
 
         Byte runs that are not well-formed UTF-8 (a token sequence cut mid-character, a
         stray continuation byte) are dropped rather than written as U+FFFD (see
-        :func:`society.utf8.decode_clean`). Every sequence still gives one text, so counts
+        :func:`society.lm.utf8.decode_clean`). Every sequence still gives one text, so counts
         of texts are unchanged; only the invalid bytes themselves disappear. A U+FFFD
         spelled by valid bytes (one that was in the training text) is kept.
         """

@@ -43,7 +43,7 @@ def run(
     report: Annotated[bool, typer.Option(help="Also write RUN/report.html.")] = False,
 ) -> None:
     """Run a scenario and write its run directory."""
-    from society.runner import run_scenario, summary
+    from society.run.runner import run_scenario, summary
 
     try:
         config = load_scenario(scenario, set_, seed)
@@ -113,7 +113,7 @@ def annotate(
     seed: Annotated[int, typer.Option(help="Seed of that sample.")] = 0,
 ) -> None:
     """Export a round's utterances to label; point curation.labels at the labelled file."""
-    from society.annotate import AnnotateError, export_for_labelling
+    from society.app.annotate import AnnotateError, export_for_labelling
 
     try:
         written = export_for_labelling(run_dir, round_, out, count=count, seed=seed)
@@ -132,7 +132,7 @@ def viz(
     """Watch a society live in the browser (Mesa SolaraViz, http://127.0.0.1:PORT)."""
     try:
         config = load_scenario(scenario, set_, seed)
-        from society.dashboard import serve
+        from society.app.dashboard.app import serve
 
         serve(config, port, origin=str(scenario))
     except ConfigError as error:
@@ -155,8 +155,8 @@ def talk(
     seed: Annotated[int, typer.Option(help="Seeds the sampling.")] = 0,
 ) -> None:
     """Continue a prompt with an evolved agent, beside the ancestor's continuation."""
-    from society.checkpoints import CheckpointError
-    from society.talk import open_conversation, prompts_from, reply_table
+    from society.app.talk import open_conversation, prompts_from, reply_table
+    from society.run.checkpoints import CheckpointError
 
     try:
         conversation = open_conversation(run_dir, agent, round_)
@@ -190,7 +190,7 @@ def export(
     ] = None,
 ) -> None:
     """Write one agent as a directory that plain transformers loads (AutoModelForCausalLM)."""
-    from society.export import ExportError, export_agent
+    from society.app.export import ExportError, export_agent
 
     try:
         path = export_agent(run_dir, agent, out, round_)
@@ -208,7 +208,7 @@ def bench(
     threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: default).")] = 0,
 ) -> None:
     """Measure this machine: matmul peak, training, sampling, a full round, n-gram rounds."""
-    from society.bench import print_results, run_bench
+    from society.app.bench import print_results, run_bench
 
     results = run_bench(quick=quick, threads=threads, console=console)
     print_results(results, console)
@@ -281,7 +281,7 @@ def sweep(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario over a grid of values x seeds; one run directory each."""
-    from society.sweep import INDEX, grid_cells, parse_grid, plan, run_sweep
+    from society.app.sweep import INDEX, grid_cells, parse_grid, plan, run_sweep
 
     try:
         config = load_scenario(scenario, set_)
@@ -310,7 +310,7 @@ def experiment(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run an experiment file; write verdict.md, results.parquet and figure.png."""
-    from society.experiment import load_experiment, run_experiment, summary_rows
+    from society.app.experiment import load_experiment, run_experiment, summary_rows
 
     try:
         load_experiment(file, set_, seeds)  # bad input: one line before any progress bar

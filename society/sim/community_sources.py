@@ -18,7 +18,7 @@ from society.config import LanguageModelConfig, RealDataConfig
 from society.corpora import Corpus, CorpusError, load_corpus
 from society.lm.ancestor_cache import build_ancestor
 from society.lm.base import LanguageModel
-from society.tokenizer import SharedTokenizer
+from society.lm.tokenizer import SharedTokenizer
 
 
 class CommunitySourceError(CorpusError):

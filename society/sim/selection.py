@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from society.agents import Speaker
-    from society.model import Society
+    from society.sim.agents import Speaker
+    from society.sim.model import Society
 
 
 def prestige_scores(model: Society, speakers: list[Speaker]) -> np.ndarray:

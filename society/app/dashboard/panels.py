@@ -2,7 +2,7 @@
 
 Each panel is a Solara component taking the Society (Mesa SolaraViz passes the model) and
 re-rendering on every step (``mesa.visualization.utils.update_counter``). Interventions go
-through ``society.events`` exactly as scheduled ``[[events]]`` do, and are logged in
+through ``society.sim.events`` exactly as scheduled ``[[events]]`` do, and are logged in
 ``society.event_log`` with ``"by": "dashboard"``.
 """
 
@@ -15,14 +15,14 @@ import solara
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from society.app.dashboard.mesa_api import force_update, update_counter
 from society.config import Connect, IsolateCommunities, SetParameter
-from society.dashboard_mesa import force_update, update_counter
-from society.events import HANDLERS
-from society.network import community_members
+from society.sim.events import HANDLERS
+from society.sim.network import community_members
 
 if TYPE_CHECKING:
     from society.config import Event
-    from society.model import Society
+    from society.sim.model import Society
 
 #: The live plots: title -> (y label, {round-table column: legend label}).
 PLOTS: dict[str, tuple[str, dict[str, str]]] = {
@@ -85,7 +85,7 @@ def make_plot(title: str):  # noqa: ANN201 (a Solara component)
 
 
 def intervene(society: Society, event: Event) -> str:
-    """Apply one event now (through ``society.events``) and log it; return what it did."""
+    """Apply one event now (through ``society.sim.events``) and log it; return what it did."""
     detail = HANDLERS[event.action](society, event)
     society.event_log.append(
         {"round": event.round, "action": event.action, "detail": detail, "by": "dashboard"}

@@ -19,22 +19,22 @@ from typing import Any
 
 import solara
 
-from society.config import ConfigError, Scenario
-from society.dashboard_mesa import Slider, SolaraViz, update_counter
-from society.dashboard_network import network_svg
-from society.dashboard_panels import (
+from society.app.dashboard.mesa_api import Slider, SolaraViz, update_counter
+from society.app.dashboard.network_view import network_svg
+from society.app.dashboard.panels import (
     PANEL_STYLE,
     PLOTS,
     InterventionPanel,
     UtterancePanel,
     make_plot,
 )
-from society.model import Society
-from society.runner import build_society
+from society.config import ConfigError, Scenario
+from society.run.runner import build_society
+from society.sim.model import Society
 
 HOST = "127.0.0.1"
 #: Environment variable holding the resolved scenario (JSON) when the app is started by
-#: ``solara run society.dashboard`` instead of ``serve``.
+#: ``solara run society.app.dashboard.app`` instead of ``serve``.
 SCENARIO_ENV = "SOCIETY_VIZ_SCENARIO"
 
 _served: dict[str, Society] = {}
@@ -42,7 +42,7 @@ _served: dict[str, Society] = {}
 
 @solara.component
 def NetworkView(model: Society) -> None:  # noqa: N802
-    """The network picture (inline SVG, see ``society.dashboard_network``)."""
+    """The network picture (inline SVG, see ``society.app.dashboard.network_view``)."""
     update_counter.get()
     with solara.Card(classes=["society-network-card"], style=PANEL_STYLE):
         solara.HTML(
@@ -141,7 +141,7 @@ def serve(scenario: Scenario, port: int = 8765, origin: str = "<scenario>") -> N
     check_port(port)
     _served["society"] = build_society(scenario, origin)
     args = [
-        "society.dashboard:Page",
+        "society.app.dashboard.app:Page",
         "--host",
         HOST,
         "--port",

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from mesa.discrete_space import FixedAgent
 
-from society.curation import real_fraction
 from society.lm.base import LanguageModel
-from society.mutation import mutate, temperature_at
+from society.sim.curation import real_fraction
+from society.sim.mutation import mutate, temperature_at
 
 if TYPE_CHECKING:
     from mesa.discrete_space import Cell
 
-    from society.model import Society
+    from society.sim.model import Society
 
 
 class Speaker(FixedAgent):
@@ -125,7 +125,7 @@ class Speaker(FixedAgent):
         self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
 
     def curate(self) -> None:
-        """Keep what passes the scenario's filters (``society.curation.Curator``)."""
+        """Keep what passes the scenario's filters (``society.sim.curation.Curator``)."""
         keep = self.model.curator.mask(self.heard_texts, listener=self.lm)
         self.kept = [t for t, k in zip(self.heard_texts, keep, strict=True) if k]
         self.kept_from = [s for (s, _), k in zip(self.heard, keep, strict=True) if k]
