@@ -1,0 +1,91 @@
+"""Scenario files: pydantic models with a default for every key, TOML loading, overrides.
+
+A scenario is plain data. ``load_scenario`` reads TOML, applies ``--set`` overrides and
+validates; every problem becomes one ``ConfigError`` line ``FILE: field.path: reason``.
+
+- ``base``: the error type, the strict base model, schedules;
+- ``sections``: the tables (network, real data, speech, listening, curation, ...);
+- ``language_model``: the ``[language_model]`` table;
+- ``events``: the ``[[events]]`` actions;
+- ``scenario``: the whole file, loading and overrides.
+"""
+
+from society.config.base import (
+    BUILTIN_SOURCES,
+    ConfigError,
+    Section,
+    check_schedule,
+    schedule_value,
+)
+from society.config.events import (
+    AddAgents,
+    AgentChoice,
+    Commit,
+    Connect,
+    CutEdges,
+    Event,
+    IsolateCommunities,
+    Migrate,
+    RemoveAgents,
+    SetParameter,
+)
+from society.config.language_model import LanguageModelConfig
+from society.config.scenario import (
+    SECTIONS,
+    Scenario,
+    flat_to_dotted,
+    load_scenario,
+    parse_override,
+    read_toml,
+    validate_scenario,
+)
+from society.config.sections import (
+    CheckpointsConfig,
+    CurationConfig,
+    LearningConfig,
+    ListeningConfig,
+    MetricsConfig,
+    MutationConfig,
+    NetworkConfig,
+    RealDataConfig,
+    SelectionConfig,
+    SpeechConfig,
+    TokenizerConfig,
+)
+
+__all__ = [
+    "AddAgents",
+    "AgentChoice",
+    "BUILTIN_SOURCES",
+    "CheckpointsConfig",
+    "Commit",
+    "ConfigError",
+    "Connect",
+    "CurationConfig",
+    "CutEdges",
+    "Event",
+    "IsolateCommunities",
+    "LanguageModelConfig",
+    "LearningConfig",
+    "ListeningConfig",
+    "MetricsConfig",
+    "Migrate",
+    "MutationConfig",
+    "NetworkConfig",
+    "RealDataConfig",
+    "RemoveAgents",
+    "SECTIONS",
+    "Scenario",
+    "Section",
+    "SelectionConfig",
+    "SetParameter",
+    "SpeechConfig",
+    "TokenizerConfig",
+    "check_schedule",
+    "flat_to_dotted",
+    "load_scenario",
+    "parse_override",
+    "read_toml",
+    "schedule_value",
+    "validate_scenario",
+]
