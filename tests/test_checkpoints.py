@@ -95,3 +95,24 @@ def test_checkpoint_due_rule(small):
     assert [r for r in range(4) if checkpoint_due(every, r)] == [1, 2, 3]
     zero = small.with_overrides({"rounds": 0})
     assert checkpoint_due(zero, 0)
+
+
+def test_a_run_written_before_the_kind_union_still_opens(run, tmp_path):
+    """Older ``config.toml`` files list the keys of both kinds; the other kind's are dropped."""
+    import shutil
+    import tomllib
+
+    import tomli_w
+
+    from society.config import TransformerConfig
+    from society.run.checkpoints import run_scenario_config
+
+    out, scenario = run
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    config = tomllib.loads((old / "config.toml").read_text())
+    config["language_model"] |= TransformerConfig().model_dump(exclude={"kind", "path", "steps"})
+    (old / "config.toml").write_text(tomli_w.dumps(config))
+    assert run_scenario_config(old).language_model == scenario.language_model
+    loglik = load_agent(old, 1).score(HELDOUT)[0]
+    np.testing.assert_array_equal(loglik, load_agent(out, 1).score(HELDOUT)[0])

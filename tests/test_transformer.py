@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from society.config import LanguageModelConfig, Scenario
+from society.config import Scenario, TransformerConfig
 from society.lm import build_language_model
 from society.lm.base import LanguageModel, perplexity
 from society.lm.gpt import GPTShape, init_params
@@ -40,7 +40,7 @@ def tokenizer(texts):
 
 
 def tiny(tokenizer, **extra) -> TransformerLM:
-    return build_language_model(LanguageModelConfig(**(TINY | extra)), tokenizer)
+    return build_language_model(TransformerConfig(**(TINY | extra)), tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -416,7 +416,7 @@ def test_ancestor_is_cached_by_content(tmp_path, monkeypatch, tokenizer, texts):
     from society.lm.ancestor_cache import ancestor_key, build_ancestor
 
     monkeypatch.setenv("SOCIETY_CACHE", str(tmp_path))
-    config = LanguageModelConfig(**TINY)
+    config = TransformerConfig(**TINY)
     first = build_ancestor(config, tokenizer, texts[:50])
     assert len(list((tmp_path / "ancestors").glob("*.safetensors"))) == 1
 
@@ -460,8 +460,9 @@ def test_speech_keys_reach_the_sampler():
     society = Society(scenario)
     for agent in society.agents:  # greedy decoding from the same start: one text, 6 times
         assert len(set(agent.utterances)) == 1
-    with pytest.raises(ConfigError, match="speech.top_k"):
-        scenario.with_overrides({"language_model.kind": "ngram"})
+    neural = Scenario().with_overrides({"language_model.kind": "transformer", "speech.top_k": 1})
+    with pytest.raises(ConfigError, match="speech.top_k: needs language_model.kind"):
+        neural.with_overrides({"language_model.kind": "ngram"})
 
 
 def test_parallel_stacks_train_like_sequential_ones(tokenizer, texts):

@@ -69,11 +69,11 @@ def matmul_peak(size: int = 2048, repeats: int = 5) -> dict[str, float]:
     return out
 
 
-def default_config(**overrides: Any):  # noqa: ANN201 - LanguageModelConfig
+def default_config(**overrides: Any):  # noqa: ANN201 - TransformerConfig
     """The scenario default ``[language_model]`` with ``kind = "transformer"``."""
-    from society.config import LanguageModelConfig
+    from society.config import TransformerConfig
 
-    return LanguageModelConfig(kind="transformer", **overrides)
+    return TransformerConfig(**overrides)
 
 
 def _full_rows(rows: int, context: int, vocab: int, rng: np.random.Generator):  # noqa: ANN202

@@ -5,7 +5,7 @@ validates; every problem becomes one ``ConfigError`` line ``FILE: field.path: re
 
 - ``base``: the error type, the strict base model, schedules;
 - ``sections``: the tables (network, real data, speech, listening, curation, ...);
-- ``language_model``: the ``[language_model]`` table;
+- ``language_model``: the ``[language_model]`` table, a union keyed on ``kind``;
 - ``events``: the ``[[events]]`` actions;
 - ``scenario``: the whole file, loading and overrides.
 """
@@ -29,7 +29,7 @@ from society.config.events import (
     RemoveAgents,
     SetParameter,
 )
-from society.config.language_model import LanguageModelConfig
+from society.config.language_model import LanguageModelConfig, NGramConfig, TransformerConfig
 from society.config.scenario import (
     SECTIONS,
     Scenario,
@@ -71,6 +71,7 @@ __all__ = [
     "MetricsConfig",
     "Migrate",
     "MutationConfig",
+    "NGramConfig",
     "NetworkConfig",
     "RealDataConfig",
     "RemoveAgents",
@@ -81,6 +82,7 @@ __all__ = [
     "SetParameter",
     "SpeechConfig",
     "TokenizerConfig",
+    "TransformerConfig",
     "check_schedule",
     "flat_to_dotted",
     "load_scenario",

@@ -1,30 +1,48 @@
-"""The ``[language_model]`` table: which language model each agent holds."""
+"""The ``[language_model]`` table: which language model each agent holds.
+
+A union keyed on ``kind`` (``"ngram"`` when the table has none): each kind has its own
+keys, and a key of the other kind is an unknown key, like any typo.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import (
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from society.config.base import Section
 
 
-class LanguageModelConfig(Section):
-    """Which language model each agent holds."""
+class NGramConfig(Section):
+    """Interpolated Kneser-Ney n-grams over the run's shared tokenizer."""
 
-    kind: Literal["ngram", "transformer"] = "ngram"
+    kind: Literal["ngram"] = "ngram"
     order: int = Field(3, ge=1, le=6, description="n-gram order")
     discount: float = Field(0.75, gt=0, lt=1, description="Kneser-Ney absolute discount")
     memory: float = Field(
         0.0, ge=0, le=1, description="n-gram: share of previous counts kept when learning"
     )
-    # transformer: a GPT-2 built from these keys, or the local checkpoint at `path`
+
+
+class TransformerConfig(Section):
+    """A GPT-2 built from these keys, or the local checkpoint at ``path``."""
+
+    kind: Literal["transformer"] = "transformer"
+    # shape (ignored when `path` is a checkpoint, which has its own)
     layers: int = Field(4, ge=1, le=64, description="transformer blocks")
     width: int = Field(128, ge=8, le=8192, description="embedding width (a multiple of heads)")
     heads: int = Field(4, ge=1, le=128, description="attention heads")
     context: int = Field(64, ge=8, le=8192, description="positions per text window")
     dropout: float = Field(0.0, ge=0, lt=1)
+    # training
     learning_rate: float = Field(1e-3, gt=0, le=1, description="AdamW learning rate")
     weight_decay: float = Field(0.0, ge=0, le=1, description="AdamW decoupled weight decay")
     batch_size: int = Field(16, ge=1, description="packed rows of `context` tokens per step")
@@ -32,10 +50,12 @@ class LanguageModelConfig(Section):
     steps: int | None = Field(None, ge=1, description="optimizer steps per round (not epochs)")
     ancestor_epochs: float = Field(4.0, gt=0, le=1000, description="generation 0 passes")
     grad_clip: float = Field(1.0, ge=0, description="per-agent gradient norm clip (0: none)")
+    # a checkpoint, and LoRA adapters instead of all weights
     path: str | None = Field(None, description="local checkpoint dir (uses its own tokenizer)")
     lora: bool = Field(False, description="train LoRA adapters (peft) instead of all weights")
     lora_rank: int = Field(8, ge=1, le=1024)
     lora_alpha: float = Field(16.0, gt=0)
+    # hardware
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads (0: torch default)")
     agents_per_batch: int = Field(
@@ -49,10 +69,59 @@ class LanguageModelConfig(Section):
     )
 
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> LanguageModelConfig:
+    def _heads_divide_width(self) -> TransformerConfig:
         if self.width % self.heads:
             raise ValueError(f"width: {self.width} is not a multiple of heads ({self.heads})")
-        checkpoint = Path(self.path) / "config.json" if self.path else None
-        if self.kind == "transformer" and checkpoint and not checkpoint.is_file():
+        if self.path and not (Path(self.path) / "config.json").is_file():
             raise ValueError(f"path: {self.path} is not a checkpoint directory (no config.json)")
         return self
+
+
+KINDS: dict[str, type[NGramConfig | TransformerConfig]] = {
+    "ngram": NGramConfig,
+    "transformer": TransformerConfig,
+}
+"""Each ``kind`` and its table; a table without ``kind`` is ``"ngram"``."""
+
+
+def _by_kind(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Validate a table as the model its ``kind`` names.
+
+    Errors keep the table's own field names (``language_model.layers: unknown key``), with
+    no union branch in their location.
+    """
+    if isinstance(value, NGramConfig | TransformerConfig):
+        return value
+    if not isinstance(value, dict):
+        return NGramConfig.model_validate(value)
+    kind = value.get("kind", "ngram")
+    if kind not in KINDS:
+        expected = " or ".join(repr(k) for k in KINDS)
+        error = InitErrorDetails(
+            type="literal_error", loc=("kind",), input=kind, ctx={"expected": expected}
+        )
+        raise ValidationError.from_exception_data("language_model", [error])
+    return KINDS[kind].model_validate(value)
+
+
+LanguageModelConfig = Annotated[NGramConfig | TransformerConfig, WrapValidator(_by_kind)]
+"""The ``[language_model]`` table: :class:`NGramConfig` or :class:`TransformerConfig`."""
+
+
+def own_keys(table: dict[str, Any]) -> dict[str, Any]:
+    """A resolved ``[language_model]`` table without the keys its kind does not have.
+
+    For run directories written before the table became a union: their ``config.toml``
+    lists every key of both kinds, and those of the other kind never had an effect.
+    """
+    model = KINDS.get(table.get("kind", "ngram"))
+    return table if model is None else {k: v for k, v in table.items() if k in model.model_fields}
+
+
+def explicit_keys(config: NGramConfig | TransformerConfig) -> dict[str, Any]:
+    """``kind`` and the keys that differ from their defaults, as TOML-ready values.
+
+    Switching ``kind`` from here keeps only what was chosen: defaults of the old kind are
+    not carried over as foreign keys.
+    """
+    return {"kind": config.kind, **config.model_dump(mode="json", exclude_defaults=True)}

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from society.config.base import BUILTIN_SOURCES, ConfigError, Section
 from society.config.events import Event
-from society.config.language_model import LanguageModelConfig
+from society.config.language_model import LanguageModelConfig, NGramConfig, explicit_keys
 from society.config.sections import (
     CheckpointsConfig,
     CurationConfig,
@@ -35,7 +35,7 @@ class Scenario(Section):
     seed: int = 0
     rounds: int = Field(10, ge=0)
     network: NetworkConfig = NetworkConfig()
-    language_model: LanguageModelConfig = LanguageModelConfig()
+    language_model: LanguageModelConfig = NGramConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
     real_data: RealDataConfig = RealDataConfig()
     speech: SpeechConfig = SpeechConfig()
@@ -69,8 +69,14 @@ class Scenario(Section):
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
 
     def with_overrides(self, overrides: dict[str, Any], origin: str = "<overrides>") -> Scenario:
-        """Return a copy with dotted-path overrides applied and re-validated."""
+        """Return a copy with dotted-path overrides applied and re-validated.
+
+        ``[language_model]`` starts from its non-default keys only, so an override of
+        ``language_model.kind`` drops the old kind's defaults (its other keys stay, and are
+        unknown keys of the new kind).
+        """
         data = self.model_dump(mode="json", exclude_none=True)
+        data["language_model"] = explicit_keys(self.language_model)
         for key, value in overrides.items():
             _set_path(data, key, value, origin)
         return validate_scenario(data, origin)

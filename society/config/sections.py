@@ -92,8 +92,9 @@ class SpeechConfig(Section):
 
     def neural_sampling(self) -> dict[str, float]:
         """The transformer-only sampling keys that differ from their defaults."""
-        defaults = {"top_k": 0, "min_p": 0.0, "repetition_penalty": 1.0}
-        return {k: getattr(self, k) for k, v in defaults.items() if getattr(self, k) != v}
+        fields = type(self).model_fields
+        neural = ("top_k", "min_p", "repetition_penalty")
+        return {k: getattr(self, k) for k in neural if getattr(self, k) != fields[k].default}
 
 
 class ListeningConfig(Section):

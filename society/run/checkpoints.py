@@ -22,7 +22,8 @@ import numpy as np
 from safetensors.numpy import load_file
 from safetensors.numpy import save as save_bytes
 
-from society.config import Scenario, validate_scenario
+from society.config import Scenario, TransformerConfig, validate_scenario
+from society.config.language_model import own_keys
 from society.lm import build_language_model
 from society.lm.base import LanguageModel
 from society.lm.tokenizer import SharedTokenizer
@@ -97,18 +98,23 @@ def available_agents(run_dir: Path, round_: int) -> list[int]:
 
 
 def run_scenario_config(run_dir: Path) -> Scenario:
-    """The resolved scenario of a run (its ``config.toml``)."""
+    """The resolved scenario of a run (its ``config.toml``, older layouts included)."""
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: not a run directory (no config.toml)")
-    return validate_scenario(tomllib.loads(path.read_text(encoding="utf-8")), str(path))
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    if isinstance(data.get("language_model"), dict):
+        data["language_model"] = own_keys(data["language_model"])
+    return validate_scenario(data, str(path))
 
 
 def _rebuild(run_dir: Path, path: Path) -> LanguageModel:
     scenario = run_scenario_config(run_dir)
     tokenizer = SharedTokenizer.load(Path(run_dir) / "tokenizer.json")
-    # a run made on a GPU opens anywhere: rebuild on whatever device this machine has
-    config = scenario.language_model.model_copy(update={"device": "auto"})
+    config = scenario.language_model
+    if isinstance(config, TransformerConfig):
+        # a run made on a GPU opens anywhere: rebuild on whatever device this machine has
+        config = config.model_copy(update={"device": "auto"})
     lm = build_language_model(config, tokenizer)
     lm.load(load_file(path))
     return lm
