@@ -5,6 +5,7 @@ import pytest
 
 from society.lm.base import LanguageModel, perplexity
 from society.lm.ngram import NGramLM
+from society.lm.request import SpeechRequest
 from society.lm.tokenizer import SharedTokenizer
 
 ANIMALS = ["fox", "hen", "owl", "cat", "dog", "yak", "eel", "bee", "ram", "elk"]
@@ -184,7 +185,7 @@ def test_score_empty_and_unfitted(tok: SharedTokenizer) -> None:
     lm.fit([])
     probs = lm.next_token_probs(np.zeros((2, 2), dtype=np.int64))
     np.testing.assert_allclose(probs, 1.0 / tok.vocab_size)
-    assert len(lm.sample(3, rng=np.random.default_rng(0), max_tokens=5)) == 3
+    assert len(lm.sample(SpeechRequest(3, rng=np.random.default_rng(0), max_tokens=5))) == 3
 
 
 def test_training_text_more_likely_than_unrelated(model: NGramLM) -> None:
@@ -200,29 +201,31 @@ def test_tiny_corpus_is_reproduced_at_low_temperature(tok: SharedTokenizer) -> N
     lm = NGramLM(tok, order=3)
     lm.fit(["the cat sees the owl near the barn."] * 5 + ["the dog hears the yak."] * 2)
     rng = np.random.default_rng(0)
-    out = lm.sample(20, rng=rng, temperature=0.01)
+    out = lm.sample(SpeechRequest(20, rng=rng, temperature=0.01))
     assert out == ["the cat sees the owl near the barn."] * 20
-    cont = lm.sample(4, rng=rng, temperature=0.01, prompts=["the dog"] * 2 + ["the cat"] * 2)
+    cont = lm.sample(
+        SpeechRequest(4, rng=rng, temperature=0.01, prompts=["the dog"] * 2 + ["the cat"] * 2)
+    )
     assert cont == ["hears the yak."] * 2 + ["sees the owl near the barn."] * 2
     ids = tok.encode_batch(["the cat sees the owl near the barn."])[0]
-    short = lm.sample(3, rng=rng, temperature=0.01, max_tokens=3)
+    short = lm.sample(SpeechRequest(3, rng=rng, temperature=0.01, max_tokens=3))
     assert short == tok.decode_batch([ids[:3]]) * 3
 
 
 def test_same_seed_same_samples(model: NGramLM) -> None:
     def draw(seed: int) -> list[str]:
-        return model.sample(30, rng=np.random.default_rng(seed), max_tokens=20)
+        return model.sample(SpeechRequest(30, rng=np.random.default_rng(seed), max_tokens=20))
 
     assert draw(1) == draw(1)
     assert draw(1) != draw(2)
-    a = model.sample(10, rng=np.random.default_rng(3), temperature=0.7, top_p=0.8)
-    b = model.sample(10, rng=np.random.default_rng(3), temperature=0.7, top_p=0.8)
+    a = model.sample(SpeechRequest(10, rng=np.random.default_rng(3), temperature=0.7, top_p=0.8))
+    b = model.sample(SpeechRequest(10, rng=np.random.default_rng(3), temperature=0.7, top_p=0.8))
     assert a == b
 
 
 def test_small_top_p_reduces_diversity(model: NGramLM) -> None:
-    wide = model.sample(200, rng=np.random.default_rng(0), top_p=1.0)
-    narrow = model.sample(200, rng=np.random.default_rng(0), top_p=0.2)
+    wide = model.sample(SpeechRequest(200, rng=np.random.default_rng(0), top_p=1.0))
+    narrow = model.sample(SpeechRequest(200, rng=np.random.default_rng(0), top_p=0.2))
     assert len(set(narrow)) < len(set(wide)) / 3
 
 
@@ -262,12 +265,14 @@ def test_draws_follow_sampling_probs(model: NGramLM, tok: SharedTokenizer) -> No
     n, temperature, top_p = 20000, 0.8, 0.9
     prompt = "the fox sees the"
     firsts = model.sample(
-        n,
-        rng=np.random.default_rng(4),
-        max_tokens=1,
-        temperature=temperature,
-        top_p=top_p,
-        prompts=[prompt] * n,
+        SpeechRequest(
+            n,
+            rng=np.random.default_rng(4),
+            max_tokens=1,
+            temperature=temperature,
+            top_p=top_p,
+            prompts=[prompt] * n,
+        )
     )
     ids = list(tok.encode_batch([prompt])[0])
     probs = model.sampling_probs(np.array([ids[-2:]]), temperature=temperature, top_p=top_p)[0]
@@ -340,7 +345,7 @@ def test_state_roundtrip(model: NGramLM, tok: SharedTokenizer, corpus: list[str]
     probe = make_corpus(30, seed=7) + UNRELATED
     np.testing.assert_array_equal(fresh.score(probe)[0], model.score(probe)[0])
     rng_a, rng_b = np.random.default_rng(8), np.random.default_rng(8)
-    assert fresh.sample(10, rng=rng_a) == model.sample(10, rng=rng_b)
+    assert fresh.sample(SpeechRequest(10, rng=rng_a)) == model.sample(SpeechRequest(10, rng=rng_b))
     other = SharedTokenizer.train(corpus, vocab_size=300)
     with pytest.raises(ValueError, match="vocabulary"):
         NGramLM(other).load(state)
@@ -363,11 +368,11 @@ def test_clone_is_independent(model: NGramLM, corpus: list[str]) -> None:
 def test_rejects_bad_arguments(model: NGramLM, tok: SharedTokenizer) -> None:
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError):
-        model.sample(2, rng=rng, temperature=0.0)
+        model.sample(SpeechRequest(2, rng=rng, temperature=0.0))
     with pytest.raises(ValueError):
-        model.sample(2, rng=rng, top_p=0.0)
+        model.sample(SpeechRequest(2, rng=rng, top_p=0.0))
     with pytest.raises(ValueError):
-        model.sample(2, rng=rng, prompts=["one"])
+        model.sample(SpeechRequest(2, rng=rng, prompts=["one"]))
     with pytest.raises(ValueError):
         model.next_token_probs(np.zeros((2, 3), dtype=np.int64))
     with pytest.raises(ValueError):
@@ -393,8 +398,8 @@ def accented() -> NGramLM:
 def test_samples_from_multibyte_corpus_are_valid_text(accented: NGramLM) -> None:
     """Hot sampling draws many split characters; none may decode to U+FFFD."""
     rng = np.random.default_rng(0)
-    hot = accented.sample(400, rng=rng, max_tokens=30, temperature=2.0)
-    cut = accented.sample(400, rng=rng, max_tokens=3)  # often stops mid-character
+    hot = accented.sample(SpeechRequest(400, rng=rng, max_tokens=30, temperature=2.0))
+    cut = accented.sample(SpeechRequest(400, rng=rng, max_tokens=3))  # often stops mid-character
     texts = hot + cut
     assert not [t for t in texts if "\ufffd" in t]
     assert sum(any(ord(c) > 127 for c in t) for t in hot) > 200  # multi-byte text is made
@@ -404,7 +409,10 @@ def test_replacement_char_in_training_text_is_kept() -> None:
     tok = SharedTokenizer.train(["kept \ufffd here"] * 20, vocab_size=300)
     lm = NGramLM(tok, order=3)
     lm.fit(["kept \ufffd here"] * 20)
-    assert lm.sample(5, rng=np.random.default_rng(0), temperature=0.01) == ["kept \ufffd here"] * 5
+    assert (
+        lm.sample(SpeechRequest(5, rng=np.random.default_rng(0), temperature=0.01))
+        == ["kept \ufffd here"] * 5
+    )
 
 
 def test_refused_draw_follows_the_valid_part_of_the_distribution(accented: NGramLM) -> None:

@@ -7,6 +7,7 @@ from society.lm import build_language_model
 from society.lm.base import LanguageModel, perplexity
 from society.lm.gpt import GPTShape, init_params
 from society.lm.packing import IGNORE, best_fit, documents, pack, windows
+from society.lm.request import SpeechRequest
 from society.lm.sampler import SamplingSettings, next_tokens, sample_stack
 from society.lm.tokenizer import SharedTokenizer
 from society.lm.train import TrainSettings, train_stack
@@ -191,9 +192,9 @@ def test_repetition_penalty_and_temperature_known_answer():
 
 def test_same_seed_same_text_and_compaction_changes_nothing(tokenizer, trained):
     lm = trained
-    a = lm.sample(30, rng=np.random.default_rng(5), max_tokens=20)
-    b = lm.sample(30, rng=np.random.default_rng(5), max_tokens=20)
-    c = lm.sample(30, rng=np.random.default_rng(6), max_tokens=20)
+    a = lm.sample(SpeechRequest(30, rng=np.random.default_rng(5), max_tokens=20))
+    b = lm.sample(SpeechRequest(30, rng=np.random.default_rng(5), max_tokens=20))
+    c = lm.sample(SpeechRequest(30, rng=np.random.default_rng(6), max_tokens=20))
     assert a == b and a != c
     stacked = {k: v[None] for k, v in lm.params.items()}
     starts = [np.array([tokenizer.eos_id])] * 30
@@ -217,13 +218,15 @@ def test_same_seed_same_text_and_compaction_changes_nothing(tokenizer, trained):
 
 def test_prompts_and_max_tokens(trained):
     lm = trained
-    out = lm.sample(4, rng=np.random.default_rng(0), max_tokens=3, prompts=["The fox"] * 4)
+    out = lm.sample(
+        SpeechRequest(4, rng=np.random.default_rng(0), max_tokens=3, prompts=["The fox"] * 4)
+    )
     assert len(out) == 4
     assert all(0 < len(t.split()) <= 3 for t in out)
-    free = lm.sample(40, rng=np.random.default_rng(0), max_tokens=30)
+    free = lm.sample(SpeechRequest(40, rng=np.random.default_rng(0), max_tokens=30))
     assert np.mean([t.split()[0] == "The" for t in free if t]) > 0.8  # learnt how texts start
     with pytest.raises(ValueError, match="prompts"):
-        lm.sample(3, rng=np.random.default_rng(0), prompts=["a"])
+        lm.sample(SpeechRequest(3, rng=np.random.default_rng(0), prompts=["a"]))
 
 
 # ---------------------------------------------------------------- training
@@ -401,8 +404,12 @@ def test_other_architectures_take_the_general_path(tmp_path, tokenizer, texts):
     before = perplexity(*lm.score(texts[:30]))
     lm.update(texts[:60])
     assert perplexity(*lm.score(texts[:30])) < before
-    a = lm.sample(4, rng=np.random.default_rng(1), max_tokens=8, prompts=["The fox", "A"] * 2)
-    b = lm.sample(4, rng=np.random.default_rng(1), max_tokens=8, prompts=["The fox", "A"] * 2)
+    a = lm.sample(
+        SpeechRequest(4, rng=np.random.default_rng(1), max_tokens=8, prompts=["The fox", "A"] * 2)
+    )
+    b = lm.sample(
+        SpeechRequest(4, rng=np.random.default_rng(1), max_tokens=8, prompts=["The fox", "A"] * 2)
+    )
     assert a == b and len(a) == 4
     other = tiny(tokenizer, path=str(tmp_path / "llama"))
     other.load(lm.state())
@@ -513,12 +520,12 @@ def test_agents_sample_together_as_they_would_alone(tokenizer, trained):
 
     def requests():
         return [
-            {"n": 5, "rng": np.random.default_rng(seed), "max_tokens": 10, "prompts": [p] * 5}
+            SpeechRequest(5, rng=np.random.default_rng(seed), max_tokens=10, prompts=[p] * 5)
             for seed, p in enumerate(prompts)
         ]
 
     torch.set_num_threads(1)
-    alone = [lm.sample(**request) for lm, request in zip(models, requests(), strict=True)]
+    alone = [lm.sample(request) for lm, request in zip(models, requests(), strict=True)]
     torch.set_num_threads(2)
     try:
         together = sample_many(models, requests())  # two at a time, one thread each
@@ -574,11 +581,11 @@ def test_stacked_sampling_says_what_each_model_says_alone(texts, trained):
 
     def requests():
         return [
-            {"n": 6, "rng": np.random.default_rng(seed), "max_tokens": 12, "temperature": 0.9}
+            SpeechRequest(6, rng=np.random.default_rng(seed), max_tokens=12, temperature=0.9)
             for seed in (1, 2, 3)
         ]
 
-    alone = [lm.sample(**request) for lm, request in zip(models, requests(), strict=True)]
+    alone = [lm.sample(request) for lm, request in zip(models, requests(), strict=True)]
     stacked = sample_stacked(list(zip(models, requests(), strict=True)), size=2)
     assert stacked == alone
     assert stacked[0] != stacked[2]  # same weights, own seeds

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from society.lm.request import SpeechRequest
+
 STACK = 8
 """Agents per stacked training pass in the ``stacked`` measurement (the CUDA default is 16)."""
 TARGETS = {"training_share": 0.35, "sampling_speedup": 3.0, "round_speedup": 3.0, "memory_gb": 4.0}
@@ -196,14 +198,17 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
     counted: dict[str, int] = {}
     said: list[str] = []
 
+    def request() -> SpeechRequest:
+        return SpeechRequest(batch, rng=np.random.default_rng(0), max_tokens=max_tokens)
+
     def ours() -> None:
-        said[:] = lm.sample(batch, rng=np.random.default_rng(0), max_tokens=max_tokens)
+        said[:] = lm.sample(request())
 
     def reference() -> None:
         counted["generate"] = _generate(hf, batch, max_tokens, eos)
 
     ours_s, ref_s = _best_alternating([ours, reference], 5)
-    counted["ours"] = _generated_tokens(lm, batch, max_tokens, said)
+    counted["ours"] = _generated_tokens(lm, request(), said)
     ours_tps, ref_tps = counted["ours"] / ours_s, counted["generate"] / ref_s
     return {
         "batch": batch,
@@ -215,21 +220,20 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
     }
 
 
-def _generated_tokens(lm, batch: int, max_tokens: int, said: list[str]) -> int:  # noqa: ANN001
-    """Tokens ``lm.sample`` generated with seed 0, counted by :func:`tokens_until_end`.
+def _generated_tokens(lm, request: SpeechRequest, said: list[str]) -> int:  # noqa: ANN001
+    """Tokens ``lm.sample(request)`` generated, counted by :func:`tokens_until_end`.
 
-    The same ids again from the sampler, checked against ``said`` (re-encoding the texts
-    would count canonical, not generated, tokens).
+    The same ids again from the sampler (``request`` with a fresh ``rng`` of the same seed),
+    checked against ``said`` (re-encoding the texts would count canonical, not generated,
+    tokens).
     """
-    from society.lm.sampler import SamplingSettings
     from society.lm.transformer import sample_ids
 
-    job = (lm, np.random.default_rng(0), None)
-    (ids,) = sample_ids([job], batch, max_tokens, SamplingSettings())
+    (ids,) = sample_ids([(lm, request)])
     if lm.tokens.decode_batch(ids) != said:
         raise RuntimeError("the sampler did not repeat itself; the count would be wrong")
     eos = lm.tokens.eos_id
-    padded = np.full((len(ids), max_tokens), eos, dtype=np.int64)
+    padded = np.full((len(ids), request.max_tokens), eos, dtype=np.int64)
     for i, row in enumerate(ids):
         padded[i, : len(row)] = row
     return tokens_until_end(padded, eos)
@@ -253,7 +257,7 @@ def ours_round(ancestor, data: list[list[str]], utterances: int, max_tokens: int
 
     agents = [ancestor.clone() for _ in data]
     requests = [
-        {"n": utterances, "rng": np.random.default_rng(i), "max_tokens": max_tokens}
+        SpeechRequest(utterances, rng=np.random.default_rng(i), max_tokens=max_tokens)
         for i in range(len(agents))
     ]
     start = time.perf_counter()
@@ -370,7 +374,7 @@ def _memory_child(queue, agents: int, threads: int) -> None:  # noqa: ANN001
         lm.update(texts)
     sample_many(
         population,
-        [{"n": 100, "rng": np.random.default_rng(i), "max_tokens": 40} for i in range(agents)],
+        [SpeechRequest(100, rng=np.random.default_rng(i), max_tokens=40) for i in range(agents)],
     )
     after = _resident_bytes()
     queue.put((before, after, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024))

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from society.lm.base import LanguageModel, perplexity
+from society.lm.request import SpeechRequest
 from society.run.checkpoints import (
     available_rounds,
     load_agent,
@@ -80,18 +81,21 @@ class Conversation:
         Returns:
             The agent's reply and the ancestor's.
         """
-        settings = {
-            "max_tokens": max_tokens or self.max_tokens,
-            "temperature": temperature or self.temperature,
-            "top_p": self.top_p,
-        }
         prompts = [prompt] * samples if prompt.strip() else None
         out = []
         for name, lm in (
             (f"agent {self.agent_id}, round {self.round}", self.agent),
             ("ancestor, round 0", self.ancestor),
         ):
-            texts = lm.sample(samples, rng=np.random.default_rng(seed), prompts=prompts, **settings)
+            request = SpeechRequest(
+                samples,
+                rng=np.random.default_rng(seed),
+                max_tokens=max_tokens or self.max_tokens,
+                temperature=temperature or self.temperature,
+                top_p=self.top_p,
+                prompts=prompts,
+            )
+            texts = lm.sample(request)
             out.append(Reply(name, texts, prompt_perplexity(lm, prompt)))
         return out[0], out[1]
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from society.lm.request import SpeechRequest
 
 
 @runtime_checkable
@@ -22,17 +24,8 @@ class LanguageModel(Protocol):
     def update(self, texts: Sequence[str]) -> None:
         """Continue training from the current state on ``texts``."""
 
-    def sample(
-        self,
-        n: int,
-        *,
-        rng: np.random.Generator,
-        max_tokens: int = 40,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        prompts: Sequence[str] | None = None,
-    ) -> list[str]:
-        """Generate ``n`` texts (continuations only, without the prompt)."""
+    def sample(self, request: SpeechRequest) -> list[str]:
+        """Generate ``request.n`` texts (continuations only, without the prompt)."""
 
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """Return per-text total log-likelihood (nats) and per-text scored token counts."""
@@ -56,9 +49,9 @@ def perplexity(log_likelihood: np.ndarray, tokens: np.ndarray) -> float:
 
 
 def sample_many(
-    models: Sequence[LanguageModel], requests: Sequence[dict[str, Any]]
+    models: Sequence[LanguageModel], requests: Sequence[SpeechRequest]
 ) -> list[list[str]]:
-    """Each model's ``sample(**request)``, in order.
+    """Each model's ``sample(request)``, in order.
 
     A backend whose class has ``sample_together(models, requests)`` gets all its models at
     once (the transformer backend runs them in parallel); the result must be the same as
@@ -68,4 +61,4 @@ def sample_many(
     together = getattr(kinds.pop(), "sample_together", None) if len(kinds) == 1 else None
     if together is not None:
         return together(list(models), list(requests))
-    return [model.sample(**request) for model, request in zip(models, requests, strict=True)]
+    return [model.sample(request) for model, request in zip(models, requests, strict=True)]

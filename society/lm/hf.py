@@ -23,6 +23,7 @@ import torch
 from society.lm.gpt import ACTIVATIONS
 from society.lm.packing import IGNORE, documents
 from society.lm.precision import autocast, resolve_precision
+from society.lm.request import SpeechRequest
 from society.lm.train import TrainSettings, batch_schedule
 from society.lm.transformer import resolve_device, texts_seed
 
@@ -174,22 +175,9 @@ class HFCausalLM:
             self._activate()
             self._train(texts, self.settings)
 
-    def sample(
-        self,
-        n: int,
-        *,
-        rng: np.random.Generator,
-        max_tokens: int = 40,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        prompts: Sequence[str] | None = None,
-        top_k: int = 0,
-        min_p: float = 0.0,
-        repetition_penalty: float = 1.0,
-    ) -> list[str]:
-        """Generate ``n`` continuations with ``model.generate`` (seeded from ``rng``)."""
-        if prompts is not None and len(prompts) != n:
-            raise ValueError(f"got {len(prompts)} prompts for {n} texts")
+    def sample(self, request: SpeechRequest) -> list[str]:
+        """Generate ``request.n`` continuations with ``model.generate`` (seeded from its rng)."""
+        n, prompts = request.n, request.prompts
         if n == 0:
             return []
         self._activate()
@@ -201,19 +189,19 @@ class HFCausalLM:
         mask = torch.tensor(
             [[0] * (width - len(s)) + [1] * len(s) for s in starts], device=self.device
         )
-        seed = int(rng.integers(2**63 - 1))
+        seed = int(request.rng.integers(2**63 - 1))
         with torch.random.fork_rng(devices=[]), torch.inference_mode():
             torch.manual_seed(seed)
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
                 do_sample=True,
-                temperature=temperature,
-                top_k=top_k,
-                top_p=top_p,
-                min_p=min_p or None,
-                repetition_penalty=repetition_penalty,
-                max_new_tokens=max(1, min(max_tokens, self.context - width)),
+                temperature=request.temperature,
+                top_k=request.top_k,
+                top_p=request.top_p,
+                min_p=request.min_p or None,
+                repetition_penalty=request.repetition_penalty,
+                max_new_tokens=max(1, min(request.max_tokens, self.context - width)),
                 pad_token_id=eos,
                 eos_token_id=eos,
             )

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from society.lm.request import SpeechRequest
 from society.lm.tokenizer import SharedTokenizer
 from society.lm.utf8 import REJECT
 
@@ -698,37 +699,31 @@ class NGramLM:
         probs[:, self._tables.order] = by_rank / step.total[which][:, None]
         return probs
 
-    def sample(
-        self,
-        n: int,
-        *,
-        rng: np.random.Generator,
-        max_tokens: int = 40,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        prompts: Sequence[str] | None = None,
-    ) -> list[str]:
-        """Generate ``n`` texts in parallel, one vectorised step per position.
+    def sample(self, request: SpeechRequest) -> list[str]:
+        """Generate ``request.n`` texts in parallel, one vectorised step per position.
+
+        The request's ``rng`` is the only source of randomness: one uniform per unfinished
+        text and step, plus one per draw refused as invalid UTF-8. Temperature is
+        ``p ** (1 / T)`` renormalised; ``top_p`` keeps the nucleus.
 
         Args:
-            n: number of texts.
-            rng: the only source of randomness (one uniform per unfinished text and step,
-                plus one per draw refused as invalid UTF-8).
-            max_tokens: maximum number of generated tokens per text.
-            temperature: softmax temperature (``p ** (1 / T)`` renormalised); must be > 0.
-            top_p: nucleus mass kept (1 keeps the whole vocabulary).
-            prompts: optional starting text for each sequence (``n`` of them).
+            request: what to say; its transformer-only keys must keep their defaults.
 
         Returns:
             The decoded continuations (prompts excluded; generation stops at end-of-text).
+
+        Raises:
+            ValueError: the request sets ``top_k``, ``min_p`` or ``repetition_penalty``.
         """
-        _check_sampling(temperature, top_p)
+        neural = request.neural_only()
+        if neural:
+            raise ValueError(f"the n-gram sampler has no {', '.join(neural)}")
+        n, rng, max_tokens = request.n, request.rng, request.max_tokens
+        temperature, top_p, prompts = request.temperature, request.top_p, request.prompts
         pad = self.order - 1
         if prompts is None:
             contexts = np.full((n, pad), self.eos_id, dtype=np.int64)
         else:
-            if len(prompts) != n:
-                raise ValueError(f"got {len(prompts)} prompts for {n} texts")
             windows, text_index = self._windows(prompts)
             # Each prompt's last window predicts the token after it: its context is ours.
             last = np.flatnonzero(np.diff(np.append(text_index, n)) != 0)

@@ -28,6 +28,7 @@ from society.lm.gpt import (
     logits,
     single,
 )
+from society.lm.request import SpeechRequest
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ class SamplingSettings:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.top_k < 0 or not 0 <= self.min_p < 1 or self.repetition_penalty <= 0:
             raise ValueError("top_k >= 0, 0 <= min_p < 1 and repetition_penalty > 0 required")
+
+    @classmethod
+    def of(cls, request: SpeechRequest) -> SamplingSettings:
+        """The settings a :class:`~society.lm.request.SpeechRequest` asks for."""
+        return cls(
+            request.temperature,
+            request.top_k,
+            request.top_p,
+            request.min_p,
+            request.repetition_penalty,
+        )
 
     @property
     def truncates(self) -> bool:

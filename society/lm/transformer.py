@@ -15,14 +15,13 @@ what training that model alone would give, and training is seeded by the texts.
 
 from __future__ import annotations
 
-import inspect
 import weakref
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
@@ -32,6 +31,7 @@ from society.lm.gpt import ACTIVATIONS, GPTShape, Params, hidden_states, init_pa
 from society.lm.gpt import logits as output_logits
 from society.lm.packing import Packed, documents, pack
 from society.lm.precision import resolve_precision
+from society.lm.request import SpeechRequest
 from society.lm.sampler import SamplingSettings, sample_stack
 from society.lm.tokens import CheckpointTokens, Tokens
 from society.lm.train import TrainSettings, score_packed, train_stack
@@ -240,60 +240,35 @@ class TransformerLM:
         self._pending = list(texts)
         self._waiting.add(self)
 
-    def sample(
-        self,
-        n: int,
-        *,
-        rng: np.random.Generator,
-        max_tokens: int = 40,
-        temperature: float = 1.0,
-        top_p: float = 1.0,
-        prompts: Sequence[str] | None = None,
-        top_k: int = 0,
-        min_p: float = 0.0,
-        repetition_penalty: float = 1.0,
-    ) -> list[str]:
-        """Generate ``n`` texts (continuations only) with the KV-cache sampler.
+    def sample(self, request: SpeechRequest) -> list[str]:
+        """Generate ``request.n`` texts (continuations only) with the KV-cache sampler.
 
-        Args:
-            n: number of texts.
-            rng: draws the seed of the torch generator (one integer per call).
-            max_tokens: generated tokens at most (also capped by the context).
-            temperature: softmax temperature.
-            top_p: nucleus mass kept.
-            prompts: optional starting text per sequence (``n`` of them).
-            top_k: keep the k most probable tokens (0: all).
-            min_p: keep tokens with at least this share of the top probability.
-            repetition_penalty: CTRL-style penalty on tokens already present (1: none).
-
-        Returns:
-            The decoded continuations.
+        The request's ``rng`` draws the seed of a torch generator (one integer per call);
+        ``max_tokens`` is also capped by the context.
         """
-        settings = SamplingSettings(temperature, top_k, top_p, min_p, repetition_penalty)
         self._ready()
-        if n == 0:
+        if request.n == 0:
             return []
-        (ids,) = sample_ids([(self, rng, prompts)], n, max_tokens, settings)
+        (ids,) = sample_ids([(self, request)])
         return self.tokens.decode_batch(ids)
 
-    def _speech_inputs(
-        self, n: int, rng: np.random.Generator, prompts: Sequence[str] | None
-    ) -> tuple[list[np.ndarray], torch.Generator]:
+    def _speech_inputs(self, request: SpeechRequest) -> tuple[list[np.ndarray], torch.Generator]:
         """Start ids of each text (end-of-text, then the prompt), and the seeded generator."""
         eos = np.array([self.tokens.eos_id], dtype=np.int64)
-        if prompts is None:
-            starts = [eos] * n
+        if request.prompts is None:
+            starts = [eos] * request.n
         else:
-            starts = [np.concatenate([eos, ids]) for ids in self.tokens.encode_batch(prompts)]
+            encoded = self.tokens.encode_batch(request.prompts)
+            starts = [np.concatenate([eos, ids]) for ids in encoded]
         generator = torch.Generator(device=self.device)
-        generator.manual_seed(int(rng.integers(2**63 - 1)))
+        generator.manual_seed(int(request.rng.integers(2**63 - 1)))
         return starts, generator
 
     @staticmethod
     def sample_together(
-        models: list[TransformerLM], requests: list[dict[str, Any]]
+        models: list[TransformerLM], requests: list[SpeechRequest]
     ) -> list[list[str]]:
-        """Each model's ``sample(**request)``, several at once.
+        """Each model's ``sample(request)``, several at once.
 
         On CPU one model runs per core; on an accelerator models of one shape are stacked
         into one batch (:func:`sample_stacked`). Waiting updates are trained first (all
@@ -304,7 +279,7 @@ class TransformerLM:
             model._ready()
         jobs = list(zip(models, requests, strict=True))
         if all(model.device.type == "cpu" for model in models):
-            return _on_cpu_threads(lambda job: job[0].sample(**job[1]), jobs, parallel=True)
+            return _on_cpu_threads(lambda job: job[0].sample(job[1]), jobs, parallel=True)
         return sample_stacked(jobs)
 
     def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -381,86 +356,60 @@ class TransformerLM:
         return model.eval()
 
 
-def _sampling_args(request: dict[str, Any]) -> dict[str, Any]:
-    """``request`` as every keyword argument of :meth:`TransformerLM.sample`.
-
-    Defaults come from the signature of ``sample``, the one place they are written.
-    """
-    bound = inspect.signature(TransformerLM.sample).bind(None, **request)
-    bound.apply_defaults()
-    return {k: v for k, v in bound.arguments.items() if k != "self"}
+Job = tuple[TransformerLM, SpeechRequest]
 
 
-def _stack_key(model: TransformerLM, args: dict[str, Any]) -> tuple:
-    """Models sampled in one stack share shape, device, tokenizer and sampling request."""
-    settings = {k: v for k, v in args.items() if k not in ("rng", "prompts")}
-    return (model.shape, model.device, id(model.tokens), tuple(sorted(settings.items())))
+def _stack_key(model: TransformerLM, request: SpeechRequest) -> tuple:
+    """Models sampled in one stack share shape, device, tokenizer and sampling settings."""
+    return (model.shape, model.device, id(model.tokens), request.sampling_key())
 
 
-def sample_stacked(
-    jobs: list[tuple[TransformerLM, dict[str, Any]]], size: int | None = None
-) -> list[list[str]]:
-    """``model.sample(**request)`` for every job, compatible models in stacks of ``size``.
+def sample_stacked(jobs: list[Job], size: int | None = None) -> list[list[str]]:
+    """``model.sample(request)`` for every job, compatible models in stacks of ``size``.
 
     Each model keeps its own seeded generator, so its texts are those it would say alone
     (up to floating-point summation order). ``size`` defaults to ``agents_per_batch``.
     """
-    full = [(model, _sampling_args(request)) for model, request in jobs]
-    out: list[list[str] | None] = [None] * len(full)
+    out: list[list[str] | None] = [None] * len(jobs)
     groups: dict[tuple, list[int]] = {}
-    for i, (model, args) in enumerate(full):
-        groups.setdefault(_stack_key(model, args), []).append(i)
+    for i, (model, request) in enumerate(jobs):
+        groups.setdefault(_stack_key(model, request), []).append(i)
     for members in groups.values():
-        step = size or full[members[0]][0].agents_per_batch
+        step = size or jobs[members[0]][0].agents_per_batch
         for first in range(0, len(members), step):
             chunk = members[first : first + step]
-            for i, texts in zip(chunk, _sample_chunk([full[i] for i in chunk]), strict=True):
+            for i, texts in zip(chunk, _sample_chunk([jobs[i] for i in chunk]), strict=True):
                 out[i] = texts
     return out  # type: ignore[return-value]
 
 
-def _sample_chunk(jobs: list[tuple[TransformerLM, dict[str, Any]]]) -> list[list[str]]:
-    """One stacked sampling pass for models of one :func:`_stack_key` (full arguments)."""
-    first, args = jobs[0]
-    if args["n"] == 0:
+def _sample_chunk(jobs: list[Job]) -> list[list[str]]:
+    """One stacked sampling pass for models of one :func:`_stack_key`."""
+    first, request = jobs[0]
+    if request.n == 0:
         return [[] for _ in jobs]
-    settings = SamplingSettings(
-        args["temperature"], args["top_k"], args["top_p"], args["min_p"], args["repetition_penalty"]
-    )
-    inputs = [(model, a["rng"], a["prompts"]) for model, a in jobs]
-    ids = sample_ids(inputs, args["n"], args["max_tokens"], settings)
-    return [first.tokens.decode_batch(model_ids) for model_ids in ids]
+    return [first.tokens.decode_batch(model_ids) for model_ids in sample_ids(jobs)]
 
 
-def sample_ids(
-    jobs: list[tuple[TransformerLM, np.random.Generator, Sequence[str] | None]],
-    n: int,
-    max_tokens: int,
-    settings: SamplingSettings,
-) -> list[list[np.ndarray]]:
-    """Generated ids of ``n`` texts per ``(model, rng, prompts)`` job, in one stacked pass.
+def sample_ids(jobs: list[Job]) -> list[list[np.ndarray]]:
+    """Generated ids of each ``(model, request)`` job, in one stacked pass.
 
-    The models share shape, device and tokenizer; each draws its generator's seed from its
-    own ``rng``.
-
-    Raises:
-        ValueError: a job's prompts are not ``n``.
+    The models share shape, device and tokenizer, and the requests all but ``rng`` and
+    ``prompts`` (:func:`_stack_key`); each model draws its generator's seed from its own
+    request's ``rng``.
     """
-    for _, _, prompts in jobs:
-        if prompts is not None and len(prompts) != n:
-            raise ValueError(f"got {len(prompts)} prompts for {n} texts")
-    first = jobs[0][0]
-    inputs = [model._speech_inputs(n, rng, prompts) for model, rng, prompts in jobs]
+    first, request = jobs[0]
+    inputs = [model._speech_inputs(r) for model, r in jobs]
     if len(jobs) == 1:
         stacked = {k: v[None] for k, v in first.params.items()}
     else:
-        stacked = {k: torch.stack([m.params[k] for m, _, _ in jobs]) for k in first.params}
+        stacked = {k: torch.stack([m.params[k] for m, _ in jobs]) for k in first.params}
     return sample_stack(
         stacked,
         first.shape,
         [starts for starts, _ in inputs],
-        max_tokens,
-        settings,
+        request.max_tokens,
+        SamplingSettings.of(request),
         [generator for _, generator in inputs],
         first.tokens.eos_id,
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from mesa.discrete_space import FixedAgent
 
 from society.lm.base import LanguageModel
+from society.lm.request import SpeechRequest
 from society.sim.curation import real_fraction
 from society.sim.mutation import mutate, temperature_at
 
@@ -56,8 +57,8 @@ class Speaker(FixedAgent):
         learning = self.model.scenario.learning
         return {"replace": 1, "accumulate": None, "window": learning.window}[learning.data]
 
-    def speech(self) -> dict[str, Any]:
-        """The round's sampling request: keyword arguments of ``LanguageModel.sample``.
+    def speech(self) -> SpeechRequest:
+        """The round's sampling request, for ``LanguageModel.sample``.
 
         Draws the prompts and the seed of the agent's own generator from the model's random
         stream, so what an agent says does not depend on how the backend schedules the
@@ -67,15 +68,17 @@ class Speaker(FixedAgent):
         prompts = None
         if speech.prompt != "none":
             prompts = model.real_prompts(speech.utterances, community=self.community)
-        return {
-            "n": speech.utterances,
-            "rng": np.random.default_rng(int(model.rng.integers(2**63 - 1))),
-            "max_tokens": speech.max_tokens,
-            "temperature": temperature_at(model.scenario, model.round),
-            "top_p": speech.top_p,
-            "prompts": prompts,
-            **speech.neural_sampling(),
-        }
+        return SpeechRequest(
+            speech.utterances,
+            rng=np.random.default_rng(int(model.rng.integers(2**63 - 1))),
+            max_tokens=speech.max_tokens,
+            temperature=temperature_at(model.scenario, model.round),
+            top_p=speech.top_p,
+            prompts=prompts,
+            top_k=speech.top_k,
+            min_p=speech.min_p,
+            repetition_penalty=speech.repetition_penalty,
+        )
 
     def say(self, texts: list[str]) -> None:
         """Take ``texts`` as this round's utterances, after token noise (mutation)."""
@@ -83,7 +86,7 @@ class Speaker(FixedAgent):
 
     def speak(self) -> None:
         """Sample and say this round's utterances alone (the society samples all at once)."""
-        self.say(self.lm.sample(**self.speech()))
+        self.say(self.lm.sample(self.speech()))
 
     def sources(self) -> list[tuple[Speaker, float]]:
         """Who this agent listens to: edge weight times the speaker's selection factor."""
