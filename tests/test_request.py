@@ -7,16 +7,17 @@ import numpy as np
 import pytest
 
 from society.config import NGramConfig, TransformerConfig
-from society.lm import build_language_model
 from society.lm.base import sample_many
+from society.lm.factory import build_language_model
 from society.lm.request import SpeechRequest
 from society.lm.tokenizer import SharedTokenizer
+
+# peft calls a transformers method that transformers deprecates
+pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 
 ANIMALS = ["fox", "hen", "owl", "cat", "dog", "yak", "eel", "bee"]
 TEXTS = [f"The {ANIMALS[i % 8]} sees the {ANIMALS[(3 * i + 1) % 8]}." for i in range(120)]
 TEXTS += ["The fox sees the dog near the river."] * 20  # the most probable text
-# peft calls a transformers method that transformers deprecates
-pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 NEURAL = {"layers": 1, "width": 16, "heads": 2, "context": 32, "threads": 1}
 
 

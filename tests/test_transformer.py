@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from society.config import Scenario, TransformerConfig
-from society.lm import build_language_model
 from society.lm.base import LanguageModel, perplexity
+from society.lm.factory import build_language_model
 from society.lm.gpt import GPTShape, init_params
 from society.lm.packing import IGNORE, best_fit, documents, pack, windows
 from society.lm.request import SpeechRequest

@@ -102,10 +102,10 @@ def training_throughput(
     """
     import torch
 
+    from society.lm.factory import settings_from, shape_from
     from society.lm.gpt import init_params
     from society.lm.precision import resolve_precision
     from society.lm.train import train_stack
-    from society.lm.transformer import settings_from, shape_from
 
     config = default_config(precision=precision)
     shape = shape_from(config, vocab)
@@ -137,9 +137,9 @@ def training_throughput(
 
 
 def _untrained_default(tokenizer):  # noqa: ANN001, ANN202
-    from society.lm.transformer import TransformerLM
+    from society.lm.factory import build_language_model
 
-    return TransformerLM.from_config(default_config(), tokenizer)
+    return build_language_model(default_config(), tokenizer)
 
 
 def bench_ancestor(texts: int = 2000):  # noqa: ANN201

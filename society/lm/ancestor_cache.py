@@ -20,15 +20,14 @@ from pathlib import Path
 from safetensors.numpy import load_file
 from safetensors.numpy import save as save_bytes
 
-from society.config import LanguageModelConfig
-from society.lm import build_language_model
+from society.config import LanguageModelConfig, TransformerConfig
 from society.lm.base import LanguageModel
+from society.lm.factory import build_language_model, resolved_precision
 from society.lm.tokenizer import SharedTokenizer
 
 FORMAT = "ancestor-v3"
 """Bump when training code changes what an ancestor is."""
 
-CACHED_KINDS = ("transformer",)
 NOT_IN_KEY = ("epochs", "steps", "device", "threads", "agents_per_batch")
 """``[language_model]`` keys that do not change the ancestor."""
 
@@ -62,14 +61,14 @@ def ancestor_key(
     """Content hash of what determines the trained ancestor."""
     digest = hashlib.sha256()
     settings = config.model_dump(mode="json", exclude=set(NOT_IN_KEY))
-    if config.kind in CACHED_KINDS:  # "auto" trains in different precisions on different hardware
-        from society.lm.precision import resolve_precision
-        from society.lm.transformer import resolve_device
-
-        settings["precision"] = resolve_precision(config.precision, resolve_device(config.device))
+    checkpoint = None
+    if isinstance(config, TransformerConfig):
+        # "auto" trains in different precisions on different hardware
+        settings["precision"] = resolved_precision(config)
+        checkpoint = config.path
     header = {"format": FORMAT, "config": settings}
-    if config.path:
-        header["checkpoint"] = _checkpoint_digest(config.path)
+    if checkpoint:
+        header["checkpoint"] = _checkpoint_digest(checkpoint)
     digest.update(json.dumps(header, sort_keys=True).encode())
     digest.update(tokenizer.to_str().encode())
     for text in texts:
@@ -92,7 +91,7 @@ def build_ancestor(
         The trained ancestor.
     """
     model = build_language_model(config, tokenizer)
-    if config.kind not in CACHED_KINDS:
+    if not isinstance(config, TransformerConfig):  # cheap: fitted directly
         model.fit(texts)
         return model
     path = cache_root() / "ancestors" / f"{ancestor_key(config, tokenizer, texts)}.safetensors"

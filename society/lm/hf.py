@@ -3,7 +3,8 @@
 The general path, for checkpoints that are not GPT-2 (Llama, Qwen, ...) or when
 ``language_model.lora`` is set. It trains with a plain AdamW loop on padded batches of
 texts, scores with one forward per batch and samples with ``model.generate``, so it is
-simpler and slower than the GPT-2 fast path (:mod:`society.lm.transformer`).
+simpler and slower than the GPT-2 fast path (:mod:`society.lm.transformer`). Models are
+built by :mod:`society.lm.factory`.
 
 With LoRA, all agents share one frozen base model and each agent owns only its adapter
 weights, swapped into the shared ``PeftModel`` when that agent is used: a society of many
@@ -14,21 +15,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from society.lm.gpt import ACTIVATIONS
 from society.lm.packing import IGNORE, documents
-from society.lm.precision import autocast, resolve_precision
+from society.lm.precision import autocast
 from society.lm.request import SpeechRequest
-from society.lm.train import TrainSettings, batch_schedule
-from society.lm.transformer import resolve_device, texts_seed
+from society.lm.train import TrainSettings, batch_schedule, texts_seed
 
 if TYPE_CHECKING:
-    from society.config import LanguageModelConfig
     from society.lm.tokens import Tokens
 
 
@@ -62,46 +59,6 @@ class HFCausalLM:
         self.device = next(model.parameters()).device
         self.adapter: dict[str, torch.Tensor] | None = self._read_adapter() if lora else None
         self.initial_adapter = self.adapter
-
-    @classmethod
-    def from_config(cls, config: LanguageModelConfig, tokenizer: Tokens) -> HFCausalLM:
-        """Load ``config.path`` (or build a GPT-2 from the config keys) and wrap it."""
-        from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
-
-        from society.lm.tokens import CheckpointTokens
-        from society.lm.transformer import settings_from, shape_from
-
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        device = resolve_device(config.device)
-        settings, ancestor = settings_from(config, resolve_precision(config.precision, device))
-        if config.path:
-            tokens: Tokens = CheckpointTokens(config.path)
-            model = AutoModelForCausalLM.from_pretrained(
-                config.path, local_files_only=True, dtype=torch.float32
-            )
-        else:
-            tokens = tokenizer
-            shape = shape_from(config, tokenizer.vocab_size)
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(0)
-                model = GPT2LMHeadModel(GPT2Config(**shape.hf_config(tokenizer.eos_id)))
-        limit = getattr(model.config, "max_position_embeddings", None) or config.context
-        context = min(config.context, int(limit))
-        if config.lora:
-            from peft import LoraConfig, get_peft_model
-
-            lora = LoraConfig(
-                r=config.lora_rank,
-                lora_alpha=config.lora_alpha,
-                target_modules="all-linear",
-                lora_dropout=0.0,
-                task_type="CAUSAL_LM",
-                fan_in_fan_out=model.config.model_type == "gpt2",  # GPT-2 uses Conv1D
-            )
-            model = get_peft_model(model, lora)
-        model = model.to(device).eval()
-        return cls(model, tokens, settings, ancestor, context, config.lora)
 
     # ------------------------------------------------------------------ adapters
 
@@ -271,15 +228,3 @@ class HFCausalLM:
         if self.lora:
             model = model.merge_and_unload()
         return model.to("cpu").eval()
-
-
-def is_gpt2_checkpoint(path: str | Path) -> bool:
-    """Whether a local checkpoint is a GPT-2 the fast path can hold."""
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
-    return (
-        config.model_type == "gpt2"
-        and config.activation_function in ACTIVATIONS
-        and bool(getattr(config, "tie_word_embeddings", True))
-    )

@@ -9,7 +9,8 @@ permutation of its own rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import zlib
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -60,6 +61,11 @@ class TrainSettings:
         if self.steps is not None:
             return self.steps, batch
         return max(1, math.ceil(self.epochs * rows / batch)), batch
+
+
+def texts_seed(texts: Sequence[str]) -> int:
+    """A seed determined by the training texts (same data, same batches)."""
+    return zlib.crc32("\x1e".join(texts).encode("utf-8"))
 
 
 def batch_schedule(rows: int, steps: int, batch: int, seed: int) -> np.ndarray:

@@ -2,9 +2,9 @@
 
 :class:`TransformerLM` implements :class:`society.lm.base.LanguageModel`. Each agent's
 weights are its own tensors in ``transformers.GPT2LMHeadModel`` naming (so
-:meth:`TransformerLM.state` is a GPT-2 checkpoint), built from the scenario's
-``[language_model]`` keys or loaded from a local GPT-2 checkpoint (``path``) with that
-checkpoint's tokenizer.
+:meth:`TransformerLM.state` is a GPT-2 checkpoint), built by :mod:`society.lm.factory`
+from the scenario's ``[language_model]`` keys or from a local GPT-2 checkpoint (``path``)
+with that checkpoint's tokenizer.
 
 Learning is deferred: :meth:`TransformerLM.update` only records the texts, and the first
 later call that needs weights (sample, score, state, clone) trains every waiting model of
@@ -16,48 +16,23 @@ what training that model alone would give, and training is seeded by the texts.
 from __future__ import annotations
 
 import weakref
-import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import torch
 
-from society.lm.errors import ModelError
-from society.lm.gpt import ACTIVATIONS, GPTShape, Params, hidden_states, init_params
+from society.lm.gpt import GPTShape, Params, hidden_states
 from society.lm.gpt import logits as output_logits
 from society.lm.packing import Packed, documents, pack
-from society.lm.precision import resolve_precision
 from society.lm.request import SpeechRequest
 from society.lm.sampler import SamplingSettings, sample_stack
-from society.lm.tokens import CheckpointTokens, Tokens
-from society.lm.train import TrainSettings, score_packed, train_stack
-
-if TYPE_CHECKING:
-    from society.config import LanguageModelConfig
+from society.lm.tokens import Tokens
+from society.lm.train import TrainSettings, score_packed, texts_seed, train_stack
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-INIT_SEED = 0
-"""Seed of the random initialisation (part of the model config, so part of its cache key)."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when present, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device = 'cuda' but no CUDA device is available")
-    return torch.device(name)
-
-
-def texts_seed(texts: Sequence[str]) -> int:
-    """A seed determined by the training texts (same data, same batches)."""
-    return zlib.crc32("\x1e".join(texts).encode("utf-8"))
 
 
 class _Waiting:
@@ -147,7 +122,9 @@ class TransformerLM:
         ancestor_settings: training settings of :meth:`fit` (generation 0).
         initial: returns the starting weights (seeded random init or a checkpoint's).
         device: where weights live and compute runs.
-        agents_per_batch: most models trained together in one stacked pass.
+        agents_per_batch: most models trained (and, on an accelerator, sampled) together in
+            one stacked pass.
+        window: positions per packed row (default: the shape's context).
     """
 
     def __init__(
@@ -159,6 +136,7 @@ class TransformerLM:
         initial: Callable[[], Params],
         device: torch.device,
         agents_per_batch: int = 8,
+        window: int | None = None,
     ) -> None:
         if tokens.vocab_size > shape.vocab:
             raise ValueError(f"tokenizer has {tokens.vocab_size} ids, model only {shape.vocab}")
@@ -170,39 +148,9 @@ class TransformerLM:
         self.device = device
         self.agents_per_batch = agents_per_batch
         self.params: Params = {k: v.to(device) for k, v in initial().items()}
-        self.window = shape.context
+        self.window = shape.context if window is None else window
         self._pending: list[str] | None = None
         self._waiting = _Waiting()
-
-    @classmethod
-    def from_config(cls, config: LanguageModelConfig, tokenizer: Tokens) -> TransformerLM:
-        """Build from a scenario's ``[language_model]`` table.
-
-        Args:
-            config: the table (``path`` set: load that GPT-2 checkpoint and its tokenizer).
-            tokenizer: the run's shared tokenizer (unused when ``path`` is set).
-
-        Returns:
-            An untrained model (random init, or the checkpoint's weights).
-        """
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        device = resolve_device(config.device)
-        settings, ancestor = settings_from(config, resolve_precision(config.precision, device))
-        if config.path:
-            tokens: Tokens = CheckpointTokens(config.path)
-            shape, initial = load_gpt2_checkpoint(config.path)
-        else:
-            tokens = tokenizer
-            shape = shape_from(config, tokenizer.vocab_size)
-
-            def initial() -> Params:
-                return init_params(shape, torch.Generator().manual_seed(INIT_SEED))
-
-        stack = config.agents_per_batch or (16 if device.type == "cuda" else 1)
-        model = cls(tokens, shape, settings, ancestor, initial, device, stack)
-        model.window = min(config.context, shape.context)
-        return model
 
     # ------------------------------------------------------------------ data
 
@@ -413,83 +361,3 @@ def sample_ids(jobs: list[Job]) -> list[list[np.ndarray]]:
         [generator for _, generator in inputs],
         first.tokens.eos_id,
     )
-
-
-def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Params]]:
-    """Read a local GPT-2 checkpoint's shape, and a loader of its weights.
-
-    Raises:
-        ValueError: the checkpoint is not a tied-embedding GPT-2 with GELU.
-    """
-    from transformers import AutoConfig, GPT2LMHeadModel
-
-    config = AutoConfig.from_pretrained(str(path), local_files_only=True)
-    if config.model_type != "gpt2":
-        raise ValueError(f"{path}: model_type {config.model_type!r} is not gpt2")
-    if config.activation_function not in ACTIVATIONS or not config.tie_word_embeddings:
-        raise ValueError(
-            f"{path}: only GPT-2 with {' or '.join(ACTIVATIONS)} and tied embeddings is supported"
-        )
-    shape = GPTShape.from_hf_config(config)
-    names = set(shape.param_shapes())
-
-    def initial() -> Params:
-        model = GPT2LMHeadModel.from_pretrained(str(path), local_files_only=True)
-        return {k: v.detach().float().clone() for k, v in model.state_dict().items() if k in names}
-
-    return shape, initial
-
-
-def shape_from(config: LanguageModelConfig, vocab: int) -> GPTShape:
-    """The GPT-2 shape a ``[language_model]`` table builds for a ``vocab``-id tokenizer."""
-    return GPTShape(
-        vocab=vocab,
-        context=config.context,
-        layers=config.layers,
-        width=config.width,
-        heads=config.heads,
-        activation=config.activation,
-    )
-
-
-def settings_from(
-    config: LanguageModelConfig, precision: str = "fp32"
-) -> tuple[TrainSettings, TrainSettings]:
-    """Per-round and generation-0 training settings of a ``[language_model]`` table.
-
-    Args:
-        config: the table.
-        precision: the resolved precision (:func:`society.lm.precision.resolve_precision`).
-    """
-    settings = TrainSettings(
-        learning_rate=config.learning_rate,
-        weight_decay=config.weight_decay,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        steps=config.steps,
-        dropout=config.dropout,
-        grad_clip=config.grad_clip,
-        precision=precision,
-    )
-    return settings, replace(settings, epochs=config.ancestor_epochs, steps=None)
-
-
-def build_transformer(config: LanguageModelConfig, tokenizer: Tokens):  # noqa: ANN201
-    """The neural backend for a ``[language_model]`` table.
-
-    GPT-2 (built from the keys, or a local GPT-2 checkpoint) takes the fast stacked path,
-    :class:`TransformerLM`; any other local checkpoint, or ``lora = true``, the general
-    ``transformers`` path, :class:`society.lm.hf.HFCausalLM`.
-
-    Raises:
-        ModelError: the checkpoint cannot be read or used, or the device is missing.
-    """
-    from society.lm.hf import HFCausalLM, is_gpt2_checkpoint
-
-    try:
-        if config.lora or (config.path and not is_gpt2_checkpoint(config.path)):
-            return HFCausalLM.from_config(config, tokenizer)
-        return TransformerLM.from_config(config, tokenizer)
-    except (OSError, ValueError, ImportError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(first) from None

@@ -24,8 +24,8 @@ from safetensors.numpy import save as save_bytes
 
 from society.config import Scenario, TransformerConfig, validate_scenario
 from society.config.language_model import own_keys
-from society.lm import build_language_model
 from society.lm.base import LanguageModel
+from society.lm.factory import build_language_model
 from society.lm.tokenizer import SharedTokenizer
 from society.run.store import atomic_write_bytes
 

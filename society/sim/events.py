@@ -26,7 +26,7 @@ from society.config import (
     RemoveAgents,
     SetParameter,
 )
-from society.lm import build_language_model
+from society.lm.factory import build_language_model
 from society.sim.agents import Speaker
 from society.sim.network import between_community_edges, community_members
 
