@@ -149,14 +149,23 @@ class Measure(ABC):
 class Results:
     """What the measures found in one round, so far; measures only read it.
 
+    It keeps the round's number, agent ids and pair count, not the record, so holding the
+    last results does not keep the round's models alive.
+
     Args:
         record: the round measured.
+
+    Attributes:
+        measured_round: the round measured.
+        ids: the agents' ids, in record order.
     """
 
     def __init__(self, record: RoundRecord) -> None:
-        self.record = record
+        self.measured_round = record.round
+        self.ids = tuple(record.ids)
+        self._n_pairs = None if record.pairs is None else len(record.pairs)
         self._agents: list[dict[str, Any]] = [{} for _ in record.agents]
-        self._position = {agent.id: i for i, agent in enumerate(record.agents)}
+        self._position = {agent_id: i for i, agent_id in enumerate(self.ids)}
         self._pairs: list[pd.DataFrame] = []
         self._round: dict[str, Any] = {}
         self._utterances: dict[str, tuple[tuple[float | None, ...], ...]] = {}
@@ -167,20 +176,17 @@ class Results:
         Raises:
             ValueError: if the rows are not exactly the measure's declared columns.
         """
-        declared, n = measure.columns, len(self.record.agents)
+        declared, n = measure.columns, len(self.ids)
         if len(rows.agent) != (n if declared.agent else 0) or any(
             tuple(row) != declared.agent for row in rows.agent
         ):
             raise ValueError(f"{measure.name}: agent rows differ from {declared.agent}")
         if tuple(rows.round) != declared.round:
             raise ValueError(f"{measure.name}: round row differs from {declared.round}")
-        expected_pairs = self.record.pairs is not None and bool(declared.pair)
+        expected_pairs = self._n_pairs is not None and bool(declared.pair)
         if (rows.pair is not None) != expected_pairs or (
             rows.pair is not None
-            and (
-                tuple(rows.pair.columns) != declared.pair
-                or len(rows.pair) != len(self.record.pairs)
-            )
+            and (tuple(rows.pair.columns) != declared.pair or len(rows.pair) != self._n_pairs)
         ):
             raise ValueError(f"{measure.name}: pair rows differ from {declared.pair}")
         for mine, row in zip(self._agents, rows.agent, strict=False):
@@ -212,17 +218,17 @@ class Results:
     @property
     def pairs(self) -> pd.DataFrame | None:
         """The pair rows so far (a new frame; None when the round compares no pairs)."""
-        if self.record.pairs is None:
+        if self._n_pairs is None:
             return None
         if not self._pairs:
-            return pd.DataFrame(index=range(len(self.record.pairs)))
+            return pd.DataFrame(index=range(self._n_pairs))
         return pd.concat(self._pairs, axis=1)
 
     def pair_table(self) -> pd.DataFrame | None:
         """The round's rows of the pair table: ``round``, then the pair columns."""
         pairs = self.pairs
         if pairs is not None:
-            pairs.insert(0, "round", self.record.round)
+            pairs.insert(0, "round", self.measured_round)
         return pairs
 
     def utterances(self, name: str) -> tuple[tuple[float | None, ...], ...]:
@@ -232,7 +238,7 @@ class Results:
     def utterances_by_agent(self, name: str) -> dict[int, tuple[float | None, ...]]:
         """A per-utterance result keyed by agent id."""
         values = self.utterances(name)
-        return {a.id: v for a, v in zip(self.record.agents, values, strict=False)}
+        return dict(zip(self.ids, values, strict=False))
 
 
 def table_columns(measures: Sequence[type[Measure] | Measure], level: Level) -> tuple[str, ...]:

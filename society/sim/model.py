@@ -261,7 +261,7 @@ class Society(mesa.Model):
         measured = self.measured
         ancestor = (
             measured.utterances_by_agent(UTTERANCES)
-            if measured is not None and measured.record.round == said_in
+            if measured is not None and measured.measured_round == said_in
             else {}
         )
         for agent in self.agents:
