@@ -52,6 +52,7 @@ def fake_results(training=0.5, sampling=4.0, round_=2.0, memory=1.0, agents=64):
         },
         "memory": {"agents": agents, "peak_rss_gb": memory, "rss_gb": memory, "baseline_gb": 0.5},
         "ngram": {"agents_10_s_per_round": 0.1},
+        "measures": {"agents": 20.0, "identity": 0.001, "dialects": 0.5, "total": 0.501},
     }
 
 
@@ -98,6 +99,19 @@ def test_cli_writes_json_and_table(monkeypatch, tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["round"]["speedup"] == 2.0
     assert "4.0x" in result.output and "NO" in result.output
+    assert "measure dialects" in result.output
+
+
+def test_measure_times_cover_every_registered_measure():
+    from society.metrics.suite import MEASURES
+
+    times = bench.measure_times(agents=6, utterances=20, texts=600)
+    names = [cls.name for cls in MEASURES]
+    assert list(times) == ["agents", *names, "total"]
+    assert times["agents"] == 6
+    for name in [*names, "total"]:
+        assert isinstance(times[name], float) and times[name] >= 0
+    assert times["total"] == sum(times[name] for name in names)
 
 
 def test_tokens_until_end_counts_each_rows_first_end_and_not_the_padding():

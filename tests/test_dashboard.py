@@ -96,15 +96,14 @@ def test_dialects_are_named_after_the_community_they_overlap_most(dialects, comm
     assert out.tolist() == expected
 
 
-def test_current_dialects_are_the_measured_ones(society):
-    for agent, label in zip(society.agents, [4, 4, 4, 4, 4, 4, 7, 7, 7], strict=True):
-        agent.metrics["dialect"] = label
+def test_current_dialects_are_the_measured_ones(society, monkeypatch):
+    labels = dict(zip(range(1, 10), [4, 4, 4, 4, 4, 4, 7, 7, 7], strict=True))
+    monkeypatch.setattr(society, "agent_measures", lambda uid: {"dialect": labels[uid]})
     assert current_dialects(society) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 2, 9: 2}
 
 
 def test_without_measured_dialects_the_last_pair_table_is_clustered(society):
-    for agent in society.agents:
-        agent.metrics.pop("dialect", None)
+    society.measured = None  # no measured round: no measured dialects
     society.pairs = [crafted_pairs([[1, 2, 3, 4, 5, 6], [7, 8, 9]])]
     assert current_dialects(society) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 2, 9: 2}
     society.pairs = [crafted_pairs([[1, 2, 3, 4], [5, 6], [7, 8, 9]])]

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from society.metrics.collect import AGENT_COLUMNS, ROUND_COLUMNS
+from society.metrics.suite import AGENT_COLUMNS, ROUND_COLUMNS
 from society.sim.model import Society
 
 
@@ -26,9 +26,9 @@ def test_tables_have_one_row_per_round_and_agent(small):
     agents = society.agent_table()
     rounds = society.round_table()
     assert list(rounds["round"]) == [0, 1, 2, 3]
-    assert set(ROUND_COLUMNS) <= set(rounds.columns)
+    assert tuple(rounds.columns) == ROUND_COLUMNS
     assert len(agents) == 4 * 6
-    assert set(AGENT_COLUMNS) <= set(agents.columns)
+    assert tuple(agents.columns) == AGENT_COLUMNS
     assert agents["perplexity"].notna().all()
     pairs = society.pair_table()
     assert len(pairs) == 4 * 15  # all pairs of 6 agents, every round

@@ -1,7 +1,6 @@
-from types import SimpleNamespace
+import math
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from society.config import MetricsConfig
@@ -13,7 +12,7 @@ from society.metrics.model_based import (
     ancestor_quantiles,
     chosen_agents,
     cross_entropy_matrix,
-    cross_entropy_pairs,
+    perplexities,
     symmetric_divergence,
 )
 from society.sim.model import Society
@@ -28,10 +27,6 @@ class Flat:
     def score(self, texts):
         tokens = np.array([len(t.split()) for t in texts], dtype=float)
         return -self.rate * tokens, tokens
-
-
-def agent(uid, texts, lm):
-    return SimpleNamespace(unique_id=uid, utterances=texts, lm=lm, metrics={})
 
 
 def test_symmetric_divergence_known_answer():
@@ -62,32 +57,28 @@ def test_ngram_divergence_separates_languages():
     assert d[0, 2] > 1.0 and d[1, 2] > 1.0
 
 
-def test_pairs_get_values_only_for_chosen_agents():
-    speakers = [agent(i + 1, [f"w{i} x y", "x y"], Flat(1.0 + i)) for i in range(4)]
-    pairs = pd.DataFrame(
-        [(i + 1, j + 1) for i in range(4) for j in range(i + 1, 4)], columns=["agent_i", "agent_j"]
-    )
+def test_chosen_agents_are_all_up_to_the_limit_else_a_seeded_sample():
     config = MetricsConfig(cross_texts=2, cross_agents=3)
-    chosen = chosen_agents(speakers, config, round_=1, seed=0)
-    assert len(chosen) == 3 and chosen == chosen_agents(speakers, config, round_=1, seed=0)
-    out = cross_entropy_pairs(speakers, pairs.copy(), config, round_=1, seed=0)
-    ids = {speakers[k].unique_id for k in chosen}
-    measured = out["agent_i"].isin(ids) & out["agent_j"].isin(ids)
-    assert out.loc[measured, PAIR_COLUMN].notna().all()
-    assert out.loc[~measured, PAIR_COLUMN].isna().all()
-    # Flat models: H[i, j] = rate_i, so D_ij = 0 for every pair
-    np.testing.assert_allclose(out.loc[measured, PAIR_COLUMN], 0.0, atol=1e-12)
-    off = cross_entropy_pairs(speakers, pairs.copy(), MetricsConfig(cross_texts=0), 1, 0)
-    assert off[PAIR_COLUMN].isna().all()
+    assert chosen_agents(3, config, round_=1, seed=0) == [0, 1, 2]
+    chosen = chosen_agents(5, config, round_=1, seed=0)
+    assert len(chosen) == 3 and chosen == sorted(chosen)
+    assert chosen == chosen_agents(5, config, round_=1, seed=0)
+    assert chosen_agents(5, MetricsConfig(cross_texts=0), 1, 0) == []
+    assert chosen_agents(1, config, 1, 0) == []
+
+
+def test_perplexities_known_answer():
+    corpus, each = perplexities(Flat(2.0), ["a b", "", "c"])
+    assert corpus == pytest.approx(math.exp(2.0))
+    assert each == pytest.approx([math.exp(2.0), None, math.exp(2.0)])
+    assert np.isnan(perplexities(Flat(2.0), [])[0])
 
 
 def test_ancestor_quantiles_known_answer():
-    a = agent(1, [], None)
-    a.ancestor_scores = (3, [10.0, None, 20.0, 30.0, 40.0, 50.0])
-    got = ancestor_quantiles(a, 3)
+    got = ancestor_quantiles([10.0, None, 20.0, 30.0, 40.0, 50.0])
     assert got["ancestor_ppl_q50"] == pytest.approx(30.0)
     assert got["ancestor_ppl_q10"] == pytest.approx(14.0)
-    assert np.isnan(ancestor_quantiles(a, 4)["ancestor_ppl_q90"])
+    assert np.isnan(ancestor_quantiles([None, np.inf])["ancestor_ppl_q90"])
 
 
 def test_society_tables_carry_the_model_measures(small):

@@ -14,8 +14,11 @@ Items (each a dict in the result, ratios where the issue sets a target):
    optimizer steps and sampling.
 5. ``memory``: resident memory of a process holding 64 default agents after one round.
 6. ``ngram``: seconds per round of n-gram societies of 10, 100 and 1,000 agents.
+7. ``measures``: CPU seconds of each registered measure (``society.metrics.suite``) on
+   one round of a 100-agent n-gram society.
 
-Timings are wall-clock minima over repeats; the machine should be quiet.
+Timings are wall-clock minima over repeats (the measures: CPU time of one call); the
+machine should be quiet.
 """
 
 from __future__ import annotations
@@ -439,12 +442,52 @@ def ngram_rounds(
     return out
 
 
+def measure_times(
+    agents: int = 100, utterances: int = 150, texts: int = 4000, seed: int = 0
+) -> dict[str, float]:
+    """CPU seconds each registered measure takes on one round of an n-gram society.
+
+    Builds a default n-gram society (small-world graph, 4 neighbours each) and times every
+    measure of its registry on its round-0 record, in registration order, through
+    ``Registry.measure`` itself. Round 0 is due for the expensive measures, so each does
+    its full work. CPU time (all threads of this process) rather than wall time, so other
+    work on a shared machine does not inflate the numbers.
+
+    Args:
+        agents: number of agents.
+        utterances: texts each agent says.
+        texts: real texts read from the KJV corpus.
+        seed: scenario seed.
+
+    Returns:
+        ``agents``, then each measure's name with its seconds, then ``total``.
+    """
+    from society.config import Scenario
+    from society.sim.model import Society
+
+    scenario = Scenario().with_overrides(
+        {
+            "seed": seed,
+            "network.kind": "small_world",
+            "network.agents": agents,
+            "network.k": 4,
+            "speech.utterances": utterances,
+            "real_data.max_texts": texts,
+            "tokenizer.vocab_size": 2000 if texts >= 2000 else 400,
+        }
+    )
+    society = Society(scenario)
+    seconds: dict[str, float] = {}
+    society.measures.measure(society.round_record(), seconds)
+    return {"agents": float(agents), **seconds, "total": sum(seconds.values())}
+
+
 def run_bench(quick: bool = False, threads: int = 0, console=None) -> dict[str, Any]:  # noqa: ANN001
     """Measure every item; ``quick`` shrinks workloads (rough numbers, a few minutes).
 
     Args:
         quick: smaller workloads (2 agents in the round, 16 in the memory test, no 1,000
-            agent n-gram society).
+            agent n-gram society, 20 agents for the measures).
         threads: torch CPU threads (0: torch's default, one per core).
         console: a rich console for progress lines.
 
@@ -498,6 +541,8 @@ def run_bench(quick: bool = False, threads: int = 0, console=None) -> dict[str, 
     results["memory"] = memory(16 if quick else 64)
     say("n-gram rounds")
     results["ngram"] = ngram_rounds((10, 100) if quick else (10, 100, 1000))
+    say("each registered measure, one round")
+    results["measures"] = measure_times(20 if quick else 100)
     results["targets"] = TARGETS
     results["verdicts"] = verdicts(results)
     return results
@@ -618,6 +663,10 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
     for key, seconds in results["ngram"].items():
         size = key.split("_")[1]
         rows.append((f"n-gram round, {size} agents", f"{seconds:.2f} s", "", None))
+    measures = dict(results["measures"])
+    size = int(measures.pop("agents"))
+    for name, seconds in measures.items():
+        rows.append((f"measure {name}, {size} agents (CPU)", f"{seconds:.3f} s", "", None))
     for item, measured, target, met in rows:
         mark = "" if met is None else ("yes" if met else "NO")
         table.add_row(item, measured, target, mark)

@@ -207,7 +207,7 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Smaller workloads (a rough check).")] = False,
     threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: default).")] = 0,
 ) -> None:
-    """Measure this machine: matmul peak, training, sampling, a full round, n-gram rounds."""
+    """Measure this machine: matmul, training, sampling, a round, n-gram rounds, measures."""
     from society.app.bench import print_results, run_bench
 
     results = run_bench(quick=quick, threads=threads, console=console)

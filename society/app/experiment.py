@@ -51,7 +51,7 @@ from society.config import (
     parse_override,
     read_toml,
 )
-from society.metrics.collect import ROUND_COLUMNS
+from society.metrics.suite import ROUND_COLUMNS
 from society.run.store import atomic_write_parquet, atomic_write_text
 
 DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(>|<|!=)\s*([A-Za-z0-9_.-]+)\s*$")

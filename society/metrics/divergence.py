@@ -220,8 +220,19 @@ def _finish(values: np.ndarray, empty: np.ndarray, i: np.ndarray, j: np.ndarray)
     return values
 
 
-def _pair_array(pairs: str | np.ndarray, n: int) -> np.ndarray:
-    """Canonical unordered pairs: each row ``i < j``, no self-pairs, no repeats, sorted."""
+def canonical_pairs(pairs: str | np.ndarray, n: int) -> np.ndarray:
+    """Canonical unordered pairs: each row ``i < j``, no self-pairs, no repeats, sorted.
+
+    Args:
+        pairs: ``"all"`` or a ``(k, 2)`` array of positions.
+        n: the number of agents.
+
+    Returns:
+        A ``(k, 2)`` int64 array (every pair for ``"all"``).
+
+    Raises:
+        ValueError: for another string or positions outside ``[0, n)``.
+    """
     if isinstance(pairs, str):
         if pairs != "all":
             raise ValueError(f"pairs must be 'all' or a (k, 2) array, got {pairs!r}")
@@ -266,7 +277,7 @@ def pair_table(
             f"agent_ids, communities and docs differ in length: "
             f"{n}, {len(communities)}, {len(docs)}"
         )
-    index = _pair_array(pairs, n)
+    index = canonical_pairs(pairs, n)
     ids = np.asarray(agent_ids, dtype=np.int64)
     comm = np.asarray(communities)
     i, j = index[:, 0], index[:, 1]

@@ -156,7 +156,18 @@ def text_metrics(texts: Iterable[str]) -> dict[str, float]:
         ``ttr``, ``hapax_ratio`` and ``mean_length`` (words per text), all as floats.
         With no texts or no words every value is 0.0.
     """
-    token_lists = tokenize_all(texts)
+    return doc_metrics(tokenize_all(texts))
+
+
+def doc_metrics(token_lists: TokenLists) -> dict[str, float]:
+    """``text_metrics`` of texts already tokenised (``tokenize_all``).
+
+    Args:
+        token_lists: one word list per text.
+
+    Returns:
+        The same columns as ``text_metrics``.
+    """
     counts = Counter(w for tokens in token_lists for w in tokens)
     n_tokens = sum(counts.values())
     return {

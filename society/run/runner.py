@@ -59,8 +59,7 @@ def write_round(store: RunStore, society: Society) -> None:
             "rounds": society.round_table(),
             "agents": society.agent_table(),
             "pairs": society.pair_table(),
-            "innovations": society.measures.innovation_table(),
-            "expressions": society.measures.expression_table(),
+            **society.measures.tables(),  # side tables: innovations, expressions
         }
     )
     if society.scenario.metrics.samples:

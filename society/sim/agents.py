@@ -46,7 +46,6 @@ class Speaker(FixedAgent):
         self.kept: list[str] = []
         self.kept_from: list[int] = []  # speaker id of each kept text (-1 = real text)
         self.buffer: deque[list[str]] = deque([data], maxlen=self._buffer_rounds())
-        self.metrics: dict[str, float] = {}
 
     @property
     def node(self) -> int:

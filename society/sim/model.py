@@ -17,6 +17,7 @@ row of the metric tables describes one generation's model and what that model sa
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import mesa
@@ -29,16 +30,10 @@ from society.corpora import Corpus
 from society.lm.ancestor_cache import build_ancestor
 from society.lm.base import LanguageModel, sample_many
 from society.lm.tokenizer import SharedTokenizer
-from society.metrics.collect import (
-    AGENT_COLUMNS,
-    ROUND_COLUMNS,
-    agent_metrics,
-    pair_metrics,
-    round_metrics,
-)
-from society.metrics.model_based import model_measures
-from society.metrics.suite import Measures
-from society.metrics.text import tokenize_all
+from society.metrics.measures.ancestor import UTTERANCES
+from society.metrics.record import AgentRecord, RoundRecord
+from society.metrics.registry import KEYS, Registry, Results
+from society.metrics.suite import build_suite
 from society.sim.agents import Speaker
 from society.sim.community_sources import CommunitySources
 from society.sim.curation import Curator
@@ -49,7 +44,7 @@ from society.sim.selection import attention
 
 def _agent_reporter(name: str):
     def report(agent: Speaker) -> Any:
-        return agent.metrics.get(name)
+        return agent.model.measured.agent_row(agent.unique_id).get(name)
 
     report.__name__ = f"agent_{name}"
     return report
@@ -61,6 +56,28 @@ def _round_reporter(name: str):
 
     report.__name__ = f"round_{name}"
     return report
+
+
+def collector(measures: Registry) -> mesa.DataCollector:
+    """A DataCollector of every column the registered measures declare."""
+    agent_columns = measures.columns("agent")[len(KEYS["agent"]) :]  # Step, AgentID
+    return mesa.DataCollector(
+        model_reporters={name: _round_reporter(name) for name in measures.columns("round")},
+        agent_reporters={name: _agent_reporter(name) for name in agent_columns},
+    )
+
+
+def agent_record(agent: Speaker) -> AgentRecord:
+    """The agent's round as the measures see it (texts, counts, its model to score with)."""
+    return AgentRecord.of(
+        id=agent.unique_id,
+        node=agent.node,
+        community=agent.community,
+        texts=agent.utterances,
+        heard=len(agent.heard),
+        kept=len(agent.kept),
+        model=agent.lm,
+    )
 
 
 class Society(mesa.Model):
@@ -117,7 +134,7 @@ class Society(mesa.Model):
             (int(c) for _, c in self.graph.nodes(data="community", default=0)),
         )
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
-        self.measures = Measures(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
+        self.measures = build_suite(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
         self.curator = Curator(self)
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
@@ -131,10 +148,8 @@ class Society(mesa.Model):
         self.sample_log: list[dict[str, Any]] = []
         self._heard: Counter[tuple[int, int]] = Counter()
         self._kept: Counter[tuple[int, int]] = Counter()
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: _round_reporter(name) for name in ROUND_COLUMNS},
-            agent_reporters={name: _agent_reporter(name) for name in AGENT_COLUMNS},
-        )
+        self.measured: Results | None = None  # the last measured round
+        self.datacollector = collector(self.measures)
         self.speak()
         self.measure()
 
@@ -164,23 +179,33 @@ class Society(mesa.Model):
             agent.say(texts)
 
     def measure(self) -> None:
-        """Measure agents, pairs and the round (every ``metrics.every`` rounds and the last)."""
-        scenario = self.scenario
-        if self.round % scenario.metrics.every and self.round != self.rounds:
+        """Measure agents, pairs and the round (every ``metrics.every`` rounds and the last).
+
+        Every registered measure (``society.metrics.suite``) reads one frozen record of
+        the round; their rows become the tables, nothing is written onto the agents.
+        """
+        if self.round % self.scenario.metrics.every and self.round != self.rounds:
             return
-        speakers = list(self.agents)
-        docs = [tokenize_all(agent.utterances) for agent in speakers]
-        for agent in speakers:
-            agent.metrics = agent_metrics(agent, self.heldout)
-        self.measures.measure_agents(speakers, docs, self.round, self.rounds)
-        pairs = pair_metrics(speakers, self.graph, self.scenario.metrics.pairs)
-        pairs = model_measures(speakers, pairs, scenario.metrics, self.round, scenario.seed)
+        self.measured = self.measures.measure(self.round_record())
+        pairs = self.measured.pair_table()
         if pairs is not None:
-            pairs.insert(0, "round", self.round)
             self.pairs.append(pairs)
-        self.latest = round_metrics(self.round, speakers, pairs)
-        self.latest |= self.measures.round(self.round, speakers, docs, pairs, self.graph)
+        self.latest = dict(self.measured.round)
         self.datacollector.collect(self)
+
+    def round_record(self) -> RoundRecord:
+        """The current round, frozen for the measures."""
+        return RoundRecord.of(
+            self.round,
+            self.rounds,
+            [agent_record(agent) for agent in self.agents],
+            self.graph,
+            self.scenario.metrics.pairs,
+        )
+
+    def agent_measures(self, unique_id: int) -> Mapping[str, Any]:
+        """The agent's row of the last measured round (empty if it was not measured)."""
+        return self.measured.agent_row(unique_id) if self.measured is not None else {}
 
     def speaker(self, unique_id: int) -> Speaker:
         """The agent with this id."""
@@ -233,8 +258,14 @@ class Society(mesa.Model):
         round's utterances are logged with ``final=True`` and no counts.
         """
         said_in = self.round - 1 if not final else self.round
+        measured = self.measured
+        ancestor = (
+            measured.utterances_by_agent(UTTERANCES)
+            if measured is not None and measured.measured_round == said_in
+            else {}
+        )
         for agent in self.agents:
-            scored_in, scores = getattr(agent, "ancestor_scores", (None, []))
+            scores = ancestor.get(agent.unique_id, ())
             for i, text in enumerate(agent.utterances):
                 key = (agent.unique_id, i)
                 self.sample_log.append(
@@ -244,9 +275,7 @@ class Society(mesa.Model):
                         "text": text,
                         "heard": None if final else self._heard[key],
                         "kept": None if final else self._kept[key],
-                        "ancestor_ppl": (
-                            scores[i] if scored_in == said_in and i < len(scores) else None
-                        ),
+                        "ancestor_ppl": scores[i] if i < len(scores) else None,
                     }
                 )
         self._heard.clear()

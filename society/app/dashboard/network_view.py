@@ -91,8 +91,9 @@ def current_dialects(society: Society) -> dict[int, int]:
     agents = sorted(society.agents, key=lambda a: a.unique_id)
     ids = [a.unique_id for a in agents]
     communities = np.array([a.community for a in agents])
-    if all("dialect" in a.metrics for a in agents):
-        labels = np.array([int(a.metrics["dialect"]) for a in agents])
+    measured = [society.agent_measures(a.unique_id) for a in agents]
+    if all("dialect" in row for row in measured):
+        labels = np.array([int(row["dialect"]) for row in measured])
     else:
         pairs = latest_pairs(society)
         if pairs.empty:

@@ -190,7 +190,7 @@ def InterventionPanel(model: Society) -> None:  # noqa: N802
 def utterances_html(society: Society, agent_id: int, shown: int = UTTERANCES_SHOWN) -> str:
     """The agent's latest utterances as an HTML list (escaped), with its current metrics."""
     agent = society.speaker(agent_id)
-    metrics = agent.metrics
+    metrics = society.agent_measures(agent_id)
     head = (
         f"<p>round {society.round}, community {agent.community}: "
         f"perplexity {metrics.get('perplexity', float('nan')):.1f}, "

@@ -1,0 +1,1 @@
+"""The registered measures, one small module per family (see ``society.metrics.suite``)."""

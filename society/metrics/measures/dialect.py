@@ -1,0 +1,169 @@
+"""Dialects: agents clustered by how they speak, and how the clusters sit on the network."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from scipy.sparse.csgraph import shortest_path
+
+from society.metrics.dialects import (
+    MIN_SILHOUETTE,
+    assign_nearest,
+    best_cut,
+    characteristic_expressions,
+    dialect_ari,
+    distance_matrix,
+    mantel,
+    shuffle_null,
+    within_between_index,
+)
+from society.metrics.divergence import jsd_matrix, ngram_count_matrix, ngram_counts
+from society.metrics.record import Doc, RoundRecord
+from society.metrics.registry import Columns, Measure, Results, Rows, Setup
+
+DIALECT_COLUMNS = (
+    "dialects",
+    "dialect_silhouette",
+    "dialect_null_silhouette",
+    "dialect_ari",
+    "dialect_index",
+    "mantel_r",
+    "mantel_p",
+)
+EXPRESSION_COLUMNS = ("round", "dialect", "agents", "rank", "expression", "z", "count")
+PURPOSE = 3
+"""Seeds the sample of agents clustered directly: ``(seed, round, PURPOSE)``."""
+
+
+def hops(graph: nx.Graph, nodes: Sequence[int]) -> np.ndarray:
+    """Shortest-path lengths (edges) between ``nodes``.
+
+    Unreachable pairs (isolated communities) count as one hop farther than the farthest
+    reachable pair, so the Mantel test still sees them as distant.
+
+    Args:
+        graph: the network.
+        nodes: the nodes, in the order of the matrix's rows.
+
+    Returns:
+        A square float matrix.
+    """
+    everyone = list(graph.nodes)
+    position = {node: i for i, node in enumerate(everyone)}
+    adjacency = nx.to_scipy_sparse_array(graph, nodelist=everyone, weight=None)
+    rows = [position[node] for node in nodes]
+    lengths = shortest_path(adjacency, directed=False, unweighted=True, indices=rows)
+    lengths = lengths[:, rows]
+    finite = lengths[np.isfinite(lengths)]
+    return np.where(np.isfinite(lengths), lengths, (finite.max() if finite.size else 0) + 1)
+
+
+def characteristic(round_: int, docs: Sequence[Doc], labels: np.ndarray, top: int) -> pd.DataFrame:
+    """Characteristic words and bigrams of each dialect this round (``EXPRESSION_COLUMNS``).
+
+    Args:
+        round_: the round.
+        docs: every agent's tokenised texts.
+        labels: every agent's dialect.
+        top: expressions per dialect.
+
+    Returns:
+        One row per (dialect, rank).
+    """
+    from scipy import sparse
+
+    uni, uni_vocab = ngram_counts(docs, 1)
+    bi, bi_vocab = ngram_counts(docs, 2)
+    table = characteristic_expressions(
+        sparse.hstack([uni, bi]).tocsr(), [*uni_vocab, *bi_vocab], labels, top=top
+    )
+    sizes = pd.Series(labels).value_counts()
+    table.insert(0, "round", round_)
+    table.insert(2, "agents", table["dialect"].map(sizes).astype(int))
+    return table
+
+
+class Dialects(Measure):
+    """Cluster agents into dialects and relate the dialects to the network.
+
+    Clusters the pair column ``dialect_distance`` when the pair table covers every pair
+    (else the agents' unigram or bigram JSD, on a seeded sample of ``dialect_agents`` with
+    the rest joining the nearest dialect); a dialect split counts only when its
+    silhouette beats ``dialect_null`` text shuffles. Gives each agent its ``dialect`` and
+    the round the number of dialects, their silhouette, agreement with the communities,
+    separation, and the Mantel test against graph distance; keeps each split round's
+    characteristic expressions (the ``expressions`` side table).
+    """
+
+    name = "dialects"
+    columns = Columns(agent=("dialect",), round=DIALECT_COLUMNS)
+
+    def __init__(self, setup: Setup) -> None:
+        super().__init__(setup)
+        self.expressions: list[pd.DataFrame] = []
+
+    def measure(self, record: RoundRecord, before: Results) -> Rows:
+        """Dialect per agent; the dialect columns of the round."""
+        config, seed, round_ = self.setup.config, self.setup.seed, record.round
+        agents, docs, pairs = record.agents, record.docs, before.pairs
+        n = len(agents)
+        out: dict[str, Any] = dict.fromkeys(DIALECT_COLUMNS, float("nan"))
+        if n == 0:
+            return Rows(round=out)
+        column = config.dialect_distance
+        order = 2 if column == "jsd_bigram" else 1
+        if n > config.dialect_agents:
+            rng = np.random.default_rng([seed, round_, PURPOSE])
+            sample = np.sort(rng.choice(n, config.dialect_agents, replace=False))
+        else:
+            sample = np.arange(n)
+        complete = (
+            pairs is not None
+            and column in pairs
+            and len(pairs) == n * (n - 1) // 2
+            and bool(pairs[column].notna().all())
+        )
+        if not complete and not column.startswith("jsd"):
+            column = "jsd_unigram"  # model-based distances only cover a sample of agents
+        if complete and len(sample) == n:
+            distance = distance_matrix(pairs, record.ids, column)
+        else:
+            distance = jsd_matrix(ngram_count_matrix([docs[i] for i in sample], order))
+        sampled_docs = [docs[i] for i in sample]
+        labels, silhouette = best_cut(distance, config.max_dialects)
+        threshold = MIN_SILHOUETTE
+        if config.dialect_null and column.startswith("jsd"):
+            null = shuffle_null(
+                sampled_docs, order, config.dialect_null, seed + round_, config.max_dialects
+            )
+            threshold = float(np.nanmax(null)) if np.isfinite(null).any() else threshold
+            out["dialect_null_silhouette"] = threshold
+        if not silhouette > threshold:
+            labels = np.zeros(len(sample), dtype=np.int64)
+        out["dialect_silhouette"] = silhouette
+        if len(sample) < n:
+            labels_all = assign_nearest(ngram_count_matrix(docs, order), sample, labels)
+        else:
+            labels_all = labels
+        k = len(np.unique(labels))
+        out["dialects"] = float(len(np.unique(labels_all)))
+        out["dialect_ari"] = dialect_ari(labels_all, record.communities)
+        out["dialect_index"] = within_between_index(distance, labels)["index"]
+        if config.mantel_permutations and len(sample) >= 3:
+            distances = hops(record.graph, [agents[i].node for i in sample])
+            out["mantel_r"], out["mantel_p"] = mantel(
+                distance, distances, config.mantel_permutations, seed=seed + round_
+            )
+        if config.expressions and k >= 2:
+            self.expressions.append(characteristic(round_, docs, labels_all, config.expressions))
+        return Rows(agent=[{"dialect": int(label)} for label in labels_all], round=out)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """``expressions``: one row per (round, dialect, rank) of every split round."""
+        if not self.expressions:
+            return {"expressions": pd.DataFrame(columns=list(EXPRESSION_COLUMNS))}
+        return {"expressions": pd.concat(self.expressions, ignore_index=True)}

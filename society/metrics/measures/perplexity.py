@@ -1,0 +1,21 @@
+"""How well each agent's model predicts held-out real text."""
+
+from __future__ import annotations
+
+from society.lm.base import perplexity
+from society.metrics.record import RoundRecord
+from society.metrics.registry import Columns, Measure, Results, Rows
+
+
+class HeldoutPerplexity(Measure):
+    """Perplexity of each agent's model on the run's held-out texts (``setup.heldout``)."""
+
+    name = "perplexity"
+    columns = Columns(agent=("perplexity",))
+
+    def measure(self, record: RoundRecord, before: Results) -> Rows:
+        """``perplexity(model.score(heldout))`` per agent."""
+        heldout = list(self.setup.heldout)
+        return Rows(
+            agent=[{"perplexity": perplexity(*a.model.score(heldout))} for a in record.agents]
+        )

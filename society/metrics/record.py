@@ -1,0 +1,168 @@
+"""The frozen record of one measured round: everything the measures may look at.
+
+The society builds one ``RoundRecord`` per measured round (``Society.round_record``);
+every registered measure reads it and nothing else of the society, so a measure can be
+called on a hand-built record in a test. Nothing here knows about Mesa or agents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import networkx as nx
+import numpy as np
+
+from society.metrics.divergence import canonical_pairs
+from society.metrics.text import tokenize_all
+
+AUTO_ALL_PAIRS = 200
+"""With ``metrics.pairs = "auto"``, every pair is measured up to this many agents."""
+
+Doc = tuple[tuple[str, ...], ...]
+
+
+class Scorer(Protocol):
+    """The one thing measures may ask of a model (``LanguageModel.score``)."""
+
+    def score(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Per-text total log-likelihood (nats) and per-text scored token counts."""
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    """One agent as the measures see it in one round.
+
+    Attributes:
+        id: the agent's unique id.
+        node: the graph node it sits on.
+        community: its community label.
+        texts: what it said this round.
+        docs: ``texts`` tokenised (``text.tokenize_all``), one word tuple per text.
+        heard: how many texts it heard this round.
+        kept: how many of them it kept.
+        model: its language model, to be used only through ``score``.
+    """
+
+    id: int
+    node: int
+    community: int
+    texts: tuple[str, ...]
+    docs: Doc
+    heard: int
+    kept: int
+    model: Scorer
+
+    @classmethod
+    def of(
+        cls,
+        id: int,  # noqa: A002 - the record's field name
+        node: int,
+        community: int,
+        texts: Sequence[str],
+        heard: int,
+        kept: int,
+        model: Scorer,
+    ) -> AgentRecord:
+        """Freeze one agent's round, tokenising its texts once.
+
+        Args:
+            id: the agent's unique id.
+            node: its node.
+            community: its community.
+            texts: what it said this round.
+            heard: texts heard this round.
+            kept: texts kept this round.
+            model: its language model.
+
+        Returns:
+            The record.
+        """
+        texts = tuple(texts)
+        docs = tuple(tuple(words) for words in tokenize_all(texts))
+        return cls(id, node, community, texts, docs, heard, kept, model)
+
+
+@dataclass(frozen=True)
+class RoundRecord:
+    """One measured round: the agents, which pairs to compare, and the graph.
+
+    Attributes:
+        round: the round measured.
+        last: the run's last round (expensive measures also run on it).
+        agents: the agents, in the society's order (the tables' row order).
+        pairs: ``(k, 2)`` positions into ``agents`` of the pairs to compare, each row
+            ``i < j``, rows sorted (read-only array); None when no pair is compared.
+        graph: a read-only view of the network.
+    """
+
+    round: int
+    last: int
+    agents: tuple[AgentRecord, ...]
+    pairs: np.ndarray | None
+    graph: nx.Graph
+
+    @classmethod
+    def of(
+        cls,
+        round_: int,
+        last: int,
+        agents: Sequence[AgentRecord],
+        graph: nx.Graph,
+        pairs: str = "auto",
+    ) -> RoundRecord:
+        """Freeze one round: choose the pairs, take a read-only view of the graph.
+
+        Args:
+            round_: the round.
+            last: the run's last round.
+            agents: the agent records, in the society's order.
+            graph: the network (viewed, not copied).
+            pairs: ``metrics.pairs``: ``"all"``, ``"edges"``, ``"auto"`` or ``"none"``.
+
+        Returns:
+            The record.
+        """
+        agents = tuple(agents)
+        chosen = select_pairs(graph, [a.node for a in agents], pairs)
+        if chosen is not None:
+            chosen.flags.writeable = False
+        return cls(round_, last, agents, chosen, graph.copy(as_view=True))
+
+    @property
+    def ids(self) -> list[int]:
+        """The agents' ids, in order."""
+        return [a.id for a in self.agents]
+
+    @property
+    def communities(self) -> list[int]:
+        """The agents' communities, in order."""
+        return [a.community for a in self.agents]
+
+    @property
+    def docs(self) -> list[Doc]:
+        """The agents' tokenised texts, in order."""
+        return [a.docs for a in self.agents]
+
+
+def select_pairs(graph: nx.Graph, nodes: Sequence[int], mode: str) -> np.ndarray | None:
+    """Which agent pairs to compare: all of them, the graph's edges, or none.
+
+    Args:
+        graph: the network.
+        nodes: each agent's node, in agent order.
+        mode: ``"all"``, ``"edges"``, ``"auto"`` (all up to ``AUTO_ALL_PAIRS`` agents, else
+            edges) or ``"none"``.
+
+    Returns:
+        Canonical ``(k, 2)`` positions into ``nodes`` (see
+        ``divergence.canonical_pairs``), or None for ``"none"`` or fewer than two agents.
+    """
+    if mode == "none" or len(nodes) < 2:
+        return None
+    if mode == "all" or (mode == "auto" and len(nodes) <= AUTO_ALL_PAIRS):
+        return canonical_pairs("all", len(nodes))
+    position = {node: i for i, node in enumerate(nodes)}
+    edges = [sorted((position[u], position[v])) for u, v in graph.edges if u in position]
+    return canonical_pairs(np.asarray(edges, dtype=np.int64).reshape(-1, 2), len(nodes))

@@ -1,0 +1,48 @@
+import math
+
+import numpy as np
+import pytest
+
+from society.corpora import load_corpus
+from society.metrics.measures.lexical import Lexicon, TextDiversity
+from tests.records import agent, measure, record, setup
+
+
+def test_text_diversity_known_answers():
+    rows = measure(TextDiversity, record([agent(1, ["a b a", "c"]), agent(2, [])]), setup())
+    first, empty = rows.agent
+    assert first["distinct_1"] == pytest.approx(3 / 4)
+    assert first["distinct_2"] == pytest.approx(1.0)  # "a b", "b a"
+    assert first["vocab_size"] == 3 and first["mean_length"] == 2
+    assert first["hapax_ratio"] == pytest.approx(2 / 3)
+    assert first["entropy"] == pytest.approx(-(0.5 * math.log(0.5) + 2 * 0.25 * math.log(0.25)))
+    assert all(v == 0.0 for v in empty.values())
+
+
+def test_lexicon_against_the_reference():
+    # real vocabulary: the cat sat on mat dog ran to a bird sang in tree
+    rows = measure(Lexicon, record([agent(1, ["the cat zzz", "the cat"])]), setup())
+    (row,) = rows.agent
+    assert (row["unique_1"], row["unique_2"], row["unique_3"]) == (3.0, 2.0, 1.0)
+    assert row["neologism_share"] == pytest.approx(1 / 5)
+    assert row["novel_2"] == pytest.approx(1 / 3)  # "cat zzz" of "the cat", "cat zzz", "the cat"
+    assert row["novel_3"] == pytest.approx(1.0)
+    # held-out vocabulary: the cat ran a dog sat on tree bird (9 types), "the" and "cat" used
+    assert row["coverage"] == pytest.approx(2 / 9)
+    assert np.isnan(row["grammatical"])  # no grammar behind a plain corpus
+
+
+def test_lexicon_is_nan_where_an_agent_said_nothing():
+    (row,) = measure(Lexicon, record([agent(1, [])]), setup()).agent
+    assert np.isnan(row["neologism_share"]) and np.isnan(row["novel_2"])
+    assert row["unique_1"] == 0.0
+
+
+def test_grammaticality_against_the_generating_grammar():
+    corpus = load_corpus("grammar", holdout=0.2, split_seed=0, grammar_texts=300)
+    good = corpus.heldout[:20]
+    bad = [" ".join(reversed(t.split())) + " zzz" for t in good]
+    rec = record([agent(1, good), agent(2, bad)])
+    first, second = measure(Lexicon, rec, setup(corpus=corpus)).agent
+    assert first["grammatical"] == 1.0 and second["grammatical"] == 0.0
+    assert second["neologism_share"] > 0  # "zzz" is not a word of the grammar

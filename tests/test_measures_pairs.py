@@ -1,0 +1,77 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from society.metrics.measures.pairs import CrossEntropy, DivergenceSummary, PairDivergence
+from tests.records import Flat, agent, given, measure, record, setup
+
+
+class Knows:
+    """A fake model: a word it knows costs 1 nat, any other 3."""
+
+    def __init__(self, *words: str) -> None:
+        self.words = set(words)
+
+    def score(self, texts):
+        cost = [sum(1.0 if w in self.words else 3.0 for w in t.split()) for t in texts]
+        return -np.array(cost), np.array([len(t.split()) for t in texts], dtype=float)
+
+
+def test_jsd_of_identical_docs_is_zero_and_of_disjoint_docs_one_bit():
+    rec = record(
+        [
+            agent(1, ["a b a"], community=0),
+            agent(2, ["a b a"], community=0),
+            agent(3, ["x y"], community=1),
+        ]
+    )
+    rows = measure(PairDivergence, rec, setup()).pair
+    assert rows[["agent_i", "agent_j"]].values.tolist() == [[1, 2], [1, 3], [2, 3]]
+    assert rows["same_community"].tolist() == [True, False, False]
+    assert rows["jsd_unigram"].tolist() == pytest.approx([0.0, 1.0, 1.0])
+    assert rows["jsd_bigram"].tolist() == pytest.approx([0.0, 1.0, 1.0])
+
+
+def test_only_the_records_pairs_are_compared():
+    graph_pairs = record([agent(1, ["a"]), agent(2, ["b"])], pairs="none")
+    assert measure(PairDivergence, graph_pairs, setup()).pair is None
+    assert measure(CrossEntropy, graph_pairs, setup()).pair is None
+
+
+def test_cross_entropy_divergence_known_answer():
+    rec = record([agent(1, ["a a"], model=Knows("a")), agent(2, ["b b"], model=Knows("b"))])
+    (value,) = measure(CrossEntropy, rec, setup()).pair["cross_entropy_div"]
+    assert value == pytest.approx(((3 - 1) + (3 - 1)) / 2)
+
+
+def test_cross_entropy_only_among_the_chosen_agents():
+    rec = record([agent(i + 1, [f"w{i} x y", "x y"], model=Flat(1.0 + i)) for i in range(4)])
+    values = measure(CrossEntropy, rec, setup(cross_texts=2, cross_agents=3)).pair
+    measured = values["cross_entropy_div"].notna()
+    assert measured.sum() == 3  # the pairs among 3 of 4 agents
+    np.testing.assert_allclose(values.loc[measured, "cross_entropy_div"], 0.0, atol=1e-12)
+    off = measure(CrossEntropy, rec, setup(cross_texts=0)).pair
+    assert off["cross_entropy_div"].isna().all()
+
+
+def test_summary_within_between_and_index():
+    rec = record([agent(i, ["a"]) for i in range(3)])
+    pairs = pd.DataFrame(
+        {
+            "same_community": [True, False, False],
+            "jsd_unigram": [0.2, 0.8, 0.6],
+            "jsd_bigram": [np.nan, np.nan, np.nan],
+        }
+    )
+    out = measure(DivergenceSummary, rec, setup(), given(rec, pair=pairs)).round
+    assert out["jsd_unigram_within"] == pytest.approx(0.2)
+    assert out["jsd_unigram_between"] == pytest.approx(0.7)
+    assert out["jsd_unigram_index"] == pytest.approx(1 - 0.2 / 0.7)
+    assert np.isnan(out["jsd_bigram_index"])
+    assert np.isnan(out["cross_entropy_div_within"])  # no such column yet
+
+
+def test_summary_without_pairs_is_nan():
+    rec = record([agent(1, ["a"]), agent(2, ["b"])], pairs="none")
+    out = measure(DivergenceSummary, rec, setup()).round
+    assert len(out) == 9 and all(np.isnan(v) for v in out.values())
