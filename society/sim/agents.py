@@ -10,7 +10,7 @@ from mesa.discrete_space import FixedAgent
 
 from society.lm.base import LanguageModel
 from society.sim.curation import real_fraction
-from society.sim.mutation import mutate, temperature_at
+from society.sim.mutation import temperature_at, token_noise
 
 if TYPE_CHECKING:
     from mesa.discrete_space import Cell
@@ -79,7 +79,10 @@ class Speaker(FixedAgent):
 
     def say(self, texts: list[str]) -> None:
         """Take ``texts`` as this round's utterances, after token noise (mutation)."""
-        self.utterances = mutate(self.model, texts)
+        model, rate = self.model, self.model.scenario.mutation.token_noise
+        if rate > 0:
+            texts = token_noise(texts, rate, model.tokenizer, model.rng, model.noise_vocabulary)
+        self.utterances = texts
 
     def speak(self) -> None:
         """Sample and say this round's utterances alone (the society samples all at once)."""

@@ -17,6 +17,7 @@ row of the metric tables describes one generation's model and what that model sa
 from __future__ import annotations
 
 from collections import Counter
+from functools import cached_property
 from typing import Any
 
 import mesa
@@ -43,6 +44,7 @@ from society.sim.agents import Speaker
 from society.sim.community_sources import CommunitySources
 from society.sim.curation import Curator
 from society.sim.events import apply_events
+from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
 from society.sim.selection import attention
 
@@ -181,6 +183,11 @@ class Society(mesa.Model):
         self.latest = round_metrics(self.round, speakers, pairs)
         self.latest |= self.measures.round(self.round, speakers, docs, pairs, self.graph)
         self.datacollector.collect(self)
+
+    @cached_property
+    def noise_vocabulary(self) -> np.ndarray:
+        """What token noise draws from: whole-character tokens of the real training text."""
+        return whole_character_tokens(self.tokenizer, self.corpus.train)
 
     def speaker(self, unique_id: int) -> Speaker:
         """The agent with this id."""
