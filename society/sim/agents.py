@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from mesa.discrete_space import FixedAgent
 
 from society.lm.base import LanguageModel
-from society.sim.curation import real_fraction
+from society.sim.curation import Curator, real_fraction
 from society.sim.mutation import temperature_at, token_noise
 
 if TYPE_CHECKING:
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
 
 class Speaker(FixedAgent):
     """An agent that speaks, listens to its neighbours, keeps what passes its filters, learns.
+
+    The round's selection factors and curator come as arguments of :meth:`listen` and
+    :meth:`curate`.
 
     Args:
         model: the society.
@@ -88,15 +92,18 @@ class Speaker(FixedAgent):
         """Sample and say this round's utterances alone (the society samples all at once)."""
         self.say(self.lm.sample(**self.speech()))
 
-    def sources(self) -> list[tuple[Speaker, float]]:
-        """Who this agent listens to: edge weight times the speaker's selection factor."""
+    def sources(self, attention: Mapping[int, float]) -> list[tuple[Speaker, float]]:
+        """Who this agent listens to: edge weight times the speaker's selection factor.
+
+        Args:
+            attention: each speaker's selection factor (``selection.attention``; missing: 1).
+        """
         graph = self.model.graph
-        factor = self.model.attention
         out = [
             (
                 agent,
                 float(graph.edges[self.node, agent.node].get("weight", 1.0))
-                * factor.get(agent.unique_id, 1.0),
+                * attention.get(agent.unique_id, 1.0),
             )
             for agent in self.cell.neighborhood.agents
         ]
@@ -105,14 +112,18 @@ class Speaker(FixedAgent):
             out.append((self, listening.self_weight))
         return out
 
-    def listen(self) -> None:
-        """Gather this round's training text: neighbours' utterances (by weight) plus real text."""
+    def listen(self, attention: Mapping[int, float]) -> None:
+        """Gather this round's training text: neighbours' utterances (by weight) plus real text.
+
+        Args:
+            attention: each speaker's selection factor this round (empty: none).
+        """
         scenario = self.model.scenario
         total = scenario.listening.texts or scenario.speech.utterances
         n_real = int(round(real_fraction(scenario.real_data, self.model.round) * total))
         candidates: list[tuple[int, int]] = []
         weights: list[float] = []
-        for agent, weight in self.sources():
+        for agent, weight in self.sources(attention):
             count = len(agent.utterances)
             candidates.extend((agent.unique_id, i) for i in range(count))
             weights.extend([weight / max(count, 1)] * count)
@@ -127,12 +138,19 @@ class Speaker(FixedAgent):
         self.heard = picked + [(-1, i) for i in range(len(real))]
         self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
 
-    def curate(self) -> None:
-        """Keep what passes the scenario's filters (``society.sim.curation.Curator``)."""
-        keep = self.model.curator.mask(self.heard_texts, listener=self.lm)
+    def curate(self, curator: Curator) -> np.ndarray:
+        """Keep what passes the scenario's ``[curation]`` filters.
+
+        Args:
+            curator: the society's curator.
+
+        Returns:
+            ``keep[i]``: whether the agent kept ``heard_texts[i]``.
+        """
+        keep = curator.mask(self.heard_texts, self.model.scenario.curation, listener=self.lm)
         self.kept = [t for t, k in zip(self.heard_texts, keep, strict=True) if k]
         self.kept_from = [s for (s, _), k in zip(self.heard, keep, strict=True) if k]
-        self.model.record_kept(self.heard, keep)
+        return keep
 
     def learn(self) -> None:
         """Update the data buffer, then the model (from current weights or own ancestor)."""

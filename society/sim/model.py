@@ -42,7 +42,7 @@ from society.metrics.suite import Measures
 from society.metrics.text import tokenize_all
 from society.sim.agents import Speaker
 from society.sim.community_sources import CommunitySources
-from society.sim.curation import Curator
+from society.sim.curation import Critics, Curator
 from society.sim.events import apply_events
 from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
@@ -120,7 +120,10 @@ class Society(mesa.Model):
         )
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
         self.measures = Measures(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
-        self.curator = Curator(self)
+        self.critics = Critics(self.ancestor, self.tokenizer, self.corpus.train)
+        self.curator = Curator(
+            self.critics, self.heldout, self.corpus.grammar, self.rng, scenario.curation.labels
+        )
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
             community = int(self.graph.nodes[node].get("community", 0))
@@ -148,9 +151,11 @@ class Society(mesa.Model):
     def step(self) -> None:
         """Run one round: events, listen, curate, learn, speak, measure."""
         apply_events(self, self.round)
-        self.attention = attention(self)
-        self.agents.do("listen")
-        self.agents.do("curate")
+        speakers = list(self.agents)
+        self.attention = attention(speakers, self.graph, self.scenario.selection, self.critic)
+        self.agents.do("listen", self.attention)
+        for agent in speakers:  # keep what passes the filters; count who heard and kept each text
+            self.record_kept(agent.heard, agent.curate(self.curator))
         self.log_samples(final=False)
         self.agents.do("learn")
         self.speak()
@@ -188,6 +193,11 @@ class Society(mesa.Model):
     def noise_vocabulary(self) -> np.ndarray:
         """What token noise draws from: whole-character tokens of the real training text."""
         return whole_character_tokens(self.tokenizer, self.corpus.train)
+
+    def critic(self) -> LanguageModel:
+        """The critic now: with ``curation.critic = "real"`` the n-gram model, else the ancestor."""
+        curation = self.scenario.curation
+        return self.critics.get(curation.critic, curation.critic_order)
 
     def speaker(self, unique_id: int) -> Speaker:
         """The agent with this id."""
