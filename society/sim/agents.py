@@ -12,18 +12,17 @@ from mesa.discrete_space import FixedAgent
 from society.lm.base import LanguageModel
 from society.sim.curation import Curator, real_fraction
 from society.sim.mutation import temperature_at, token_noise
+from society.sim.world import World
 
 if TYPE_CHECKING:
     from mesa.discrete_space import Cell
-
-    from society.sim.model import Society
 
 
 class Speaker(FixedAgent):
     """An agent that speaks, listens to its neighbours, keeps what passes its filters, learns.
 
-    The round's selection factors and curator come as arguments of :meth:`listen` and
-    :meth:`curate`.
+    The agent reads its society through :class:`~society.sim.world.World`; the round's
+    selection factors and curator come as arguments of :meth:`listen` and :meth:`curate`.
 
     Args:
         model: the society.
@@ -33,10 +32,10 @@ class Speaker(FixedAgent):
         data: the agent's initial training data (round 0 of its buffer).
     """
 
-    model: Society
+    model: World
 
     def __init__(
-        self, model: Society, cell: Cell, lm: LanguageModel, community: int, data: list[str]
+        self, model: World, cell: Cell, lm: LanguageModel, community: int, data: list[str]
     ) -> None:
         super().__init__(model)
         self.cell = cell
@@ -122,21 +121,23 @@ class Speaker(FixedAgent):
         total = scenario.listening.texts or scenario.speech.utterances
         n_real = int(round(real_fraction(scenario.real_data, self.model.round) * total))
         candidates: list[tuple[int, int]] = []
+        texts: list[str] = []
         weights: list[float] = []
         for agent, weight in self.sources(attention):
             count = len(agent.utterances)
             candidates.extend((agent.unique_id, i) for i in range(count))
+            texts.extend(agent.utterances)
             weights.extend([weight / max(count, 1)] * count)
         p = np.asarray(weights, dtype=float)
         n_generated = min(total - n_real, int(np.count_nonzero(p)))
         rng = self.model.rng
-        picked: list[tuple[int, int]] = []
+        picked: list[int] = []  # indices into candidates and texts
         if n_generated > 0:
             idx = rng.choice(len(candidates), size=n_generated, replace=False, p=p / p.sum())
-            picked = [candidates[i] for i in np.sort(idx)]
+            picked = np.sort(idx).tolist()
         real = self.model.real_texts(n_real, community=self.community)
-        self.heard = picked + [(-1, i) for i in range(len(real))]
-        self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
+        self.heard = [candidates[i] for i in picked] + [(-1, i) for i in range(len(real))]
+        self.heard_texts = [texts[i] for i in picked] + real
 
     def curate(self, curator: Curator) -> np.ndarray:
         """Keep what passes the scenario's ``[curation]`` filters.

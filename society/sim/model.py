@@ -206,10 +206,6 @@ class Society(mesa.Model):
             by_id = self._by_id = {agent.unique_id: agent for agent in self.agents}
         return by_id[unique_id]
 
-    def utterance(self, speaker_id: int, index: int) -> str:
-        """One utterance of the current round's speech."""
-        return self.speaker(speaker_id).utterances[index]
-
     def corpus_for(self, community: int | None) -> Corpus:
         """The real-data corpus a community starts from (the main corpus unless listed)."""
         return self.sources.by_community.get(community, self.corpus)
