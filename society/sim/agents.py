@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,17 +11,19 @@ from mesa.discrete_space import FixedAgent
 
 from society.lm.base import LanguageModel
 from society.lm.request import SpeechRequest
-from society.sim.curation import real_fraction
-from society.sim.mutation import mutate, temperature_at
+from society.sim.curation import Curator, real_fraction
+from society.sim.mutation import temperature_at, token_noise
+from society.sim.world import World
 
 if TYPE_CHECKING:
     from mesa.discrete_space import Cell
 
-    from society.sim.model import Society
-
 
 class Speaker(FixedAgent):
     """An agent that speaks, listens to its neighbours, keeps what passes its filters, learns.
+
+    The agent reads its society through :class:`~society.sim.world.World`; the round's
+    selection factors and curator come as arguments of :meth:`listen` and :meth:`curate`.
 
     Args:
         model: the society.
@@ -30,10 +33,10 @@ class Speaker(FixedAgent):
         data: the agent's initial training data (round 0 of its buffer).
     """
 
-    model: Society
+    model: World
 
     def __init__(
-        self, model: Society, cell: Cell, lm: LanguageModel, community: int, data: list[str]
+        self, model: World, cell: Cell, lm: LanguageModel, community: int, data: list[str]
     ) -> None:
         super().__init__(model)
         self.cell = cell
@@ -81,21 +84,27 @@ class Speaker(FixedAgent):
 
     def say(self, texts: list[str]) -> None:
         """Take ``texts`` as this round's utterances, after token noise (mutation)."""
-        self.utterances = mutate(self.model, texts)
+        model, rate = self.model, self.model.scenario.mutation.token_noise
+        if rate > 0:
+            texts = token_noise(texts, rate, model.tokenizer, model.rng, model.noise_vocabulary)
+        self.utterances = texts
 
     def speak(self) -> None:
         """Sample and say this round's utterances alone (the society samples all at once)."""
         self.say(self.lm.sample(self.speech()))
 
-    def sources(self) -> list[tuple[Speaker, float]]:
-        """Who this agent listens to: edge weight times the speaker's selection factor."""
+    def sources(self, attention: Mapping[int, float]) -> list[tuple[Speaker, float]]:
+        """Who this agent listens to: edge weight times the speaker's selection factor.
+
+        Args:
+            attention: each speaker's selection factor (``selection.attention``; missing: 1).
+        """
         graph = self.model.graph
-        factor = self.model.attention
         out = [
             (
                 agent,
                 float(graph.edges[self.node, agent.node].get("weight", 1.0))
-                * factor.get(agent.unique_id, 1.0),
+                * attention.get(agent.unique_id, 1.0),
             )
             for agent in self.cell.neighborhood.agents
         ]
@@ -104,34 +113,47 @@ class Speaker(FixedAgent):
             out.append((self, listening.self_weight))
         return out
 
-    def listen(self) -> None:
-        """Gather this round's training text: neighbours' utterances (by weight) plus real text."""
+    def listen(self, attention: Mapping[int, float]) -> None:
+        """Gather this round's training text: neighbours' utterances (by weight) plus real text.
+
+        Args:
+            attention: each speaker's selection factor this round (empty: none).
+        """
         scenario = self.model.scenario
         total = scenario.listening.texts or scenario.speech.utterances
         n_real = int(round(real_fraction(scenario.real_data, self.model.round) * total))
         candidates: list[tuple[int, int]] = []
+        texts: list[str] = []
         weights: list[float] = []
-        for agent, weight in self.sources():
+        for agent, weight in self.sources(attention):
             count = len(agent.utterances)
             candidates.extend((agent.unique_id, i) for i in range(count))
+            texts.extend(agent.utterances)
             weights.extend([weight / max(count, 1)] * count)
         p = np.asarray(weights, dtype=float)
         n_generated = min(total - n_real, int(np.count_nonzero(p)))
         rng = self.model.rng
-        picked: list[tuple[int, int]] = []
+        picked: list[int] = []  # indices into candidates and texts
         if n_generated > 0:
             idx = rng.choice(len(candidates), size=n_generated, replace=False, p=p / p.sum())
-            picked = [candidates[i] for i in np.sort(idx)]
+            picked = np.sort(idx).tolist()
         real = self.model.real_texts(n_real, community=self.community)
-        self.heard = picked + [(-1, i) for i in range(len(real))]
-        self.heard_texts = [self.model.utterance(s, i) for s, i in picked] + real
+        self.heard = [candidates[i] for i in picked] + [(-1, i) for i in range(len(real))]
+        self.heard_texts = [texts[i] for i in picked] + real
 
-    def curate(self) -> None:
-        """Keep what passes the scenario's filters (``society.sim.curation.Curator``)."""
-        keep = self.model.curator.mask(self.heard_texts, listener=self.lm)
+    def curate(self, curator: Curator) -> np.ndarray:
+        """Keep what passes the scenario's ``[curation]`` filters.
+
+        Args:
+            curator: the society's curator.
+
+        Returns:
+            ``keep[i]``: whether the agent kept ``heard_texts[i]``.
+        """
+        keep = curator.mask(self.heard_texts, self.model.scenario.curation, listener=self.lm)
         self.kept = [t for t, k in zip(self.heard_texts, keep, strict=True) if k]
         self.kept_from = [s for (s, _), k in zip(self.heard, keep, strict=True) if k]
-        self.model.record_kept(self.heard, keep)
+        return keep
 
     def learn(self) -> None:
         """Update the data buffer, then the model (from current weights or own ancestor)."""

@@ -9,8 +9,9 @@
   of real held-out texts' perplexities) plus that noise;
 - human labels read from a CSV or JSONL file (``society annotate`` writes one to fill in).
 
-:class:`Curator` holds what the filters need for a whole society (critics, labels, the
-grammar) and applies them in that order: length, dedup, labels, verifier, critic.
+:class:`Curator` holds what the filters need for a whole society (:class:`Critics`, labels,
+the grammar or held-out text, the generator) and applies them in that order: length, dedup,
+labels, verifier, critic; the ``[curation]`` table comes with every call.
 """
 
 from __future__ import annotations
@@ -18,16 +19,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from society.config import CurationConfig, RealDataConfig, schedule_value
+from society.corpora.grammar import Grammar
 from society.lm.base import LanguageModel
-
-if TYPE_CHECKING:
-    from society.sim.model import Society
+from society.lm.ngram import NGramLM
+from society.lm.tokenizer import SharedTokenizer
 
 YES = {"1", "true", "yes", "y", "keep", "good", "ok", "accept", "grammatical"}
 NO = {"0", "false", "no", "n", "drop", "bad", "reject", "ungrammatical"}
@@ -128,21 +128,69 @@ def text_perplexities(lm: LanguageModel, texts: Sequence[str]) -> np.ndarray:
     return np.exp(-np.asarray(loglik, dtype=float) / np.maximum(np.asarray(tokens), 1))
 
 
-class Curator:
-    """A society's curation: builds critics and reads labels once, filters every listener.
+class Critics:
+    """The models a society judges texts with, each built on first use.
+
+    ``"real"`` is an n-gram model of the real training text only (of the order asked for
+    when it is first built); any other kind (``"ancestor"``, and ``"self"`` or ``"none"``
+    where a critic is still needed) is generation 0.
 
     Args:
-        model: the society (its scenario is read at every call, so ``set`` events apply).
+        ancestor: the society's generation-0 model.
+        tokenizer: the shared tokenizer (the ``"real"`` critic's).
+        real: the real training texts the ``"real"`` critic learns.
     """
 
-    def __init__(self, model: Society) -> None:
-        self.model = model
-        self._critics: dict[str, LanguageModel] = {}
+    def __init__(
+        self, ancestor: LanguageModel, tokenizer: SharedTokenizer, real: Sequence[str]
+    ) -> None:
+        self.ancestor = ancestor
+        self.tokenizer = tokenizer
+        self.real = real
+        self._real: LanguageModel | None = None
+
+    def get(self, kind: str, order: int) -> LanguageModel:
+        """The critic ``kind`` (``curation.critic``); ``order`` builds the ``"real"`` one."""
+        if kind != "real":
+            return self.ancestor
+        if self._real is None:
+            self._real = NGramLM(self.tokenizer, order=order)
+            self._real.fit(self.real)
+        return self._real
+
+
+class Curator:
+    """What listeners keep: the filters of ``[curation]``, with the critics and labels they need.
+
+    The configuration comes with every call (a ``set`` event may change it mid-run); what
+    the curator keeps between calls are read labels files, verifier thresholds and critic
+    perplexities (many listeners hear the same text).
+
+    Args:
+        critics: the society's critics.
+        heldout: real held-out texts (on a real corpus the verifier's yardstick).
+        grammar: the synthetic grammar when the texts come from one (exact verification).
+        rng: the society's generator (the verifier's errors).
+        labels: a labels file to read now, so that a bad file fails when the society is built.
+    """
+
+    def __init__(
+        self,
+        critics: Critics,
+        heldout: Sequence[str],
+        grammar: Grammar | None,
+        rng: np.random.Generator,
+        labels: str | None = None,
+    ) -> None:
+        self.critics = critics
+        self.heldout = heldout
+        self.grammar = grammar
+        self.rng = rng
         self._thresholds: dict[str, float] = {}
         self._cache: dict[tuple[str, str], float] = {}
         self._labels: dict[str, dict[str, bool]] = {}
-        if model.scenario.curation.labels is not None:
-            self.labels(model.scenario.curation.labels)  # bad files fail at build time
+        if labels is not None:
+            self.labels(labels)
 
     def labels(self, path: str) -> dict[str, bool]:
         """The verdicts in a labels file (read once per path; ``set`` may switch files)."""
@@ -150,55 +198,50 @@ class Curator:
             self._labels[path] = load_labels(path)
         return self._labels[path]
 
-    def critic(self, kind: str) -> LanguageModel:
-        """The critic model: ``"real"`` (an n-gram of real text) or else the ancestor."""
-        if kind not in self._critics:
-            if kind == "real":
-                from society.lm.ngram import NGramLM
-
-                order = self.model.scenario.curation.critic_order
-                lm: LanguageModel = NGramLM(self.model.tokenizer, order=order)
-                lm.fit(self.model.corpus.train)
-            else:
-                lm = self.model.ancestor
-            self._critics[kind] = lm
-        return self._critics[kind]
-
-    def perplexities(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        """Per-text critic perplexities (memoised: many listeners hear the same text)."""
+    def perplexities(self, texts: Sequence[str], kind: str, order: int) -> np.ndarray:
+        """Per-text perplexities under critic ``kind`` (memoised per kind and text)."""
         if len(self._cache) > 200_000:
             self._cache.clear()
         todo = list(dict.fromkeys(t for t in texts if (kind, t) not in self._cache))
-        for text, value in zip(todo, text_perplexities(self.critic(kind), todo), strict=True):
+        critic = self.critics.get(kind, order)
+        for text, value in zip(todo, text_perplexities(critic, todo), strict=True):
             self._cache[(kind, text)] = float(value)
         return np.array([self._cache[(kind, t)] for t in texts], dtype=float)
 
-    def acceptable(self, texts: Sequence[str]) -> np.ndarray:
+    def acceptable(self, texts: Sequence[str], config: CurationConfig) -> np.ndarray:
         """The truth a verifier tries to report.
 
         On the synthetic grammar: exact grammaticality. On real corpora: the critic (the
-        ancestor when ``critic = "none"``) finds the text no less likely than the
-        ``verifier_quantile`` share of real held-out texts.
+        ancestor when ``critic`` is ``"self"`` or ``"none"``) finds the text no less likely
+        than the ``verifier_quantile`` share of real held-out texts.
         """
-        grammar = self.model.corpus.grammar
-        if grammar is not None:
-            return np.array([grammar.is_grammatical(t) for t in texts], dtype=bool)
-        config = self.model.scenario.curation
+        if self.grammar is not None:
+            return np.array([self.grammar.is_grammatical(t) for t in texts], dtype=bool)
         kind = config.critic if config.critic in ("ancestor", "real") else "ancestor"
         key = f"{kind}:{config.verifier_quantile}"
         if key not in self._thresholds:
-            real = text_perplexities(self.critic(kind), self.model.heldout)
+            critic = self.critics.get(kind, config.critic_order)
+            real = text_perplexities(critic, self.heldout)
             self._thresholds[key] = float(np.quantile(real, config.verifier_quantile))
-        return self.perplexities(texts, kind) <= self._thresholds[key]
+        return self.perplexities(texts, kind, config.critic_order) <= self._thresholds[key]
 
-    def mask(self, texts: Sequence[str], listener: LanguageModel | None = None) -> np.ndarray:
-        """Which of ``texts`` a listener keeps under the scenario's ``[curation]`` table.
+    def mask(
+        self,
+        texts: Sequence[str],
+        config: CurationConfig,
+        listener: LanguageModel | None = None,
+    ) -> np.ndarray:
+        """Which of ``texts`` a listener keeps under ``config`` (the ``[curation]`` table).
 
         Args:
             texts: what the listener heard.
+            config: the scenario's ``[curation]`` table as it is this round.
             listener: the listener's own model (the critic when ``critic = "self"``).
+
+        Returns:
+            ``keep[i]`` is True when ``texts[i]`` passes length, dedup, labels, verifier and
+            critic, in that order (the verifier draws one uniform per text).
         """
-        config = self.model.scenario.curation
         keep = curate(texts, config)
         if config.labels is not None:
             labels = self.labels(config.labels)
@@ -206,14 +249,14 @@ class Curator:
             good = np.array([labels.get(t, False) for t in texts], dtype=bool)
             keep &= good | (~known & (config.unlabelled == "keep"))
         if config.verifier_accuracy is not None and keep.any():
-            truth = self.acceptable(texts)
-            right = self.model.rng.random(len(texts)) < config.verifier_accuracy
+            truth = self.acceptable(texts, config)
+            right = self.rng.random(len(texts)) < config.verifier_accuracy
             keep &= np.where(right, truth, ~truth)
         if config.critic != "none" and keep.any():
             if config.critic == "self" and listener is not None:
                 perplexity = text_perplexities(listener, texts)
             else:
-                perplexity = self.perplexities(texts, config.critic)
+                perplexity = self.perplexities(texts, config.critic, config.critic_order)
             if config.max_perplexity is not None:
                 keep &= perplexity <= config.max_perplexity
             if config.keep_best is not None and keep.any():

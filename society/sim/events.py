@@ -189,8 +189,8 @@ def add_agents(model: Society, event: AddAgents) -> str:
             blank = build_language_model(model.scenario.language_model, model.tokenizer)
             agent = Speaker(model, cell, blank, community, [])
             agent.buffer.clear()
-        agent.listen()
-        agent.curate()
+        agent.listen(model.attention)  # last round's selection factors
+        model.record_kept(agent.heard, agent.curate(model.curator))
         agent.learn()
         agent.speak()
         added.append(node)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import mesa
@@ -36,8 +37,9 @@ from society.metrics.registry import KEYS, Registry, Results
 from society.metrics.suite import build_suite
 from society.sim.agents import Speaker
 from society.sim.community_sources import CommunitySources
-from society.sim.curation import Curator
+from society.sim.curation import Critics, Curator
 from society.sim.events import apply_events
+from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
 from society.sim.selection import attention
 
@@ -135,7 +137,10 @@ class Society(mesa.Model):
         )
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
         self.measures = build_suite(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
-        self.curator = Curator(self)
+        self.critics = Critics(self.ancestor, self.tokenizer, self.corpus.train)
+        self.curator = Curator(
+            self.critics, self.heldout, self.corpus.grammar, self.rng, scenario.curation.labels
+        )
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
             community = int(self.graph.nodes[node].get("community", 0))
@@ -161,9 +166,11 @@ class Society(mesa.Model):
     def step(self) -> None:
         """Run one round: events, listen, curate, learn, speak, measure."""
         apply_events(self, self.round)
-        self.attention = attention(self)
-        self.agents.do("listen")
-        self.agents.do("curate")
+        speakers = list(self.agents)
+        self.attention = attention(speakers, self.graph, self.scenario.selection, self.critic)
+        self.agents.do("listen", self.attention)
+        for agent in speakers:  # keep what passes the filters; count who heard and kept each text
+            self.record_kept(agent.heard, agent.curate(self.curator))
         self.log_samples(final=False)
         self.agents.do("learn")
         self.speak()
@@ -207,16 +214,22 @@ class Society(mesa.Model):
         """The agent's row of the last measured round (empty if it was not measured)."""
         return self.measured.agent_row(unique_id) if self.measured is not None else {}
 
+    @cached_property
+    def noise_vocabulary(self) -> np.ndarray:
+        """What token noise draws from: whole-character tokens of the real training text."""
+        return whole_character_tokens(self.tokenizer, self.corpus.train)
+
+    def critic(self) -> LanguageModel:
+        """The critic now: with ``curation.critic = "real"`` the n-gram model, else the ancestor."""
+        curation = self.scenario.curation
+        return self.critics.get(curation.critic, curation.critic_order)
+
     def speaker(self, unique_id: int) -> Speaker:
         """The agent with this id."""
         by_id = self._by_id
         if len(by_id) != len(self.agents) or unique_id not in by_id:
             by_id = self._by_id = {agent.unique_id: agent for agent in self.agents}
         return by_id[unique_id]
-
-    def utterance(self, speaker_id: int, index: int) -> str:
-        """One utterance of the current round's speech."""
-        return self.speaker(speaker_id).utterances[index]
 
     def corpus_for(self, community: int | None) -> Corpus:
         """The real-data corpus a community starts from (the main corpus unless listed)."""

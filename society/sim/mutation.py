@@ -13,17 +13,12 @@ model say sequences it never heard (see ``language_model.discount``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
 
 import numpy as np
 
 from society.config import Scenario, schedule_value
 from society.lm.tokenizer import SharedTokenizer
 from society.lm.utf8 import ACCEPT
-
-if TYPE_CHECKING:
-    from society.sim.model import Society
 
 
 def temperature_at(scenario: Scenario, round_: int) -> float:
@@ -48,7 +43,7 @@ def token_noise(
         rate: per-token substitution probability (0 returns ``texts`` and draws nothing).
         tokenizer: the run's shared tokenizer.
         rng: the society's generator.
-        vocabulary: the token ids to draw from.
+        vocabulary: the token ids to draw from (:func:`whole_character_tokens`).
 
     Returns:
         The mutated utterances.
@@ -64,32 +59,16 @@ def token_noise(
     return tokenizer.decode_batch(pieces)
 
 
-_VOCABULARY: WeakKeyDictionary[Society, np.ndarray] = WeakKeyDictionary()
-
-
 def whole_character_tokens(tokenizer: SharedTokenizer, texts: Sequence[str]) -> np.ndarray:
     """Token ids that ``texts`` use and whose bytes are whole UTF-8 characters.
 
     A byte-level token holding part of a multi-byte character spells nothing on its own:
-    substituted alone, it would decode to nothing (a deletion, not a new form).
+    substituted alone, it would decode to nothing (a deletion, not a new form). The
+    society's noise draws from these tokens of its real training text
+    (``Society.noise_vocabulary``).
     """
     ids = tokenizer.encode_batch(list(texts))
     used = np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
     spelled = np.array([tokenizer.pieces[i] is not None for i in used], dtype=bool)
     # from a character boundary back to one: the token's bytes are whole characters
     return used[spelled & (tokenizer.utf8.next[ACCEPT, used] == ACCEPT)]
-
-
-def corpus_vocabulary(model: Society) -> np.ndarray:
-    """What noise draws from: :func:`whole_character_tokens` of the real training text."""
-    if model not in _VOCABULARY:
-        _VOCABULARY[model] = whole_character_tokens(model.tokenizer, model.corpus.train)
-    return _VOCABULARY[model]
-
-
-def mutate(model: Society, texts: list[str]) -> list[str]:
-    """Apply the scenario's token noise to one agent's utterances."""
-    rate = model.scenario.mutation.token_noise
-    if rate <= 0:
-        return texts
-    return token_noise(texts, rate, model.tokenizer, model.rng, corpus_vocabulary(model))

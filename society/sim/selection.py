@@ -9,39 +9,49 @@ neighbour's text with probability proportional to ``edge weight * score ** stren
   (attention follows attention, a rich-get-richer bias);
 - ``degree``: the speaker's number of neighbours (the well-connected are heard more);
 - ``critic``: how plausible the speaker's last utterances are to the critic, ``1 /
-  perplexity`` (``curation.critic = "real"``, else the ancestor).
+  perplexity`` (``curation.critic = "real"``, else the ancestor: ``Society.critic``).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
+import networkx as nx
 import numpy as np
 
-if TYPE_CHECKING:
-    from society.sim.agents import Speaker
-    from society.sim.model import Society
+from society.config import SelectionConfig
+from society.lm.base import LanguageModel
 
 
-def prestige_scores(model: Society, speakers: list[Speaker]) -> np.ndarray:
-    """Static node ``prestige`` if the graph has it, else 1 + texts kept by listeners."""
-    graph = model.graph
+class Voice(Protocol):
+    """What selection reads of a speaker (a ``Speaker`` is one)."""
+
+    unique_id: int
+    node: int
+    utterances: list[str]
+    kept_from: list[int]  # whose texts this agent kept last round, as a listener
+
+
+def prestige_scores(speakers: Sequence[Voice], graph: nx.Graph) -> np.ndarray:
+    """Static node ``prestige`` if the graph has it, else 1 + texts kept by listeners.
+
+    ``speakers`` are also the listeners: their ``kept_from`` says whose texts they kept.
+    """
     if any("prestige" in graph.nodes[a.node] for a in speakers):
         return np.array([float(graph.nodes[a.node].get("prestige", 1.0)) for a in speakers])
-    kept = Counter(s for agent in model.agents for s in agent.kept_from)
+    kept = Counter(s for agent in speakers for s in agent.kept_from)
     return np.array([1.0 + kept[a.unique_id] for a in speakers])
 
 
-def degree_scores(model: Society, speakers: list[Speaker]) -> np.ndarray:
+def degree_scores(speakers: Sequence[Voice], graph: nx.Graph) -> np.ndarray:
     """Each speaker's number of neighbours."""
-    return np.array([float(model.graph.degree(a.node)) for a in speakers])
+    return np.array([float(graph.degree(a.node)) for a in speakers])
 
 
-def critic_scores(model: Society, speakers: list[Speaker]) -> np.ndarray:
-    """``1 / perplexity`` of each speaker's current utterances under the critic."""
-    kind = model.scenario.curation.critic
-    critic = model.curator.critic("real" if kind == "real" else "ancestor")
+def critic_scores(speakers: Sequence[Voice], critic: LanguageModel) -> np.ndarray:
+    """``1 / perplexity`` of each speaker's current utterances under ``critic``."""
     out = []
     for agent in speakers:
         if not agent.utterances:
@@ -52,23 +62,34 @@ def critic_scores(model: Society, speakers: list[Speaker]) -> np.ndarray:
     return np.array(out)
 
 
-SCORES = {"prestige": prestige_scores, "degree": degree_scores, "critic": critic_scores}
-
-
-def attention(model: Society) -> dict[int, float]:
+def attention(
+    speakers: Sequence[Voice],
+    graph: nx.Graph,
+    config: SelectionConfig,
+    critic: Callable[[], LanguageModel],
+) -> dict[int, float]:
     """Every speaker's listening multiplier for this round (empty: no selection).
 
     Scores are divided by their maximum before the exponent, so ``strength`` alone sets
     how sharply the best are preferred (0: no preference).
 
+    Args:
+        speakers: every agent of the society (speakers and listeners alike).
+        graph: the society's network.
+        config: the scenario's ``[selection]`` table.
+        critic: returns the critic (called only when selecting by critic).
+
     Returns:
         ``{agent id: score ** strength}``.
     """
-    config = model.scenario.selection
     if config.by == "none" or config.strength == 0:
         return {}
-    speakers = list(model.agents)
-    scores = SCORES[config.by](model, speakers)
+    if config.by == "critic":
+        scores = critic_scores(speakers, critic())
+    elif config.by == "degree":
+        scores = degree_scores(speakers, graph)
+    else:
+        scores = prestige_scores(speakers, graph)
     top = float(np.max(scores)) if len(scores) else 0.0
     if top <= 0:
         return {}
