@@ -26,9 +26,9 @@ from society.metrics.distribution import tail_mass, tail_words
 from society.metrics.divergence import jsd_matrix, ngram_count_matrix
 from society.metrics.naming import variant_share
 from society.metrics.novelty import novel_share, real_ngrams
+from society.metrics.suite import Measures
 from society.metrics.text import distinct_n, hapax_ratio, tokenize_all, unigram_entropy
 from society.sim.model import Society
-from society.sim.network import shortest_path_matrix
 from tests.cheap_metrics import cheap_metrics
 
 pytestmark = pytest.mark.validation
@@ -232,7 +232,7 @@ def test_7_isolation_by_distance_on_a_ring(corpus, seed):
     society = build(overrides, seed, corpus)
     for _ in range(society.rounds):
         society.step()
-    hops = shortest_path_matrix(society.graph, [a.node for a in society.agents])
+    hops = Measures.hops(society.graph, [a.node for a in society.agents])  # a ring: all reachable
     r, p = mantel(bigram_jsd(society), hops, permutations=199, seed=seed)
     assert r > 0.5 and p < 0.05, (r, p)
 
