@@ -18,6 +18,8 @@ from society.config.base import (
     schedule_value,
 )
 from society.config.events import (
+    SETTABLE,
+    SETTABLE_KEYS,
     AddAgents,
     AgentChoice,
     Commit,
@@ -28,11 +30,14 @@ from society.config.events import (
     Migrate,
     RemoveAgents,
     SetParameter,
+    settable_summary,
 )
 from society.config.language_model import LanguageModelConfig
 from society.config.scenario import (
     SECTIONS,
     Scenario,
+    SetEventError,
+    apply_set,
     flat_to_dotted,
     load_scenario,
     parse_override,
@@ -75,17 +80,22 @@ __all__ = [
     "RealDataConfig",
     "RemoveAgents",
     "SECTIONS",
+    "SETTABLE",
+    "SETTABLE_KEYS",
     "Scenario",
     "Section",
     "SelectionConfig",
+    "SetEventError",
     "SetParameter",
     "SpeechConfig",
     "TokenizerConfig",
+    "apply_set",
     "check_schedule",
     "flat_to_dotted",
     "load_scenario",
     "parse_override",
     "read_toml",
     "schedule_value",
+    "settable_summary",
     "validate_scenario",
 ]
