@@ -46,7 +46,7 @@ from society.app.sweep import Cell, OnResult, plan, run_sweep
 from society.config import (
     ConfigError,
     Scenario,
-    _format_errors,
+    format_errors,
     load_scenario,
     parse_override,
     read_toml,
@@ -163,7 +163,7 @@ def load_experiment(
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, origin)) from None
+        raise ConfigError(format_errors(error, origin)) from None
     base_path = (path.resolve().parent / experiment.scenario).resolve()
     if not base_path.is_file():
         raise ConfigError(f"{origin}: scenario: file not found: {base_path}")

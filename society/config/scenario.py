@@ -175,7 +175,8 @@ def _errors(error: ValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def _format_errors(error: ValidationError, origin: str) -> str:
+def format_errors(error: ValidationError, origin: str) -> str:
+    """A pydantic error as one line: ``ORIGIN: field.path: reason; ...``."""
     return f"{origin}: " + "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in _errors(error))
 
 
@@ -184,7 +185,7 @@ def validate_scenario(data: dict[str, Any], origin: str = "<scenario>") -> Scena
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, origin)) from None
+        raise ConfigError(format_errors(error, origin)) from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:
