@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from society.config import MetricsConfig
 from society.corpora import load_corpus
 from society.metrics.suite import AGENT_EXTRA, ROUND_EXTRA, Measures
 from society.metrics.text import tokenize_all
@@ -91,6 +92,16 @@ def test_grammaticality_against_the_generating_grammar():
         out = measures.agent(agent, tokenize_all(texts), 0, False, False, False)
         assert out["grammatical"] == expected
     assert out["neologism_share"] > 0  # "zzz" is not a word of the grammar
+
+
+def test_unique_n_counts_distinct_ngrams_within_texts():
+    corpus = load_corpus("grammar", holdout=0.2, split_seed=0, grammar_texts=300)
+    measures = Measures(MetricsConfig(), corpus, _Ancestor(), seed=0)
+    texts = ["a b a b", "b a"]
+    agent = SimpleNamespace(utterances=texts, unique_id=1)
+    out = measures.agent(agent, tokenize_all(texts), 0, False, False, False)
+    # (a b) and (b a); (a b a) and (b a b); nothing across the boundary between the texts
+    assert [out[f"unique_{n}"] for n in (1, 2, 3)] == [2, 2, 2]
 
 
 class _Ancestor:

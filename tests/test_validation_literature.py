@@ -27,7 +27,7 @@ from society.metrics.divergence import jsd_matrix, ngram_count_matrix
 from society.metrics.naming import variant_share
 from society.metrics.novelty import novel_share, real_ngrams
 from society.metrics.suite import Measures
-from society.metrics.text import distinct_n, hapax_ratio, tokenize_all, unigram_entropy
+from society.metrics.text import text_metrics, tokenize_all
 from society.sim.model import Society
 from tests.cheap_metrics import cheap_metrics
 
@@ -91,14 +91,15 @@ def isolation_runs(corpus):
     tail = tail_words(real_counts, 0.1)
 
     def measure(society):
-        tokens = tokenize_all(speech(society))
-        counts = Counter(w for t in tokens for w in t)
+        said = speech(society)
+        counts = Counter(w for t in tokenize_all(said) for w in t)
+        lexical = text_metrics(said)  # the measures of the agents table, on pooled speech
         return {
             "ce": cross_entropy(society),
             "tail": tail_mass(counts, tail),
-            "hapax": hapax_ratio(tokens),
-            "entropy": unigram_entropy(tokens),
-            "distinct_2": distinct_n(tokens, 2),
+            "hapax": lexical["hapax_ratio"],
+            "entropy": lexical["entropy"],
+            "distinct_2": lexical["distinct_2"],
             "vocab": len(counts),
         }
 
