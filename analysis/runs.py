@@ -211,7 +211,7 @@ def expand(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             raise RunError(f"{item}: no run directory matches")
         for match in matches:
             path = Path(match)
-            if path.is_dir() and not (path / layout.CONFIG).exists():
+            if path.is_dir() and not layout.is_run(path):
                 inner = sorted(p.parent for p in path.glob(f"**/{layout.CONFIG}"))
                 out.extend(inner or [path])
             else:
