@@ -277,3 +277,9 @@ def test_between_community_edges_are_the_bridges():
     graph.remove_edges_from(bridges)
     assert between_community_edges(graph) == []
     assert nx.number_connected_components(graph) == 3
+
+
+def test_a_kind_without_a_generator_is_a_graph_error():
+    """A kind added to NetworkConfig but not to the generators fails loudly."""
+    with pytest.raises(GraphError, match="no generator for kind 'hypercube'"):
+        build_graph(NetworkConfig.model_construct(kind="hypercube"), rng())

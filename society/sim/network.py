@@ -184,10 +184,11 @@ def _generate(config: NetworkConfig, seed: int) -> tuple[nx.Graph, dict[Any, int
         if s < 3:
             raise ValueError(f"size must be at least 3 with several communities, got {s}")
         return nx.connected_caveman_graph(c, s), {v: v // s for v in range(c * s)}
-    # sbm (NetworkConfig admits no other kind)
-    probs = [[config.p_in if i == j else config.p_out for j in range(c)] for i in range(c)]
-    graph = nx.stochastic_block_model([s] * c, probs, seed=seed)
-    return graph, {v: v // s for v in graph}
+    if kind == "sbm":
+        probs = [[config.p_in if i == j else config.p_out for j in range(c)] for i in range(c)]
+        graph = nx.stochastic_block_model([s] * c, probs, seed=seed)
+        return graph, {v: v // s for v in graph}
+    raise ValueError(f"no generator for kind {kind!r}")  # a kind NetworkConfig admits
 
 
 def build_graph(config: NetworkConfig, rng: np.random.Generator) -> nx.Graph:
