@@ -20,6 +20,7 @@ from sklearn.manifold import ClassicalMDS
 
 from analysis.runs import Run
 from analysis.style import PALETTE, colour, png, shape
+from society.run import layout
 
 
 def matrix_at(run: Run, round_: int, column: str) -> tuple[np.ndarray, list[int]] | None:
@@ -234,7 +235,7 @@ def dialect_map_gif(run: Run, column: str = "jsd_unigram", max_frames: int = 40)
 
 def read_graph(run: Run) -> nx.Graph | None:
     """The run's network (``network.json``, node-link), or ``None`` if not written."""
-    path = Path(run.path) / "network.json"
+    path = Path(run.path) / layout.NETWORK
     if not path.exists():
         return None
     return nx.node_link_graph(json.loads(path.read_text()), edges="edges")

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 
 from analysis import plots
 from analysis.runs import Run, RunSet, leading_comment, load_runs
+from society.run import layout
 
 #: Runs that get their own detailed section (dialect figures, samples); the rest are
 #: summarised in the tables and curves.
@@ -224,7 +225,7 @@ def scenario_comment(run: Run) -> str:
 def scenario_html(run: Run) -> str:
     """The scenario: name, description, events, and the full resolved ``config.toml``."""
     config = run.config
-    text = (Path(run.path) / "config.toml").read_text(encoding="utf-8")
+    text = (Path(run.path) / layout.CONFIG).read_text(encoding="utf-8")
     parts = [
         f"<p><b>{html.escape(str(config.get('name', run.name)))}</b> — seed "
         f"{html.escape(str(config.get('seed', '?')))}, {html.escape(str(config.get('rounds')))} "
@@ -413,7 +414,7 @@ def write_report(paths: str | Path | list[str | Path], out: str | Path | None = 
     """
     runs = load_runs(paths)
     if out is None:
-        out = runs.runs[0].path / "report.html" if len(runs.runs) == 1 else Path("report.html")
+        out = runs.runs[0].path / layout.REPORT if len(runs.runs) == 1 else Path(layout.REPORT)
     out = Path(out)
     text = build_report(runs)
     tmp = out.with_name(f".{out.name}.tmp")

@@ -1,10 +1,11 @@
 """Load finished (or partial) run directories into tidy pandas DataFrames.
 
-This module reads the run-directory contract only (see README "The run directory"); it
-never imports the simulation. Every table gains a ``run`` column (the directory name, made
-unique) and, for many runs, one column per scenario parameter, named by its dotted path in
-``config.toml`` (``real_data.fraction``, ``network.kind``, ...). List-valued parameters
-(``events``, schedules) become JSON strings so that they can be grouped on.
+This module reads the run directory only, by the names in ``society.run.layout`` (the one
+module of ``society`` that ``analysis`` imports; it imports nothing itself). Every table
+gains a ``run`` column (the directory name, made unique) and, for many runs, one column per
+scenario parameter, named by its dotted path in ``config.toml`` (``real_data.fraction``,
+``network.kind``, ...). List-valued parameters (``events``, schedules) become JSON strings
+so that they can be grouped on.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 
 import pandas as pd
 
-TABLES = ("rounds", "agents", "pairs", "innovations", "expressions")
+from society.run import layout
+
+TABLES = layout.TABLES
 _ROUND = re.compile(r'\{"round": (\d+),')
 
 
@@ -87,7 +90,7 @@ class Run:
             One row per utterance with ``round``, ``agent``, ``text`` and whatever else the
             run logged (``heard``, ``kept``, ``ancestor_ppl``); empty if there is no file.
         """
-        path = self.path / "samples.jsonl"
+        path = self.path / layout.SAMPLES
         if not path.exists() or path.stat().st_size == 0:
             return pd.DataFrame(columns=["round", "agent", "text"])
         if rounds is None:
@@ -138,7 +141,7 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
         RunError: if the directory or its ``config.toml`` is missing or unreadable.
     """
     path = Path(path)
-    config_path = path / "config.toml"
+    config_path = path / layout.CONFIG
     if not path.is_dir():
         raise RunError(f"{path}: not a run directory (no such directory)")
     if not config_path.exists():
@@ -147,14 +150,14 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
         config = tomllib.loads(config_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise RunError(f"{config_path}: {error}") from None
-    manifest_path, events_path = path / "manifest.json", path / "events.json"
+    manifest_path, events_path = path / layout.MANIFEST, path / layout.EVENTS
     try:
         manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
         events = json.loads(events_path.read_text()) if events_path.exists() else []
     except json.JSONDecodeError as error:
         raise RunError(f"{path}: bad JSON: {error}") from None
     name = name or path.resolve().name
-    tables = {t: _read_table(path / "metrics" / f"{t}.parquet") for t in TABLES}
+    tables = {t: _read_table(layout.table(path, t)) for t in TABLES}
     for frame in tables.values():
         if not frame.empty:
             frame.insert(0, "run", name)
@@ -208,8 +211,8 @@ def expand(paths: str | Path | Sequence[str | Path]) -> list[Path]:
             raise RunError(f"{item}: no run directory matches")
         for match in matches:
             path = Path(match)
-            if path.is_dir() and not (path / "config.toml").exists():
-                inner = sorted(p.parent for p in path.glob("**/config.toml"))
+            if path.is_dir() and not layout.is_run(path):
+                inner = sorted(p.parent for p in path.glob(f"**/{layout.CONFIG}"))
                 out.extend(inner or [path])
             else:
                 out.append(path)

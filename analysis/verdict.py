@@ -10,6 +10,8 @@ import math
 
 import pandas as pd
 
+from society.run import layout
+
 
 def _num(value: float) -> str:
     return (
@@ -80,7 +82,7 @@ def runs_line(index: pd.DataFrame) -> str:
     """How many runs per condition finished or failed."""
     parts = []
     for condition, group in index.groupby("condition", sort=False):
-        done = int((group["status"] == "done").sum())
+        done = int((group["status"] == layout.DONE).sum())
         parts.append(f"{condition}: {done}/{len(group)} done")
     seeds = sorted(index["seed"].unique())
     return f"Runs: {'; '.join(parts)}. Seeds {', '.join(str(s) for s in seeds)}."
@@ -110,7 +112,7 @@ def write_verdict(
     Returns:
         The text of ``verdict.md``.
     """
-    failed = index[index["status"] != "done"]
+    failed = index[index["status"] != layout.DONE]
     parts = [
         f"# Verdict: {title}",
         "",

@@ -61,6 +61,14 @@ BAD = {
     "empty corpus": ('[real_data]\nsource = "empty.txt"\n', "real_data.source"),
     "bad graph": ('[network]\nkind = "file"\npath = "bad.graphml"\n', "network.path"),
     "bad toml": ("[network\n", "invalid TOML"),
+    "set a key read once": (
+        '[[events]]\nround = 1\naction = "set"\nkey = "network.kind"\nvalue = "ring"\n',
+        "events.0.key: 'network.kind' cannot change mid-run (settable: real_data.{fraction, ",
+    ),
+    "set a bad value": (
+        '[[events]]\nround = 1\naction = "set"\nkey = "speech.temperature"\nvalue = -1\n',
+        "events.0.value: speech.temperature = -1: Input should be greater than 0",
+    ),
 }
 
 

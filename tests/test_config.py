@@ -4,8 +4,12 @@ from pathlib import Path
 import pytest
 
 from society.config import (
+    SECTIONS,
+    SETTABLE,
+    SETTABLE_KEYS,
     ConfigError,
     Scenario,
+    apply_set,
     flat_to_dotted,
     load_scenario,
     parse_override,
@@ -140,6 +144,62 @@ def test_events_are_validated(tmp_path):
     unknown = write(tmp_path, 'rounds = 4\n[[events]]\nround = 2\naction = "explode"\n')
     with pytest.raises(ConfigError, match="events.0"):
         load_scenario(unknown)
+
+
+def set_events(*events: tuple[int, str, str]) -> str:
+    """``[[events]]`` tables of ``set`` events ``(round, key, TOML value)``."""
+    return "".join(
+        f'[[events]]\nround = {r}\naction = "set"\nkey = "{key}"\nvalue = {value}\n'
+        for r, key, value in events
+    )
+
+
+def test_settable_keys_are_fields_of_their_sections():
+    for section, keys in SETTABLE.items():
+        assert section in SECTIONS
+        fields = Scenario.model_fields[section].annotation.model_fields
+        assert set(keys) <= set(fields), section
+
+
+@pytest.mark.parametrize("key", ["network.kind", "rounds", "metrics.every", "learning.data"])
+def test_a_set_of_a_key_read_once_fails_at_load_naming_the_event(tmp_path, key):
+    path = write(tmp_path, "rounds = 4\n" + set_events((1, "speech.top_p", 0.5), (2, key, 1)))
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: events.1.key: '{key}' cannot change mid-run (settable: ")
+    assert "\n" not in message and "speech.{utterances, " in message
+
+
+def test_a_set_to_a_value_the_scenario_refuses_fails_at_load(tmp_path):
+    path = write(tmp_path, "rounds = 4\n" + set_events((2, "real_data.fraction", 1.5)))
+    with pytest.raises(ConfigError) as info:
+        load_scenario(path)
+    assert str(info.value) == (
+        f"{path}: events.0.value: real_data.fraction = 1.5: Input should be less than or equal to 1"
+    )
+    neural = write(tmp_path, "rounds = 4\n" + set_events((1, "speech.top_k", 5)), "n.toml")
+    with pytest.raises(ConfigError, match=r"events\.0\.value: speech\.top_k = 5: .*transformer"):
+        load_scenario(neural)
+
+
+def test_set_events_are_checked_in_the_order_the_run_applies_them(tmp_path):
+    """keep_best needs a critic: fine when the critic is set in an earlier round."""
+    body = set_events((3, "curation.keep_best", 0.5), (2, "curation.critic", '"real"'))
+    scenario = load_scenario(write(tmp_path, "rounds = 4\n" + body))
+    assert [e.key for e in scenario.events] == ["curation.keep_best", "curation.critic"]
+    late = set_events((2, "curation.keep_best", 0.5), (3, "curation.critic", '"real"'))
+    with pytest.raises(ConfigError, match=r"events\.0\.value: curation\.keep_best = 0\.5: "):
+        load_scenario(write(tmp_path, "rounds = 4\n" + late, "late.toml"))
+
+
+def test_apply_set_changes_one_key_and_keeps_the_events():
+    events = [{"round": 1, "action": "set", "key": "speech.temperature", "value": 0.5}]
+    scenario = Scenario().with_overrides({"rounds": 3, "events": events})
+    changed = apply_set(scenario, "speech.temperature", 0.5)
+    assert changed.speech.temperature == 0.5 and changed.events == scenario.events
+    assert changed.model_dump(exclude={"speech"}) == scenario.model_dump(exclude={"speech"})
+    assert len(SETTABLE_KEYS) == sum(len(keys) for keys in SETTABLE.values())
 
 
 def test_cheap_metrics_overrides_name_real_fields():

@@ -46,3 +46,9 @@ def test_grammaticality_against_the_generating_grammar():
     first, second = measure(Lexicon, rec, setup(corpus=corpus)).agent
     assert first["grammatical"] == 1.0 and second["grammatical"] == 0.0
     assert second["neologism_share"] > 0  # "zzz" is not a word of the grammar
+
+
+def test_unique_n_counts_distinct_ngrams_within_texts():
+    (row,) = measure(Lexicon, record([agent(1, ["a b a b", "b a"])]), setup()).agent
+    # (a b) and (b a); (a b a) and (b a b); nothing across the boundary between the texts
+    assert [row[f"unique_{n}"] for n in (1, 2, 3)] == [2, 2, 2]

@@ -1,23 +1,25 @@
 import networkx as nx
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
+from society.config import ConfigError, NetworkConfig, load_scenario
 from society.sim.network import (
     GraphError,
     between_community_edges,
     build_graph,
     communities,
     community_members,
-    connect_communities,
-    detect_communities,
-    is_connected,
-    isolate_communities,
-    shortest_path_matrix,
 )
 
 
 def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+def graph_of(kind: str, seed: int = 0, **params) -> nx.Graph:
+    """``build_graph`` from a ``[network]`` table of ``kind`` with ``params``."""
+    return build_graph(NetworkConfig(kind=kind, **params), rng(seed))
 
 
 def edges(graph: nx.Graph) -> set[tuple[int, int]]:
@@ -51,7 +53,7 @@ def check_contract(graph: nx.Graph) -> None:
     ],
 )
 def test_kinds_give_expected_sizes(kind, params, nodes, edge_count):
-    graph = build_graph(kind, rng=rng(), weight=2.5, **params)
+    graph = graph_of(kind, weight=2.5, **params)
     check_contract(graph)
     assert graph.number_of_nodes() == nodes
     assert graph.number_of_edges() == edge_count
@@ -59,33 +61,33 @@ def test_kinds_give_expected_sizes(kind, params, nodes, edge_count):
 
 
 def test_ring_and_lattice_shapes():
-    ring = build_graph("ring", rng=rng(), agents=6)
+    ring = graph_of("ring", agents=6)
     assert all(d == 2 for _, d in ring.degree)
-    lattice = build_graph("lattice", rng=rng(), agents=12)
+    lattice = graph_of("lattice", agents=12)
     assert lattice.nodes[0]["label"] == "(0, 0)" and lattice.nodes[11]["label"] == "(2, 3)"
     assert sorted(d for _, d in lattice.degree).count(2) == 4  # corners
-    assert is_connected(build_graph("small_world", rng=rng(3), agents=12, k=2, p=0.9))
+    assert nx.is_connected(graph_of("small_world", 3, agents=12, k=2, p=0.9))
 
 
 def test_caveman_communities():
-    graph = build_graph("caveman", rng=rng(), communities=3, size=4)
+    graph = graph_of("caveman", communities=3, size=4)
     assert community_members(graph) == {c: list(range(4 * c, 4 * c + 4)) for c in range(3)}
-    assert is_connected(graph)
+    assert nx.is_connected(graph)
     assert "community_label" not in graph.nodes[0]
 
 
 def test_sbm_blocks():
-    cliques = build_graph("sbm", rng=rng(), communities=3, size=5, p_in=1.0, p_out=0.0)
+    cliques = graph_of("sbm", communities=3, size=5, p_in=1.0, p_out=0.0)
     check_contract(cliques)
     assert community_members(cliques) == {c: list(range(5 * c, 5 * c + 5)) for c in range(3)}
     assert cliques.number_of_edges() == 3 * 10 and between_community_edges(cliques) == []
-    assert not is_connected(cliques)
-    tripartite = build_graph("sbm", rng=rng(), communities=3, size=2, p_in=0.0, p_out=1.0)
+    assert not nx.is_connected(cliques)
+    tripartite = graph_of("sbm", communities=3, size=2, p_in=0.0, p_out=1.0)
     assert len(between_community_edges(tripartite)) == tripartite.number_of_edges() == 12
 
 
 def test_star_hub():
-    graph = build_graph("star", rng=rng(), agents=9)
+    graph = graph_of("star", agents=9)
     assert graph.degree[0] == 8
     assert all(graph.degree[n] == 1 for n in range(1, 9))
 
@@ -99,15 +101,15 @@ def test_star_hub():
     ],
 )
 def test_random_kinds_follow_the_seed(kind, params):
-    first = edges(build_graph(kind, rng=rng(7), **params))
-    assert first == edges(build_graph(kind, rng=rng(7), **params))
-    assert first != edges(build_graph(kind, rng=rng(8), **params))
+    first = edges(graph_of(kind, 7, **params))
+    assert first == edges(graph_of(kind, 7, **params))
+    assert first != edges(graph_of(kind, 8, **params))
 
 
 def test_every_kind_takes_one_draw():
     for kind in ("complete", "small_world", "caveman"):
         generator = rng(1)
-        build_graph(kind, rng=generator)
+        build_graph(NetworkConfig(kind=kind), generator)
         after = generator.integers(2**31)
         reference = rng(1)
         reference.integers(2**31)
@@ -122,7 +124,7 @@ def test_graphml_string_ids_and_communities_round_trip(tmp_path):
     raw.add_edges_from([("n2", "n1"), ("n1", "n1"), ("zed", "n10")])
     path = tmp_path / "g.graphml"
     nx.write_graphml(raw, path)
-    graph = build_graph("file", rng=rng(), path=path, weight=0.5)
+    graph = graph_of("file", path=str(path), weight=0.5)
     check_contract(graph)
     assert [graph.nodes[n]["label"] for n in graph] == ["n1", "n2", "n10", "zed"]
     assert [graph.nodes[n]["community"] for n in graph] == [1, 1, 1, 0]
@@ -140,7 +142,7 @@ def test_directed_multigraph_merges_by_summing_weights(tmp_path):
     raw.add_edge(1, 2)
     path = tmp_path / "g.graphml"
     nx.write_graphml(raw, path)
-    graph = build_graph("file", rng=rng(), path=str(path))
+    graph = graph_of("file", path=str(path))
     check_contract(graph)
     assert graph.edges[0, 1]["weight"] == 7.0
     assert graph.edges[1, 2]["weight"] == 1.0
@@ -154,7 +156,7 @@ def test_gml_uses_node_labels(tmp_path):
     raw.nodes["c"]["community"] = 5
     path = tmp_path / "g.gml"
     nx.write_gml(raw, path)
-    graph = build_graph("file", rng=rng(), path=path)
+    graph = graph_of("file", path=str(path))
     check_contract(graph)
     assert [graph.nodes[n]["label"] for n in graph] == ["a", "b", "c"]
     assert communities(graph) == {0: 1, 1: 0, 2: 1}
@@ -165,7 +167,7 @@ def test_gml_uses_node_labels(tmp_path):
 def test_weighted_edge_lists(tmp_path):
     text = tmp_path / "g.txt"
     text.write_text("# a comment\n1 2 0.5\n2 10\n10 1 3\n2 1 1.5\n")
-    graph = build_graph("file", rng=rng(), path=text, weight=9.0)
+    graph = graph_of("file", path=str(text), weight=9.0)
     check_contract(graph)
     assert [graph.nodes[n]["label"] for n in graph] == ["1", "2", "10"]
     assert graph.edges[0, 1]["weight"] == 2.0  # two lines merged
@@ -174,7 +176,7 @@ def test_weighted_edge_lists(tmp_path):
     assert set(communities(graph).values()) == {0}
     table = tmp_path / "g.csv"
     table.write_text("source,target,weight\nann,bob,2\nbob,cy,0.25\n")
-    graph = build_graph("file", rng=rng(), path=table)
+    graph = graph_of("file", path=str(table))
     assert graph.number_of_nodes() == 3
     assert graph.edges[1, 2]["weight"] == 0.25
 
@@ -196,19 +198,17 @@ def test_bad_files_raise_one_line_naming_the_path(tmp_path, name, content):
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(GraphError) as info:
-        build_graph("file", rng=rng(), path=path)
+        graph_of("file", path=str(path))
     message = str(info.value)
     assert str(path) in message
     assert "\n" not in message
 
 
-def test_missing_file_and_no_path(tmp_path):
+def test_missing_file(tmp_path):
     missing = tmp_path / "nope.graphml"
     with pytest.raises(GraphError, match="no such graph file") as info:
-        build_graph("file", rng=rng(), path=missing)
+        graph_of("file", path=str(missing))
     assert str(missing) in str(info.value)
-    with pytest.raises(GraphError, match="needs a path"):
-        build_graph("file", rng=rng())
 
 
 def test_partial_community_attribute_is_an_error(tmp_path):
@@ -217,7 +217,7 @@ def test_partial_community_attribute_is_an_error(tmp_path):
     path = tmp_path / "g.graphml"
     nx.write_graphml(raw, path)
     with pytest.raises(GraphError, match="2 nodes have no 'community'"):
-        build_graph("file", rng=rng(), path=path)
+        graph_of("file", path=str(path))
 
 
 @pytest.mark.parametrize(
@@ -226,73 +226,60 @@ def test_partial_community_attribute_is_an_error(tmp_path):
         ("small_world", {"agents": 4, "k": 4}, "k must be"),
         ("scale_free", {"agents": 3, "m": 3}, "m must be"),
         ("complete", {"agents": 1}, "agents must be at least 2"),
-        ("ring", {"agents": 0}, "agents must be at least 2"),
         ("lattice", {"agents": 7, "rows": 2}, "not a multiple"),
         ("lattice", {"agents": 1}, "agents must be at least 2"),
         ("lattice", {"rows": 1, "cols": 1}, "1 node"),
-        ("lattice", {"rows": -1}, "must not be negative"),
         ("caveman", {"communities": 2, "size": 2}, "size must be at least 3"),
         ("sbm", {"communities": 1, "size": 1}, "1 node"),
-        ("complete", {"weight": 0.0}, "weight must be"),
-        ("hypercube", {}, "unknown network kind"),
     ],
 )
-def test_bad_parameters(kind, params, needle):
+def test_parameters_the_kind_cannot_use_are_graph_errors(kind, params, needle):
     with pytest.raises(GraphError, match=needle) as info:
-        build_graph(kind, rng=rng(), **params)
+        graph_of(kind, **params)
     assert str(info.value).startswith(f"{kind}: ")
 
 
-def test_isolate_communities_removes_exactly_the_bridges():
-    graph = build_graph("caveman", rng=rng(), communities=3, size=4)
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"kind": "hypercube"}, "kind"),
+        ({"kind": "ring", "agents": 0}, "agents"),
+        ({"kind": "lattice", "rows": -1}, "rows"),
+        ({"kind": "complete", "weight": 0.0}, "weight"),
+        ({"kind": "complete", "weight": float("inf")}, "weight"),
+        ({"kind": "file"}, "needs path"),
+    ],
+)
+def test_parameters_no_graph_takes_are_refused_by_the_config(params, field):
+    with pytest.raises(ValidationError, match=field):
+        NetworkConfig(**params)
+
+
+def test_a_scenario_file_with_a_bad_network_fails_at_load(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[network]\nkind = "ring"\nweight = inf\n')
+    with pytest.raises(ConfigError, match=r"s\.toml: network\.weight: "):
+        load_scenario(path)
+
+
+def test_the_default_table_builds_the_default_graph():
+    graph = build_graph(NetworkConfig(), rng())
+    assert community_members(graph) == {0: [0, 1, 2, 3], 1: [4, 5, 6, 7]}  # caveman 2 x 4
+    assert {w for _, _, w in graph.edges(data="weight")} == {1.0}
+
+
+def test_between_community_edges_are_the_bridges():
+    graph = graph_of("caveman", communities=3, size=4)
+    label = communities(graph)
     bridges = between_community_edges(graph)
     assert len(bridges) == 3
-    removed = isolate_communities(graph)
-    assert removed == bridges
-    assert graph.number_of_edges() == 18 - 3
+    assert all(label[u] != label[v] and u < v for u, v in bridges)
+    graph.remove_edges_from(bridges)
     assert between_community_edges(graph) == []
-    for members in community_members(graph).values():
-        assert nx.is_connected(graph.subgraph(members))
     assert nx.number_connected_components(graph) == 3
 
 
-def test_connect_communities_adds_new_edges_between_the_right_ones():
-    graph = build_graph("caveman", rng=rng(), communities=3, size=4)
-    isolate_communities(graph)
-    label = communities(graph)
-    added = connect_communities(graph, 0, 2, bridges=3, weight=0.5, rng=rng(4))
-    assert len(added) == len(set(added)) == 3
-    assert all(label[u] == 0 and label[v] == 2 for u, v in added)
-    assert all(graph.edges[e]["weight"] == 0.5 for e in added)
-    assert len(between_community_edges(graph)) == 3
-    assert added == connect_communities(_isolated(), 0, 2, bridges=3, weight=0.5, rng=rng(4))
-    everything = connect_communities(graph, 0, 1, bridges=100, rng=rng())
-    assert len(everything) == 16
-    assert connect_communities(graph, 0, 1, bridges=5, rng=rng()) == []
-    with pytest.raises(ValueError, match="no community 7"):
-        connect_communities(graph, 0, 7, rng=rng())
-
-
-def _isolated() -> nx.Graph:
-    graph = build_graph("caveman", rng=rng(), communities=3, size=4)
-    isolate_communities(graph)
-    return graph
-
-
-def test_shortest_path_matrix_on_a_ring():
-    graph = build_graph("ring", rng=rng(), agents=6)
-    matrix = shortest_path_matrix(graph, list(range(6)))
-    expected = np.array([[min(abs(i - j), 6 - abs(i - j)) for j in range(6)] for i in range(6)])
-    np.testing.assert_array_equal(matrix, expected)
-    graph.remove_edges_from([(0, 1), (3, 4)])
-    matrix = shortest_path_matrix(graph, [0, 1, 5])
-    assert matrix[0, 2] == 1 and matrix[0, 1] == np.inf and matrix[1, 0] == np.inf
-
-
-def test_detect_communities_finds_the_cliques():
-    graph = build_graph("sbm", rng=rng(), communities=2, size=6, p_in=1.0, p_out=0.0)
-    graph.add_edge(0, 6, weight=1.0)
-    for node in graph:
-        graph.nodes[node]["community"] = 0
-    found = detect_communities(graph, rng(2))
-    assert found == {n: int(n >= 6) for n in range(12)}
+def test_a_kind_without_a_generator_is_a_graph_error():
+    """A kind added to NetworkConfig but not to the generators fails loudly."""
+    with pytest.raises(GraphError, match="no generator for kind 'hypercube'"):
+        build_graph(NetworkConfig.model_construct(kind="hypercube"), rng())

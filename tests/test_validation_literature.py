@@ -24,11 +24,11 @@ from society.lm.base import perplexity
 from society.metrics.dialects import mantel, within_between_index
 from society.metrics.distribution import tail_mass, tail_words
 from society.metrics.divergence import jsd_matrix, ngram_count_matrix
+from society.metrics.measures.dialect import hops as graph_hops
 from society.metrics.naming import variant_share
 from society.metrics.novelty import novel_share, real_ngrams
-from society.metrics.text import distinct_n, hapax_ratio, tokenize_all, unigram_entropy
+from society.metrics.text import text_metrics, tokenize_all
 from society.sim.model import Society
-from society.sim.network import shortest_path_matrix
 from tests.cheap_metrics import cheap_metrics
 
 pytestmark = pytest.mark.validation
@@ -91,14 +91,15 @@ def isolation_runs(corpus):
     tail = tail_words(real_counts, 0.1)
 
     def measure(society):
-        tokens = tokenize_all(speech(society))
-        counts = Counter(w for t in tokens for w in t)
+        said = speech(society)
+        counts = Counter(w for t in tokenize_all(said) for w in t)
+        lexical = text_metrics(said)  # the measures of the agents table, on pooled speech
         return {
             "ce": cross_entropy(society),
             "tail": tail_mass(counts, tail),
-            "hapax": hapax_ratio(tokens),
-            "entropy": unigram_entropy(tokens),
-            "distinct_2": distinct_n(tokens, 2),
+            "hapax": lexical["hapax_ratio"],
+            "entropy": lexical["entropy"],
+            "distinct_2": lexical["distinct_2"],
             "vocab": len(counts),
         }
 
@@ -232,7 +233,7 @@ def test_7_isolation_by_distance_on_a_ring(corpus, seed):
     society = build(overrides, seed, corpus)
     for _ in range(society.rounds):
         society.step()
-    hops = shortest_path_matrix(society.graph, [a.node for a in society.agents])
+    hops = graph_hops(society.graph, [a.node for a in society.agents])  # a ring: all reachable
     r, p = mantel(bigram_jsd(society), hops, permutations=199, seed=seed)
     assert r > 0.5 and p < 0.05, (r, p)
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from society.run import layout
+
 COLUMNS = ["round", "agent", "text", "label"]
 
 
@@ -25,7 +27,7 @@ def read_samples(run: Path) -> pd.DataFrame:
     Raises:
         AnnotateError: no run directory, no samples file, or a malformed line.
     """
-    path = Path(run) / "samples.jsonl"
+    path = Path(run) / layout.SAMPLES
     if not Path(run).is_dir():
         raise AnnotateError(f"{run}: no such run directory")
     if not path.is_file():

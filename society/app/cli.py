@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from society.config import ConfigError, load_scenario
+from society.run import layout
 
 app = typer.Typer(
     help="society: language change in communities of language models that learn from each other.",
@@ -242,7 +243,7 @@ def _sweep_progress(label: str):  # noqa: ANN202
         progress.update(task, total=todo, status=f"{skipped} already done" if skipped else "")
 
     def on_result(row: dict) -> None:
-        if row["status"] != "done":
+        if row["status"] != layout.DONE:
             failed.append(row["path"])
         progress.update(task, advance=1, status=f"{len(failed)} failed" if failed else "")
 
@@ -251,19 +252,20 @@ def _sweep_progress(label: str):  # noqa: ANN202
 
 def _report_runs(index) -> int:  # noqa: ANN001
     """Print reruns and failures of a sweep index; return the number of failed runs."""
-    for row in index[index["previous"].isin(["failed", "running", "broken"])].itertuples():
+    rerun = [layout.FAILED, layout.RUNNING, "broken"]
+    for row in index[index["previous"].isin(rerun)].itertuples():
         console.print(
             f"rerun: {row.path} (was {row.previous}) -> {row.status}",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
-    bad = index[index["status"] != "done"]
+    bad = index[index["status"] != layout.DONE]
     for row in bad.itertuples():
         errors.print(
             f"failed: {row.path}: {row.error}", markup=False, highlight=False, soft_wrap=True
         )
-    done = int((index["status"] == "done").sum())
+    done = int((index["status"] == layout.DONE).sum())
     console.print(f"{done}/{len(index)} runs done, {len(bad)} failed", highlight=False)
     return len(bad)
 
@@ -281,7 +283,7 @@ def sweep(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario over a grid of values x seeds; one run directory each."""
-    from society.app.sweep import INDEX, grid_cells, parse_grid, plan, run_sweep
+    from society.app.sweep import grid_cells, parse_grid, plan, run_sweep
 
     try:
         config = load_scenario(scenario, set_)
@@ -295,7 +297,9 @@ def sweep(
     except ConfigError as error:
         raise fail(str(error)) from None
     failed = _report_runs(index)
-    console.print(f"index: {out / INDEX}", markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        f"index: {out / layout.SWEEP_INDEX}", markup=False, highlight=False, soft_wrap=True
+    )
     if failed:
         raise typer.Exit(code=1)
 
@@ -330,8 +334,8 @@ def experiment(
     console.print(table)
     import pandas as pd
 
-    failed = _report_runs(pd.read_parquet(out / "sweep.parquet"))
-    console.print(f"verdict: {out / 'verdict.md'}", highlight=False, soft_wrap=True)
+    failed = _report_runs(pd.read_parquet(out / layout.SWEEP_INDEX))
+    console.print(f"verdict: {out / layout.VERDICT}", highlight=False, soft_wrap=True)
     if failed:
         raise typer.Exit(code=1)
 

@@ -46,12 +46,13 @@ from society.app.sweep import Cell, OnResult, plan, run_sweep
 from society.config import (
     ConfigError,
     Scenario,
-    _format_errors,
+    format_errors,
     load_scenario,
     parse_override,
     read_toml,
 )
 from society.metrics.suite import ROUND_COLUMNS
+from society.run import layout
 from society.run.store import atomic_write_parquet, atomic_write_text
 
 DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(>|<|!=)\s*([A-Za-z0-9_.-]+)\s*$")
@@ -163,7 +164,7 @@ def load_experiment(
     try:
         experiment = Experiment.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, origin)) from None
+        raise ConfigError(format_errors(error, origin)) from None
     base_path = (path.resolve().parent / experiment.scenario).resolve()
     if not base_path.is_file():
         raise ConfigError(f"{origin}: scenario: file not found: {base_path}")
@@ -188,7 +189,7 @@ def cells(experiment: Experiment) -> list[Cell]:
 def read_rounds(out: Path, index: pd.DataFrame) -> pd.DataFrame:
     """Every finished run's ``metrics/rounds.parquet`` with ``condition`` and ``seed``."""
     frames = []
-    for row in index[index["status"] == "done"].itertuples():
+    for row in index[index["status"] == layout.DONE].itertuples():
         rounds = load_run(out / row.path, name=row.path).rounds
         rounds["condition"] = row.condition
         rounds["seed"] = row.seed
@@ -318,13 +319,13 @@ def run_experiment(
         on_start=on_start,
         on_result=on_result,
     )
-    shutil.copyfile(path, out / "experiment.toml")
+    shutil.copyfile(path, out / layout.EXPERIMENT)
     rounds = read_rounds(out, index)
     results, values = evaluate_hypotheses(experiment, rounds, str(path))
-    atomic_write_parquet(out / "results.parquet", results)
-    atomic_write_parquet(out / "values.parquet", values)
+    atomic_write_parquet(out / layout.RESULTS, results)
+    atomic_write_parquet(out / layout.VALUES, values)
     figure = plot_experiment(experiment, rounds, values, results)
-    figure.savefig(out / "figure.png", dpi=110)
+    figure.savefig(out / layout.FIGURE, dpi=110)
     text = write_verdict(
         title=experiment.name,
         question=leading_comment(path),
@@ -334,7 +335,7 @@ def run_experiment(
         results=results,
         confidence=experiment.confidence,
     )
-    atomic_write_text(out / "verdict.md", text)
+    atomic_write_text(out / layout.VERDICT, text)
     return results
 
 

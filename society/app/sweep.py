@@ -32,10 +32,9 @@ from typing import Any
 import pandas as pd
 
 from society.config import ConfigError, Scenario, parse_override, validate_scenario
+from society.run import layout
 from society.run.store import atomic_write_parquet
 
-INDEX = "sweep.parquet"
-RUNS = "runs"
 COLUMNS = ("path", "seed", "status", "error", "seconds", "previous")
 
 
@@ -104,7 +103,11 @@ def _slug(value: Any) -> str:
 
 def run_path(labels: dict[str, Any], seed: int) -> str:
     """``runs/<key>=<value>/.../seed=<seed>`` (POSIX separators)."""
-    parts = [RUNS, *(f"{_slug(k)}={_slug(v)}" for k, v in labels.items()), f"seed={seed}"]
+    parts = [
+        layout.SWEEP_RUNS,
+        *(f"{_slug(k)}={_slug(v)}" for k, v in labels.items()),
+        f"seed={seed}",
+    ]
     return "/".join(parts)
 
 
@@ -157,12 +160,12 @@ def previous_status(spec: RunSpec) -> str:
     if not directory.exists():
         return ""
     try:
-        status = json.loads((directory / "manifest.json").read_text())["status"]
+        status = json.loads((directory / layout.MANIFEST).read_text())["status"]
     except (OSError, ValueError, KeyError):
         return "broken"
-    if status == "done":
+    if status == layout.DONE:
         expected = validate_scenario(spec.scenario, spec.origin).to_toml()
-        if (directory / "config.toml").read_text(encoding="utf-8") != expected:
+        if (directory / layout.CONFIG).read_text(encoding="utf-8") != expected:
             raise ConfigError(
                 f"{directory}: holds a finished run of a different scenario; use a new --out"
             )
@@ -187,9 +190,9 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
             shutil.rmtree(directory)
         scenario = validate_scenario(spec.scenario, spec.origin)
         run_scenario(scenario, directory, origin=spec.origin)
-        status, error = "done", ""
+        status, error = layout.DONE, ""
     except Exception as exc:  # one failed run never stops the others
-        status, error = "failed", _one_line(exc)
+        status, error = layout.FAILED, _one_line(exc)
     return {
         "path": spec.path,
         "status": status,
@@ -232,7 +235,7 @@ OnResult = Callable[[dict[str, Any]], None]
 
 
 def _failed(spec: RunSpec, error: str) -> dict[str, Any]:
-    return {"path": spec.path, "status": "failed", "error": error, "seconds": float("nan")}
+    return {"path": spec.path, "status": layout.FAILED, "error": error, "seconds": float("nan")}
 
 
 def _execute(
@@ -277,8 +280,8 @@ class Sweep:
         self.others = pd.DataFrame()
         self.seconds: dict[str, float] = {}
         self.status: dict[str, str] = {}
-        if (self.out / INDEX).exists():
-            old = pd.read_parquet(self.out / INDEX)
+        if (self.out / layout.SWEEP_INDEX).exists():
+            old = pd.read_parquet(self.out / layout.SWEEP_INDEX)
             self.others = old[~old["path"].isin(self.table.index)]
             self.seconds = dict(zip(old["path"], old["seconds"], strict=True))
             self.status = dict(zip(old["path"], old["status"], strict=True))
@@ -295,7 +298,7 @@ class Sweep:
         for column in table.columns:
             if table[column].map(type).nunique() > 1:
                 table[column] = table[column].astype(str)
-        atomic_write_parquet(self.out / INDEX, table)
+        atomic_write_parquet(self.out / layout.SWEEP_INDEX, table)
 
 
 def run_sweep(
@@ -334,11 +337,11 @@ def run_sweep(
     pending = []
     for spec in specs:
         previous = previous_status(spec)
-        if not previous and sweep.status.get(spec.path) == "failed":
-            previous = "failed"  # failed before writing its directory (e.g. a missing corpus)
+        if not previous and sweep.status.get(spec.path) == layout.FAILED:
+            previous = layout.FAILED  # failed before writing its directory (e.g. a missing corpus)
         sweep.table.loc[spec.path, "previous"] = previous
-        if previous == "done":
-            sweep.table.loc[spec.path, "status"] = "done"
+        if previous == layout.DONE:
+            sweep.table.loc[spec.path, "status"] = layout.DONE
             sweep.table.loc[spec.path, "seconds"] = sweep.seconds.get(spec.path, float("nan"))
         else:
             pending.append(spec)

@@ -34,8 +34,51 @@ class CutEdges(Section):
     edges: list[tuple[int, int]]
 
 
+#: The keys a ``set`` event may change, by section: exactly those that the round loop reads
+#: from the living scenario (``Society.scenario``) every round, so a change takes effect at
+#: once and everywhere. Everything else is read once, when the society is built (the graph,
+#: corpus, tokenizer, models, measurement suite, buffers, rounds), and a change would be
+#: silently ignored or half-applied; ``load_scenario`` refuses it.
+SETTABLE: dict[str, tuple[str, ...]] = {
+    "real_data": ("fraction", "schedule", "interpolate"),  # the share of real text heard
+    "speech": (  # every agent's sampling request
+        "utterances",
+        "max_tokens",
+        "temperature",
+        "top_p",
+        "prompt",
+        "prefix_tokens",
+        "top_k",
+        "min_p",
+        "repetition_penalty",
+    ),
+    "listening": ("texts", "include_self", "self_weight"),  # what each listener draws
+    "curation": (  # every listener's filters (not critic_order: the critic is built once)
+        "dedup",
+        "min_words",
+        "max_words",
+        "critic",
+        "max_perplexity",
+        "keep_best",
+        "verifier_accuracy",
+        "verifier_quantile",
+        "unlabelled",
+    ),
+    "selection": ("by", "strength"),  # who is heard preferentially
+    "mutation": ("temperature_schedule", "interpolate", "token_noise"),  # what speech becomes
+    "learning": ("init",),  # continue or relearn from the ancestor (not data/window: buffers)
+    "checkpoints": ("every",),  # which rounds the runner saves
+}
+SETTABLE_KEYS = frozenset(f"{section}.{key}" for section, keys in SETTABLE.items() for key in keys)
+
+
+def settable_summary() -> str:
+    """The settable keys in one line: ``real_data.{fraction, schedule, ...}, speech.{...}``."""
+    return ", ".join(f"{section}.{{{', '.join(keys)}}}" for section, keys in SETTABLE.items())
+
+
 class SetParameter(Section):
-    """Change a scenario parameter mid-run, e.g. ``real_data.fraction``."""
+    """Change a scenario parameter mid-run, e.g. ``real_data.fraction`` (see ``SETTABLE``)."""
 
     round: int = Field(ge=1)
     action: Literal["set"]

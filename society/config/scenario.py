@@ -10,7 +10,7 @@ import tomli_w
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from society.config.base import BUILTIN_SOURCES, ConfigError, Section
-from society.config.events import Event
+from society.config.events import SETTABLE_KEYS, Event, SetParameter, settable_summary
 from society.config.language_model import LanguageModelConfig, NGramConfig, explicit_keys
 from society.config.sections import (
     CheckpointsConfig,
@@ -64,6 +64,24 @@ class Scenario(Section):
                 raise ValueError(f"events.{i}.round: {event.round} is after the last round")
         return self
 
+    @model_validator(mode="after")
+    def _set_events_apply(self) -> Scenario:
+        """Each ``set`` event changes a settable key to a value the scenario accepts.
+
+        The events are applied as the run will apply them (by round, then in file order),
+        each to the scenario as the earlier ones left it, so a file that loads never fails
+        at a ``set`` mid-run.
+        """
+        state = self
+        for i in sorted(range(len(self.events)), key=lambda i: self.events[i].round):
+            event = self.events[i]
+            if isinstance(event, SetParameter):
+                try:
+                    state = apply_set(state, event.key, event.value)
+                except SetEventError as error:
+                    raise ValueError(f"events.{i}.{error.field}: {error}") from None
+        return self
+
     def to_toml(self) -> str:
         """Serialise with every default filled in (the run directory's ``config.toml``)."""
         return tomli_w.dumps(self.model_dump(mode="json", exclude_none=True))
@@ -80,6 +98,45 @@ class Scenario(Section):
         for key, value in overrides.items():
             _set_path(data, key, value, origin)
         return validate_scenario(data, origin)
+
+
+class SetEventError(ValueError):
+    """A ``set`` that cannot apply; ``field`` says which part is wrong: ``key`` or ``value``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def apply_set(scenario: Scenario, key: str, value: Any) -> Scenario:
+    """The scenario after a ``set`` event: the one way a living scenario changes.
+
+    Args:
+        scenario: the scenario as it is.
+        key: a dotted key of ``SETTABLE`` (``society.config.events``).
+        value: its new value.
+
+    Returns:
+        A re-validated copy with ``key`` changed and the same events.
+
+    Raises:
+        SetEventError: ``key`` is not settable, or the scenario refuses ``value``.
+    """
+    if key not in SETTABLE_KEYS:
+        raise SetEventError(
+            "key", f"{key!r} cannot change mid-run (settable: {settable_summary()})"
+        )
+    section, name = key.split(".")
+    data = scenario.model_dump(mode="json", exclude_none=True, exclude={"events"})
+    data[section][name] = value
+    try:
+        changed = Scenario.model_validate(data)
+    except ValidationError as error:
+        reason = "; ".join(
+            msg if loc in ("", key) else f"{loc}: {msg}" for loc, msg in _errors(error)
+        )
+        raise SetEventError("value", f"{key} = {value!r}: {reason}") from None
+    return changed.model_copy(update={"events": scenario.events})
 
 
 SECTIONS = tuple(
@@ -112,15 +169,21 @@ def flat_to_dotted(name: str) -> str:
     return name
 
 
-def _format_errors(error: ValidationError, origin: str) -> str:
-    parts = []
+def _errors(error: ValidationError) -> list[tuple[str, str]]:
+    """Each problem as ``(dotted location, reason)``; the location is empty for the model."""
+    out = []
     for err in error.errors():
         loc = ".".join(str(x) for x in err["loc"] if not str(x).startswith("function-after"))
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return f"{origin}: " + "; ".join(parts)
+        out.append((loc, msg))
+    return out
+
+
+def format_errors(error: ValidationError, origin: str) -> str:
+    """A pydantic error as one line: ``ORIGIN: field.path: reason; ...``."""
+    return f"{origin}: " + "; ".join(f"{loc}: {msg}" if loc else msg for loc, msg in _errors(error))
 
 
 def validate_scenario(data: dict[str, Any], origin: str = "<scenario>") -> Scenario:
@@ -128,7 +191,7 @@ def validate_scenario(data: dict[str, Any], origin: str = "<scenario>") -> Scena
     try:
         return Scenario.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_errors(error, origin)) from None
+        raise ConfigError(format_errors(error, origin)) from None
 
 
 def parse_override(text: str) -> tuple[str, Any]:

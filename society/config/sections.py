@@ -28,7 +28,9 @@ class NetworkConfig(Section):
     rows: int = Field(0, ge=0, description="lattice rows (0: most square)")
     cols: int = Field(0, ge=0, description="lattice columns (0: most square)")
     path: str | None = Field(None, description="graph file (GraphML, GML, edge list) for kind=file")
-    weight: float = Field(1.0, gt=0, description="edge weight where the graph gives none")
+    weight: float = Field(
+        1.0, gt=0, allow_inf_nan=False, description="edge weight where the graph gives none"
+    )
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> NetworkConfig:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-import numpy as np
-
 from society.metrics.text import words
 
 
@@ -37,16 +35,3 @@ def variant_share(texts: Iterable[str], variant: str, variants: Sequence[str]) -
     counts = variant_counts(texts, [*variants, variant])
     total = sum(counts.values())
     return counts[variant.lower()] / total if total else float("nan")
-
-
-def dominant_share(texts: Iterable[str], variants: Sequence[str]) -> float:
-    """Share of the most used variant among all uses of ``variants`` (NaN when none)."""
-    counts = variant_counts(texts, variants)
-    total = sum(counts.values())
-    return max(counts.values()) / total if total else float("nan")
-
-
-def tipping_round(shares: Sequence[float], threshold: float = 0.5) -> int | None:
-    """The first index (round) at which a variant's share exceeds ``threshold``, or None."""
-    above = np.flatnonzero(np.nan_to_num(np.asarray(shares, dtype=float)) > threshold)
-    return int(above[0]) if len(above) else None

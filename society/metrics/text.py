@@ -76,27 +76,6 @@ def distinct_n(token_lists: TokenLists, n: int) -> float:
     return len(seen) / total if total else 0.0
 
 
-def unique_n(token_lists: TokenLists, n: int) -> int:
-    """Unique-n: the number of distinct n-grams, pooled over the texts.
-
-    Unlike distinct-n this is a count, so compare it only between samples of the same
-    size (each agent says the same number of texts per round).
-
-    Args:
-        token_lists: tokenised texts.
-        n: n-gram order (>= 1).
-
-    Returns:
-        The number of distinct n-grams (n-grams never cross a text boundary).
-
-    Raises:
-        ValueError: if ``n < 1``.
-    """
-    if n < 1:
-        raise ValueError(f"n must be >= 1, got {n}")
-    return len({g for tokens in token_lists for g in _ngrams(tokens, n)})
-
-
 def _entropy(counts: Counter[str]) -> float:
     total = sum(counts.values())
     if not total:
@@ -104,45 +83,10 @@ def _entropy(counts: Counter[str]) -> float:
     return -sum(c / total * math.log(c / total) for c in counts.values())
 
 
-def unigram_entropy(token_lists: TokenLists) -> float:
-    """Shannon entropy (nats) of the pooled word-frequency distribution.
-
-    Args:
-        token_lists: tokenised texts.
-
-    Returns:
-        ``-sum p log p`` over word types; ``log k`` for ``k`` equally frequent words,
-        0.0 when there are no words.
-    """
-    return _entropy(Counter(w for tokens in token_lists for w in tokens))
-
-
-def vocabulary_size(token_lists: TokenLists) -> int:
-    """Count the distinct word types over all texts."""
-    return len({w for tokens in token_lists for w in tokens})
-
-
-def type_token_ratio(token_lists: TokenLists) -> float:
-    """Word types divided by word tokens over all texts (0.0 when there are no tokens)."""
-    tokens = sum(len(t) for t in token_lists)
-    return vocabulary_size(token_lists) / tokens if tokens else 0.0
-
-
-def hapax_ratio(token_lists: TokenLists) -> float:
-    """Share of word types that occur exactly once over all texts (0.0 with no types)."""
-    counts = Counter(w for tokens in token_lists for w in tokens)
-    return _hapax(counts)
-
-
 def _hapax(counts: Counter[str]) -> float:
     if not counts:
         return 0.0
     return sum(1 for c in counts.values() if c == 1) / len(counts)
-
-
-def mean_length(token_lists: TokenLists) -> float:
-    """Mean number of words per text, empty texts included (0.0 when there are no texts)."""
-    return sum(len(t) for t in token_lists) / len(token_lists) if len(token_lists) else 0.0
 
 
 def text_metrics(texts: Iterable[str]) -> dict[str, float]:

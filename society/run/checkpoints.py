@@ -1,6 +1,6 @@
 """Per-agent checkpoints in the run directory, for any backend (safetensors, never pickle).
 
-Layout::
+Layout (names from ``society.run.layout``)::
 
     RUN/checkpoints/ancestor.safetensors              generation 0 (written once)
     RUN/checkpoints/round-<R>/agent-<ID>.safetensors  each agent's model after round R
@@ -13,7 +13,6 @@ directory.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,28 +26,15 @@ from society.config.language_model import own_keys
 from society.lm.base import LanguageModel
 from society.lm.factory import build_language_model
 from society.lm.tokenizer import SharedTokenizer
+from society.run import layout
 from society.run.store import atomic_write_bytes
 
 if TYPE_CHECKING:
     from society.sim.model import Society
 
-ANCESTOR = "ancestor.safetensors"
-_ROUND = re.compile(r"round-(\d+)$")
-_AGENT = re.compile(r"agent-(\d+)\.safetensors$")
-
 
 class CheckpointError(ValueError):
     """A checkpoint that is not in the run directory (one line, names what is missing)."""
-
-
-def checkpoint_dir(run_dir: Path) -> Path:
-    """``RUN/checkpoints``."""
-    return Path(run_dir) / "checkpoints"
-
-
-def round_dir(run_dir: Path, round_: int) -> Path:
-    """``RUN/checkpoints/round-<R>``."""
-    return checkpoint_dir(run_dir) / f"round-{round_}"
 
 
 def _write_state(path: Path, lm: LanguageModel, metadata: dict[str, str]) -> None:
@@ -68,38 +54,38 @@ def save_checkpoint(run_dir: Path, round_: int, society: Society) -> Path:
         The round's checkpoint directory.
     """
     kind = society.scenario.language_model.kind
-    folder = round_dir(run_dir, round_)
+    folder = layout.round_dir(run_dir, round_)
     folder.mkdir(parents=True, exist_ok=True)
-    ancestor = checkpoint_dir(run_dir) / ANCESTOR
+    ancestor = layout.ancestor_checkpoint(run_dir)
     if not ancestor.exists():
         _write_state(ancestor, society.ancestor, {"backend": kind, "round": "0", "agent": "-1"})
     for agent in society.agents:
         meta = {"backend": kind, "round": str(round_), "agent": str(agent.unique_id)}
-        _write_state(folder / f"agent-{agent.unique_id}.safetensors", agent.lm, meta)
+        _write_state(layout.agent_checkpoint(run_dir, round_, agent.unique_id), agent.lm, meta)
     return folder
 
 
 def available_rounds(run_dir: Path) -> list[int]:
     """Rounds with a checkpoint, ascending."""
-    root = checkpoint_dir(run_dir)
+    root = layout.checkpoints(run_dir)
     if not root.is_dir():
         return []
-    found = (_ROUND.match(p.name) for p in root.iterdir() if p.is_dir())
-    return sorted(int(m.group(1)) for m in found if m)
+    found = (layout.checkpoint_round(p.name) for p in root.iterdir() if p.is_dir())
+    return sorted(r for r in found if r is not None)
 
 
 def available_agents(run_dir: Path, round_: int) -> list[int]:
     """Agent ids checkpointed at ``round_``, ascending."""
-    folder = round_dir(run_dir, round_)
+    folder = layout.round_dir(run_dir, round_)
     if not folder.is_dir():
         return []
-    found = (_AGENT.match(p.name) for p in folder.iterdir())
-    return sorted(int(m.group(1)) for m in found if m)
+    found = (layout.checkpoint_agent(p.name) for p in folder.iterdir())
+    return sorted(a for a in found if a is not None)
 
 
 def run_scenario_config(run_dir: Path) -> Scenario:
     """The resolved scenario of a run (its ``config.toml``, older layouts included)."""
-    path = Path(run_dir) / "config.toml"
+    path = Path(run_dir) / layout.CONFIG
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: not a run directory (no config.toml)")
     data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -110,7 +96,7 @@ def run_scenario_config(run_dir: Path) -> Scenario:
 
 def _rebuild(run_dir: Path, path: Path) -> LanguageModel:
     scenario = run_scenario_config(run_dir)
-    tokenizer = SharedTokenizer.load(Path(run_dir) / "tokenizer.json")
+    tokenizer = SharedTokenizer.load(Path(run_dir) / layout.TOKENIZER)
     config = scenario.language_model
     if isinstance(config, TransformerConfig):
         # a run made on a GPU opens anywhere: rebuild on whatever device this machine has
@@ -140,7 +126,7 @@ def load_agent(run_dir: Path, agent_id: int, round_: int | None = None) -> Langu
     round_ = rounds[-1] if round_ is None else int(round_)
     if round_ not in rounds:
         raise CheckpointError(f"{run_dir}: no checkpoint for round {round_} (have {rounds})")
-    path = round_dir(run_dir, round_) / f"agent-{agent_id}.safetensors"
+    path = layout.agent_checkpoint(run_dir, round_, agent_id)
     if not path.is_file():
         agents = available_agents(run_dir, round_)
         raise CheckpointError(f"{run_dir}: round {round_} has no agent {agent_id} (have {agents})")
@@ -153,7 +139,7 @@ def load_ancestor(run_dir: Path) -> LanguageModel:
     Raises:
         CheckpointError: the run has no ancestor checkpoint.
     """
-    path = checkpoint_dir(run_dir) / ANCESTOR
+    path = layout.ancestor_checkpoint(run_dir)
     if not path.is_file():
         raise CheckpointError(f"{run_dir}: no ancestor checkpoint")
     return _rebuild(run_dir, path)

@@ -14,6 +14,7 @@ import pandas as pd
 from society.config import ConfigError, Scenario
 from society.corpora import CorpusError
 from society.lm.errors import ModelError
+from society.run import layout
 from society.run.checkpoints import checkpoint_if_due
 from society.run.store import RunStore, now
 from society.sim.curation import LabelsError
@@ -66,7 +67,7 @@ def write_round(store: RunStore, society: Society) -> None:
         store.append_samples(society.pop_samples())
     else:
         society.pop_samples()
-    store.write_json("events.json", society.event_log)
+    store.write_json(layout.EVENTS, society.event_log)
     store.write_graph(society.graph)
     store.update_manifest(rounds_done=society.round)
 
@@ -109,17 +110,17 @@ def run_scenario(
                 on_round(society)
         society.log_samples(final=True)
         write_round(store, society)
-        store.write_json("events.json", society.event_log)
+        store.write_json(layout.EVENTS, society.event_log)
     except BaseException as error:
         store.update_manifest(
-            status="failed",
+            status=layout.FAILED,
             finished=now(),
             error=traceback.format_exception_only(error)[-1].strip(),
         )
         if isinstance(error, EventError):  # an event that does not fit the society
             raise ConfigError(f"{origin}: {error}") from None
         raise
-    store.update_manifest(status="done", finished=now())
+    store.update_manifest(status=layout.DONE, finished=now())
     return out
 
 

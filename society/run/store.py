@@ -1,4 +1,4 @@
-"""The run directory: the contract between simulation and analysis.
+"""Writes the run directory (its layout: ``society.run.layout``).
 
 Every file is written to a temporary name and renamed into place, so a reader (or a
 crash) never sees half a file; ``samples.jsonl`` grows by whole lines, one round at a time.
@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from society.config import Scenario
+from society.run import layout
 
 PACKAGES = ("society", "mesa", "numpy", "scipy", "pandas", "tokenizers", "networkx", "torch")
 
@@ -70,22 +71,22 @@ class RunStore:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.manifest: dict[str, Any] = json.loads((self.path / "manifest.json").read_text())
+        self.manifest: dict[str, Any] = json.loads((self.path / layout.MANIFEST).read_text())
 
     @classmethod
     def create(cls, path: Path, scenario: Scenario, tokenizer_json: str) -> RunStore:
         """Create the directory with config, tokenizer and a ``running`` manifest."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        (path / "metrics").mkdir(exist_ok=True)
-        atomic_write_text(path / "config.toml", scenario.to_toml())
-        atomic_write_text(path / "tokenizer.json", tokenizer_json)
+        (path / layout.METRICS).mkdir(exist_ok=True)
+        atomic_write_text(path / layout.CONFIG, scenario.to_toml())
+        atomic_write_text(path / layout.TOKENIZER, tokenizer_json)
         manifest = {
             "scenario": scenario.name,
             "seed": scenario.seed,
             "rounds": scenario.rounds,
             "rounds_done": 0,
-            "status": "running",
+            "status": layout.RUNNING,
             "started": now(),
             "finished": None,
             "host": socket.gethostname(),
@@ -93,24 +94,24 @@ class RunStore:
             "command": " ".join(sys.argv),
             "versions": package_versions(),
         }
-        atomic_write_text(path / "manifest.json", json.dumps(manifest, indent=2))
+        atomic_write_text(path / layout.MANIFEST, json.dumps(manifest, indent=2))
         return cls(path)
 
     def write_tables(self, tables: dict[str, pd.DataFrame]) -> None:
-        """Replace ``metrics/<name>.parquet`` for each table given."""
+        """Replace ``metrics/<name>.parquet`` for each table given (names: ``layout.TABLES``)."""
         for name, frame in tables.items():
-            atomic_write_parquet(self.path / "metrics" / f"{name}.parquet", frame)
+            atomic_write_parquet(layout.table(self.path, name), frame)
 
     def append_samples(self, rows: list[dict[str, Any]]) -> None:
         """Append whole lines to ``samples.jsonl`` in one write."""
         if not rows:
             return
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        with open(self.path / "samples.jsonl", "a", encoding="utf-8") as handle:
+        with open(self.path / layout.SAMPLES, "a", encoding="utf-8") as handle:
             handle.write(text)
 
     def write_json(self, name: str, data: Any) -> None:
-        """Write a JSON file at the top of the run directory."""
+        """Write a JSON file at the top of the run directory (e.g. ``layout.EVENTS``)."""
         atomic_write_text(self.path / name, json.dumps(data, indent=2))
 
     def write_graph(self, graph: Any) -> None:
@@ -123,12 +124,12 @@ class RunStore:
         text = json.dumps(nx.node_link_data(graph, edges="edges"), default=str)
         if text == getattr(self, "_graph_text", None):
             return
-        if not (self.path / "network_initial.json").exists():
-            atomic_write_text(self.path / "network_initial.json", text)
-        atomic_write_text(self.path / "network.json", text)
+        if not (self.path / layout.NETWORK_INITIAL).exists():
+            atomic_write_text(self.path / layout.NETWORK_INITIAL, text)
+        atomic_write_text(self.path / layout.NETWORK, text)
         self._graph_text = text
 
     def update_manifest(self, **fields: Any) -> None:
         """Merge ``fields`` into ``manifest.json``."""
         self.manifest.update(fields)
-        atomic_write_text(self.path / "manifest.json", json.dumps(self.manifest, indent=2))
+        atomic_write_text(self.path / layout.MANIFEST, json.dumps(self.manifest, indent=2))

@@ -24,7 +24,9 @@ from society.config import (
     IsolateCommunities,
     Migrate,
     RemoveAgents,
+    SetEventError,
     SetParameter,
+    apply_set,
 )
 from society.lm.factory import build_language_model
 from society.sim.agents import Speaker
@@ -117,10 +119,15 @@ def cut_edges(model: Society, event: CutEdges) -> str:
 
 
 def set_parameter(model: Society, event: SetParameter) -> str:
-    """Change a scenario parameter mid-run (re-validated)."""
-    model.scenario = model.scenario.with_overrides(
-        {event.key: event.value}, origin=f"events (round {event.round})"
-    )
+    """Change a settable scenario key mid-run (``society.config.apply_set``, re-validated).
+
+    Stages read the settable keys from ``model.scenario`` every round, so the new value
+    takes effect from this round on.
+    """
+    try:
+        model.scenario = apply_set(model.scenario, event.key, event.value)
+    except SetEventError as error:
+        raise EventError(f"{_where(event)}: {error.field}: {error}") from None
     return f"set {event.key} = {event.value!r}"
 
 

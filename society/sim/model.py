@@ -124,9 +124,7 @@ class Society(mesa.Model):
             scenario.tokenizer.min_frequency,
         )
         net = scenario.network
-        self.graph = build_graph(
-            net.kind, rng=self.rng, **net.model_dump(exclude={"kind", "path"}), path=net.path
-        )
+        self.graph = build_graph(net, self.rng)
         self.space = Network(self.graph, random=self.random)
         self.ancestor = build_ancestor(scenario.language_model, self.tokenizer, self.corpus.train)
         self.ancestors = self.sources.ancestors(  # community -> generation 0 (its own source)

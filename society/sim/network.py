@@ -1,4 +1,7 @@
-"""Graphs from configuration, their communities, and edits to them.
+"""The society's graph from its ``[network]`` table, and the communities in a graph.
+
+Edits to a living society's graph (cut, connect, migrate, ...) are events
+(``society.sim.events``): they go through the Mesa space so cells and graph stay in step.
 
 Every graph that leaves ``build_graph`` is an undirected simple ``nx.Graph`` on nodes
 ``0..n-1`` (ordered by sorted original label where the labels sort, else file order); each
@@ -14,6 +17,8 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+
+from society.config import NetworkConfig
 
 EDGE_LIST_SUFFIXES = (".edgelist", ".edges", ".txt", ".csv")
 HEADER_NAMES = {"source", "target", "from", "to", "u", "v", "node1", "node2", "src", "dst"}
@@ -136,9 +141,25 @@ def _square(agents: int) -> tuple[int, int]:
     return rows, agents // rows
 
 
-def _generate(kind: str, seed: int, a: dict[str, Any]) -> tuple[nx.Graph, dict[Any, int] | None]:
+def _lattice(config: NetworkConfig) -> nx.Graph:
+    """A ``rows x cols`` grid; a missing side is derived from ``agents`` (both: most square)."""
+    n, rows, cols = config.agents, config.rows, config.cols
+    if not rows and not cols:
+        if n < 2:
+            raise ValueError(f"agents must be at least 2, got {n}")
+        rows, cols = _square(n)
+    elif not rows or not cols:
+        given = rows or cols
+        if n % given:
+            raise ValueError(f"agents={n} is not a multiple of {given}")
+        rows, cols = rows or n // cols, cols or n // rows
+    return nx.grid_2d_graph(rows, cols)
+
+
+def _generate(config: NetworkConfig, seed: int) -> tuple[nx.Graph, dict[Any, int] | None]:
     """Make the raw generator graph and its blocks; raise ValueError on bad parameters."""
-    n, k, m, c, s = a["agents"], a["k"], a["m"], a["communities"], a["size"]
+    kind, n, k, m = config.kind, config.agents, config.k, config.m
+    c, s = config.communities, config.size
     if kind in ("complete", "ring", "star", "small_world", "scale_free") and n < 2:
         raise ValueError(f"agents must be at least 2, got {n}")
     if kind == "complete":
@@ -148,29 +169,15 @@ def _generate(kind: str, seed: int, a: dict[str, Any]) -> tuple[nx.Graph, dict[A
     if kind == "star":
         return nx.star_graph(n - 1), None
     if kind == "lattice":
-        rows, cols = a["rows"], a["cols"]
-        if rows < 0 or cols < 0:
-            raise ValueError(f"rows and cols must not be negative, got {rows} and {cols}")
-        if not rows and not cols:
-            if n < 2:
-                raise ValueError(f"agents must be at least 2, got {n}")
-            rows, cols = _square(n)
-        elif not rows or not cols:
-            given = rows or cols
-            if n % given:
-                raise ValueError(f"agents={n} is not a multiple of {given}")
-            rows, cols = rows or n // cols, cols or n // rows
-        return nx.grid_2d_graph(rows, cols), None
+        return _lattice(config), None
     if kind == "small_world":
         if not 2 <= k < n:
             raise ValueError(f"k must be in 2..agents-1, got k={k}, agents={n}")
-        return nx.connected_watts_strogatz_graph(n, k, a["p"], tries=1000, seed=seed), None
+        return nx.connected_watts_strogatz_graph(n, k, config.p, tries=1000, seed=seed), None
     if kind == "scale_free":
         if not 1 <= m < n:
             raise ValueError(f"m must be in 1..agents-1, got m={m}, agents={n}")
         return nx.barabasi_albert_graph(n, m, seed=seed), None
-    if kind in ("caveman", "sbm") and (c < 1 or s < 1):
-        raise ValueError(f"communities and size must be at least 1, got {c} and {s}")
     if kind == "caveman":
         if c == 1:
             return nx.complete_graph(s), None
@@ -178,80 +185,34 @@ def _generate(kind: str, seed: int, a: dict[str, Any]) -> tuple[nx.Graph, dict[A
             raise ValueError(f"size must be at least 3 with several communities, got {s}")
         return nx.connected_caveman_graph(c, s), {v: v // s for v in range(c * s)}
     if kind == "sbm":
-        p_in, p_out = a["p_in"], a["p_out"]
-        probs = [[p_in if i == j else p_out for j in range(c)] for i in range(c)]
+        probs = [[config.p_in if i == j else config.p_out for j in range(c)] for i in range(c)]
         graph = nx.stochastic_block_model([s] * c, probs, seed=seed)
         return graph, {v: v // s for v in graph}
-    raise ValueError(f"unknown network kind {kind!r}")
+    raise ValueError(f"no generator for kind {kind!r}")  # a kind NetworkConfig admits
 
 
-def build_graph(
-    kind: str,
-    *,
-    rng: np.random.Generator,
-    agents: int = 8,
-    communities: int = 2,
-    size: int = 4,
-    k: int = 4,
-    p: float = 0.1,
-    m: int = 2,
-    p_in: float = 0.9,
-    p_out: float = 0.02,
-    rows: int = 0,
-    cols: int = 0,
-    path: Path | str | None = None,
-    weight: float = 1.0,
-) -> nx.Graph:
-    """Build the society's graph from network configuration.
+def build_graph(config: NetworkConfig, rng: np.random.Generator) -> nx.Graph:
+    """Build the society's graph from its ``[network]`` table.
 
     Args:
-        kind: complete, ring, lattice, small_world, scale_free, caveman, sbm, star or file.
+        config: the network section (kind and parameters; its defaults are the only ones).
         rng: seeds the random generators; exactly one draw is taken whatever the kind.
-        agents: nodes (complete, ring, lattice, small_world, scale_free, star).
-        communities: cliques (caveman) or blocks (sbm).
-        size: nodes per clique or block.
-        k: neighbours per node (small_world).
-        p: rewiring probability (small_world).
-        m: edges per new node (scale_free).
-        p_in: within-block edge probability (sbm).
-        p_out: between-block edge probability (sbm).
-        rows: lattice rows (0: derived from ``agents``).
-        cols: lattice columns (0: derived from ``agents``).
-        path: GraphML, GML or edge-list file (kind ``file``).
-        weight: edge weight wherever the graph gives none.
 
     Returns:
         The graph, under the contract in the module docstring.
 
     Raises:
-        GraphError: unknown kind, bad parameters, or a missing or unreadable file.
+        GraphError: parameters the kind cannot use (e.g. ``k >= agents``), or a missing or
+            unreadable graph file.
     """
     seed = int(rng.integers(2**31))
-    if not (math.isfinite(weight) and weight > 0):
-        raise GraphError(f"{kind}: weight must be a positive number, got {weight}")
-    if kind == "file":
-        return _finish(_read_file(path), str(path), weight, None)
-    params = dict(agents=agents, communities=communities, size=size, k=k, p=p, m=m)
-    params.update(p_in=p_in, p_out=p_out, rows=rows, cols=cols)
+    if config.kind == "file":
+        return _finish(_read_file(config.path), str(config.path), config.weight, None)
     try:
-        raw, blocks = _generate(kind, seed, params)
+        raw, blocks = _generate(config, seed)
     except (ValueError, nx.NetworkXException) as error:
-        raise GraphError(f"{kind}: {' '.join(str(error).split())}") from None
-    return _finish(raw, kind, weight, blocks or {})
-
-
-def detect_communities(graph: nx.Graph, rng: np.random.Generator) -> dict[int, int]:
-    """Set ``community`` by Louvain (weighted, seeded); ids ordered by smallest member."""
-    found = nx.algorithms.community.louvain_communities(graph, seed=int(rng.integers(2**31)))
-    for i, group in enumerate(sorted(found, key=min)):
-        for node in group:
-            graph.nodes[node]["community"] = i
-    return communities(graph)
-
-
-def is_connected(graph: nx.Graph) -> bool:
-    """Whether every node can reach every other."""
-    return nx.is_connected(graph)
+        raise GraphError(f"{config.kind}: {' '.join(str(error).split())}") from None
+    return _finish(raw, config.kind, config.weight, blocks or {})
 
 
 def communities(graph: nx.Graph) -> dict[int, int]:
@@ -271,54 +232,3 @@ def between_community_edges(graph: nx.Graph) -> list[tuple[int, int]]:
     """Edges whose ends lie in different communities, as sorted ``(u, v)`` with ``u < v``."""
     label = communities(graph)
     return sorted((min(u, v), max(u, v)) for u, v in graph.edges if label[u] != label[v])
-
-
-def shortest_path_matrix(graph: nx.Graph, nodes: list[int]) -> np.ndarray:
-    """Hop counts between ``nodes`` (in that order); ``inf`` where no path exists."""
-    out = np.full((len(nodes), len(nodes)), np.inf)
-    for i, source in enumerate(nodes):
-        lengths = nx.single_source_shortest_path_length(graph, source)
-        for j, target in enumerate(nodes):
-            out[i, j] = lengths.get(target, np.inf)
-    return out
-
-
-def isolate_communities(graph: nx.Graph) -> list[tuple[int, int]]:
-    """Remove every between-community edge; return the removed edges."""
-    edges = between_community_edges(graph)
-    graph.remove_edges_from(edges)
-    return edges
-
-
-def connect_communities(
-    graph: nx.Graph,
-    a: int,
-    b: int,
-    *,
-    bridges: int = 1,
-    weight: float = 1.0,
-    rng: np.random.Generator,
-) -> list[tuple[int, int]]:
-    """Add up to ``bridges`` new random edges between members of communities ``a`` and ``b``.
-
-    Returns:
-        The added edges ``(member of a, member of b)``; fewer than ``bridges`` when the two
-        communities are already (almost) fully joined.
-
-    Raises:
-        ValueError: a community does not exist, ``a == b``, or ``bridges`` is negative.
-    """
-    members = community_members(graph)
-    for name in (a, b):
-        if name not in members:
-            raise ValueError(f"no community {name}")
-    if a == b or bridges < 0:
-        raise ValueError(f"need two different communities and bridges >= 0 (got {a}, {b})")
-    free = [(u, v) for u in members[a] for v in members[b] if not graph.has_edge(u, v)]
-    count = min(bridges, len(free))
-    picked = (
-        sorted(int(i) for i in rng.choice(len(free), size=count, replace=False)) if count else []
-    )
-    added = [free[i] for i in picked]
-    graph.add_edges_from(added, weight=float(weight))
-    return added
