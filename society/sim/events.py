@@ -33,27 +33,27 @@ from society.sim.agents import Speaker
 from society.sim.network import between_community_edges, community_members
 
 if TYPE_CHECKING:
-    from society.sim.model import Society
+    from society.sim.world import Editable
 
 
 class EventError(ConfigError):
     """An event that cannot apply to the society as it is (one line, names the event)."""
 
 
-def remove_edge(model: Society, u: int, v: int) -> None:
+def remove_edge(model: Editable, u: int, v: int) -> None:
     """Remove one edge from the space and its graph."""
     if model.graph.has_edge(u, v):
         model.space.remove_connection(model.space[u], model.space[v])
 
 
-def add_edge(model: Society, u: int, v: int, weight: float) -> None:
+def add_edge(model: Editable, u: int, v: int, weight: float) -> None:
     """Add (or re-weight) one edge in the space and its graph."""
     if not model.graph.has_edge(u, v):
         model.space.add_connection(model.space[u], model.space[v])
     model.graph.edges[u, v]["weight"] = weight
 
 
-def choose_agents(model: Society, choice: AgentChoice, where: str) -> list[Speaker]:
+def choose_agents(model: Editable, choice: AgentChoice, where: str) -> list[Speaker]:
     """The agents an event names: listed nodes, or a seeded draw of ``count`` or ``share``.
 
     Args:
@@ -87,7 +87,7 @@ def _where(event: Any) -> str:
     return f"events (round {event.round}, {event.action})"
 
 
-def isolate_communities(model: Society, event: IsolateCommunities) -> str:
+def isolate_communities(model: Editable, event: IsolateCommunities) -> str:
     """Remove every edge between communities."""
     edges = between_community_edges(model.graph)
     for u, v in edges:
@@ -95,7 +95,7 @@ def isolate_communities(model: Society, event: IsolateCommunities) -> str:
     return f"removed {len(edges)} between-community edges"
 
 
-def connect(model: Society, event: Connect) -> str:
+def connect(model: Editable, event: Connect) -> str:
     """Add ``bridges`` new edges between two communities (random members, seeded)."""
     members = community_members(model.graph)
     a, b = event.communities
@@ -110,7 +110,7 @@ def connect(model: Society, event: Connect) -> str:
     return f"added {count} bridges between communities {a} and {b}"
 
 
-def cut_edges(model: Society, event: CutEdges) -> str:
+def cut_edges(model: Editable, event: CutEdges) -> str:
     """Remove the listed edges (absent ones are ignored)."""
     present = [(u, v) for u, v in event.edges if model.graph.has_edge(u, v)]
     for u, v in present:
@@ -118,7 +118,7 @@ def cut_edges(model: Society, event: CutEdges) -> str:
     return f"removed {len(present)} edges"
 
 
-def set_parameter(model: Society, event: SetParameter) -> str:
+def set_parameter(model: Editable, event: SetParameter) -> str:
     """Change a settable scenario key mid-run (``society.config.apply_set``, re-validated).
 
     Stages read the settable keys from ``model.scenario`` every round, so the new value
@@ -131,7 +131,7 @@ def set_parameter(model: Society, event: SetParameter) -> str:
     return f"set {event.key} = {event.value!r}"
 
 
-def _link(model: Society, node: int, pool: list[int], links: int, weight: float) -> list[int]:
+def _link(model: Editable, node: int, pool: list[int], links: int, weight: float) -> list[int]:
     """Join ``node`` to ``links`` random members of ``pool`` (seeded); return them."""
     count = min(links, len(pool))
     targets = [pool[int(i)] for i in model.rng.choice(len(pool), size=count, replace=False)]
@@ -140,7 +140,7 @@ def _link(model: Society, node: int, pool: list[int], links: int, weight: float)
     return targets
 
 
-def migrate(model: Society, event: Migrate) -> str:
+def migrate(model: Editable, event: Migrate) -> str:
     """Move agents to community ``to``: drop every edge they had, link them to its members.
 
     When ``to`` has no members yet, the movers found it: they are linked to each other only
@@ -168,7 +168,7 @@ def migrate(model: Society, event: Migrate) -> str:
     return f"nodes {moving} {what} community {event.to}"
 
 
-def add_agents(model: Society, event: AddAgents) -> str:
+def add_agents(model: Editable, event: AddAgents) -> str:
     """Add newcomers; each listens to its new neighbours and learns before it first speaks.
 
     A ``blank`` newcomer starts with an untrained model, so everything it knows comes from
@@ -204,7 +204,7 @@ def add_agents(model: Society, event: AddAgents) -> str:
     return f"added nodes {added}"
 
 
-def remove_agents(model: Society, event: RemoveAgents) -> str:
+def remove_agents(model: Editable, event: RemoveAgents) -> str:
     """Remove agents together with their nodes and edges."""
     leaving = choose_agents(model, event, _where(event))
     for agent in leaving:
@@ -236,7 +236,7 @@ def rewrite_words(texts: Iterable[str], mapping: dict[str, str]) -> list[str]:
     return [pattern.sub(replace, text) for text in texts]
 
 
-def commit(model: Society, event: Commit) -> str:
+def commit(model: Editable, event: Commit) -> str:
     """Freeze agents: they keep speaking but stop learning (a committed minority).
 
     With ``rewrite``, each committed agent first relearns, from the ancestor, its own data
@@ -264,7 +264,7 @@ HANDLERS = {
 }
 
 
-def apply_events(model: Society, round_: int) -> None:
+def apply_events(model: Editable, round_: int) -> None:
     """Apply, in file order, every event scheduled for ``round_`` and log it."""
     for event in model.scenario.events:
         if event.round == round_:

@@ -7,14 +7,19 @@ factors, the curator) are handed to its phases by ``Society.step``.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import networkx as nx
 import numpy as np
+from mesa.agent import AgentSet
+from mesa.discrete_space import Network
 
 from society.config import Scenario
+from society.corpora import Corpus
 from society.lm.base import LanguageModel
 from society.lm.tokenizer import SharedTokenizer
+from society.sim.curation import Curator
 
 
 class World(Protocol):
@@ -44,4 +49,29 @@ class World(Protocol):
 
     def ancestor_for(self, community: int | None) -> LanguageModel:
         """The generation-0 model of a community."""
+        ...
+
+
+class Editable(World, Protocol):
+    """The society as events see it: the world plus what an event may edit.
+
+    Events change the society (its graph through the Mesa ``space``, its agents, its
+    scenario), so they get more than agents do; ``sim/events.py`` is typed against this
+    protocol rather than ``Society``, which calls it, so the two modules do not import
+    each other.
+    """
+
+    scenario: Scenario  # events of action ``set`` replace it
+    space: Network  # every graph edit goes through the space, so cells and graph agree
+    agents: AgentSet  # Mesa's set of the society's agents
+    attention: Mapping[int, float]  # this round's selection factors (for newcomers)
+    curator: Curator  # the society's curation (for newcomers)
+    event_log: list[dict[str, Any]]  # what was applied, with what it did
+
+    def corpus_for(self, community: int | None) -> Corpus:
+        """The real-data corpus a community starts from."""
+        ...
+
+    def record_kept(self, heard: list[tuple[int, int]], keep: np.ndarray) -> None:
+        """Count, per utterance, how many listeners drew it and how many kept it."""
         ...
