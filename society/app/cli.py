@@ -99,6 +99,8 @@ def run(
                 raise ConfigError("--resume RUN: give no scenario, --out, --set or --seed with it")
             from society.run.store import RunStore
 
+            if not layout.is_run(resume) or not (resume / layout.MANIFEST).is_file():
+                raise ConfigError(f"{resume}: not a run directory (no config.toml or manifest)")
             name, rounds = resume.name, int(RunStore(resume).manifest.get("rounds", 0))
         elif scenario is None:
             raise ConfigError("run: give a scenario file (or --resume RUN)")

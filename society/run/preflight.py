@@ -109,6 +109,19 @@ def check_out(out: Path, origin: str = "--out") -> None:
         raise ConfigError(f"{out}: {parent} is not writable")
 
 
+def check_checkpoint(scenario: Scenario, origin: str) -> None:
+    """An external checkpoint must hold safetensors weights: pickle is never loaded."""
+    path = getattr(scenario.language_model, "path", None)
+    if not path or not Path(path).is_dir():
+        return
+    if not any(Path(path).glob("*.safetensors")):
+        pickled = sorted(p.name for p in Path(path).glob("*.bin")) or ["no weights"]
+        raise ConfigError(
+            f"{origin}: language_model.path: {path} has no .safetensors weights "
+            f"({pickled[0]}: pickle checkpoints are never loaded; convert to safetensors)"
+        )
+
+
 def build_checked_graph(scenario: Scenario, origin: str) -> nx.Graph:
     """The society's first graph, built exactly as ``Society`` builds it (same single draw)."""
     try:
@@ -234,6 +247,22 @@ def check_events(scenario: Scenario, graph: nx.Graph, origin: str) -> None:
             plan.chosen(event, where)
 
 
+def check_curation(scenario: Scenario, origin: str) -> list[str]:
+    """Refuse filters that keep nothing by construction; warn about ones that keep little."""
+    curation, out = scenario.curation, []
+    if curation.max_words is not None and curation.min_words > curation.max_words:
+        raise ConfigError(
+            f"{origin}: curation.min_words: {curation.min_words} is above max_words "
+            f"{curation.max_words}: nothing could ever be kept"
+        )
+    if curation.min_words > scenario.speech.max_tokens:
+        out.append(
+            f"curation.min_words: {curation.min_words} is above speech.max_tokens "
+            f"{scenario.speech.max_tokens}: no utterance can be kept"
+        )
+    return out
+
+
 def load_sources(scenario: Scenario, origin: str) -> CommunitySources:
     """Load every real-data source once (cheap next to training), as one-line errors."""
     try:
@@ -274,12 +303,13 @@ def preflight(
     """
     check_numbers(scenario, origin)
     check_paths(scenario, origin)
+    check_checkpoint(scenario, origin)
     if out is not None:
         check_out(out)
     graph = build_checked_graph(scenario, origin)
     check_listeners(scenario, graph, origin)
     check_events(scenario, graph, origin)
-    checked = Checked(graph)
+    checked = Checked(graph, warnings=check_curation(scenario, origin))
     if load_data:
         checked.sources = load_sources(scenario, origin)
         if len(checked.sources.main.train) < 2:
