@@ -284,7 +284,7 @@ RUN: dict[str, tuple[str, list[str], str]] = {
     "model path missing": (
         '[language_model]\nkind = "transformer"\npath = "nope-model"\n',
         [],
-        "language_model.path",
+        "nope-model is not a checkpoint directory",
     ),
     "model pickle only": (
         '[language_model]\nkind = "transformer"\npath = "pickled"\n',
