@@ -38,6 +38,9 @@ from society.sim.network import GraphError
 
 Progress = Callable[[Society], None]
 
+#: Round measures that every measured round has: NaN in one of them is worth a warning.
+ALWAYS_MEASURED = ("perplexity", "entropy", "distinct_1", "distinct_2", "ttr", "mean_length")
+
 
 def default_out(scenario: Scenario, root: Path = Path("runs")) -> Path:
     """``runs/<scenario-name>-<timestamp>``."""
@@ -89,11 +92,11 @@ def round_warnings(society: Society) -> list[str]:
         if heard and not kept:
             out.append(f"round {society.round}: curation kept none of {heard} texts heard")
     if society.latest and society.measured is not None:
-        nan = sorted(
+        nan = [
             name
-            for name, value in society.latest.items()
-            if isinstance(value, float) and math.isnan(value)
-        )
+            for name in ALWAYS_MEASURED
+            if isinstance(society.latest.get(name), float) and math.isnan(society.latest[name])
+        ]
         if nan and society.round == society.measured.measured_round:
             out.append(f"round {society.round}: NaN in {', '.join(nan[:5])}")
     return out
