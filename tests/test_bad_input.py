@@ -410,6 +410,26 @@ COMMANDS = {
         ["run", "{root}/scenario.toml", "--resume", "{root}/nothing"],
         "--resume RUN: give no scenario",
     ),
+    "seed not a number": (["run", "{root}/scenario.toml", "--seed", "abc"], "'--seed'"),
+    "unknown option": (["run", "{root}/scenario.toml", "--bogus"], "No such option: --bogus"),
+    "unknown command": (["frobnicate"], "No such command 'frobnicate'"),
+    "viz port not a number": (["viz", "{root}/scenario.toml", "--port", "abc"], "'--port'"),
+    "sweep zero workers": (
+        ["sweep", "{root}/scenario.toml", "--out", "{root}/sw", "--workers", "0"],
+        "'--workers'",
+    ),
+    "sweep zero seeds": (
+        ["sweep", "{root}/scenario.toml", "--out", "{root}/sw", "--seeds", "0"],
+        "'--seeds'",
+    ),
+    "sweep without out": (["sweep", "{root}/scenario.toml"], "Missing option '--out'"),
+    "sweep bad grid": (
+        ["sweep", "{root}/scenario.toml", "--out", "{root}/sw", "--grid", "speech.temperature"],
+        "--grid",
+    ),
+    "talk agent not a number": (["talk", "{root}/nothing", "--agent", "x"], "'--agent'"),
+    "annotate without round": (["annotate", "{root}/nothing", "--out", "x.csv"], "'--round'"),
+    "report nothing": (["report", "{root}/nothing"], "nothing"),
     "resume a done run": (["run", "--resume", "{root}/done"], "already done"),
     "resume a live run": (["run", "--resume", "{root}/live"], "still running"),
 }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,11 +18,50 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from typer.core import TyperGroup
 
 from society.config import ConfigError, load_scenario
 from society.run import layout
 
+
+def _base(name: str) -> type[Exception]:
+    """A base class of typer's usage errors by name (typer vendors its own click)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+ClickException, UsageError = _base("ClickException"), _base("UsageError")
+
+
+class OneLineErrors(TyperGroup):
+    """The command group; a usage error is one line ``error: ...`` with exit code 2.
+
+    A bad option value, an unknown option or command, a missing argument: like every other
+    bad input, one line and no usage box.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except typer.Abort:
+            errors.print("error: aborted", markup=False, highlight=False)
+            sys.exit(1)
+        except ClickException as error:
+            ctx = getattr(error, "ctx", None)
+            if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(2)
+            message = " ".join(error.format_message().split())
+            where = (
+                f"{ctx.command_path}: " if ctx is not None and isinstance(error, UsageError) else ""
+            )
+            errors.print(f"error: {where}{message}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="society: language change in communities of language models that learn from each other.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
