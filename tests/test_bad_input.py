@@ -133,6 +133,13 @@ RUN: dict[str, tuple[str, list[str], str]] = {
     ),
     "labels missing": ("[curation]\nlabels = 'nope.csv'\n", [], "curation"),
     "labels empty path": ("[curation]\nlabels = ''\n", [], "curation"),
+    "min words above max tokens": ("[curation]\nmin_words = 1000\n", [], "curation.min_words"),
+    "a billion agents": ('[network]\nkind = "ring"\nagents = 1000000000\n', [], "network.agents"),
+    "caveman too big": (
+        '[network]\nkind = "caveman"\ncommunities = 100000\nsize = 100\n',
+        [],
+        "network.communities x size",
+    ),
     # paths and data
     "source empty": ('[real_data]\nsource = ""\n', [], "real_data.source: is empty"),
     "source blank": ('[real_data]\nsource = "  "\n', [], "real_data.source: is empty"),

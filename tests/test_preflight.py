@@ -85,7 +85,10 @@ def test_a_small_corpus_and_a_curation_that_keeps_nothing_are_warnings(tmp_path)
     corpus.write_text(
         "\n".join(f"The fox number {i} sees the hen by the river." for i in range(40))
     )
-    body = f'[real_data]\nsource = "{corpus}"\nunit = "line"\n[curation]\nmin_words = 30\n'
+    body = (
+        f'[real_data]\nsource = "{corpus}"\nunit = "line"\n[curation]\nmin_words = 30\n'
+        '[[events]]\nround = 2\naction = "set"\nkey = "curation.min_words"\nvalue = 30\n'
+    )  # the `set` makes "no utterance can be kept" a warning, not an error
     out = tmp_path / "run"
     result = CliRunner().invoke(app, ["run", _small_toml(tmp_path, body), "--out", str(out)])
     assert result.exit_code == 0, result.stderr

@@ -38,6 +38,8 @@ from society.sim.network import GraphError, build_graph, communities
 
 #: Largest edge or voice weight accepted: listeners normalise weights by their sum.
 MAX_WEIGHT = 1e9
+#: Most agents a society may have (each holds its own language model).
+MAX_AGENTS = 100_000
 #: A corpus with fewer training texts than this is legal but suspicious (a warning).
 FEW_TEXTS = 50
 #: Path-valued keys that must not be empty strings (an empty path means "this folder").
@@ -124,6 +126,15 @@ def check_checkpoint(scenario: Scenario, origin: str) -> None:
 
 def build_checked_graph(scenario: Scenario, origin: str) -> nx.Graph:
     """The society's first graph, built exactly as ``Society`` builds it (same single draw)."""
+    net = scenario.network
+    if net.kind in ("caveman", "sbm"):
+        count, where = net.communities * net.size, "network.communities x size"
+    elif net.kind == "lattice" and net.rows and net.cols:
+        count, where = net.rows * net.cols, "network.rows x cols"
+    else:
+        count, where = net.agents, "network.agents"
+    if net.kind != "file" and count > MAX_AGENTS:
+        raise ConfigError(f"{origin}: {where}: {count} agents is more than {MAX_AGENTS}")
     try:
         graph = build_graph(scenario.network, np.random.default_rng(scenario.seed))
     except GraphError as error:
@@ -256,10 +267,15 @@ def check_curation(scenario: Scenario, origin: str) -> list[str]:
             f"{curation.max_words}: nothing could ever be kept"
         )
     if curation.min_words > scenario.speech.max_tokens:
-        out.append(
+        message = (
             f"curation.min_words: {curation.min_words} is above speech.max_tokens "
             f"{scenario.speech.max_tokens}: no utterance can be kept"
         )
+        changed = {"curation.min_words", "speech.max_tokens"}
+        if any(isinstance(e, SetParameter) and e.key in changed for e in scenario.events):
+            out.append(message)  # a later `set` may make it possible
+        else:
+            raise ConfigError(f"{origin}: {message} (a society that never hears itself)")
     return out
 
 
