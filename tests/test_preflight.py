@@ -123,3 +123,35 @@ def test_bad_input_found_while_building_still_leaves_nothing(tmp_path, monkeypat
     with pytest.raises(ConfigError, match="device"):
         runner.run_scenario(small, tmp_path / "run", origin="s.toml")
     assert not (tmp_path / "run").exists()
+
+
+def test_an_unwritable_out_is_refused(tmp_path, monkeypatch):
+    import tempfile
+
+    from society.run.preflight import check_out
+
+    def refuse(**kwargs):  # noqa: ANN003, ANN202
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+    with pytest.raises(ConfigError, match=r"is not writable \(Permission denied\)$"):
+        check_out(tmp_path / "a" / "run")
+    assert not (tmp_path / "a").exists()
+
+
+def test_nan_in_an_always_measured_column_is_a_warning():
+    from types import SimpleNamespace
+
+    from society.run.runner import round_warnings
+
+    def society(perplexity: float, measured: int = 3) -> SimpleNamespace:
+        return SimpleNamespace(
+            round=3,
+            agents=[SimpleNamespace(heard=[1, 2], kept=[1])],
+            latest={"perplexity": perplexity, "grammatical": float("nan")},
+            measured=SimpleNamespace(measured_round=measured),
+        )
+
+    assert round_warnings(society(12.5)) == []  # NaN where a measure is off: no warning
+    assert round_warnings(society(float("nan"))) == ["round 3: NaN in perplexity"]
+    assert round_warnings(society(float("nan"), measured=2)) == []  # not measured this round

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,10 @@ def check_out(out: Path, origin: str = "--out") -> None:
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{out}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"{out}: {parent} is not writable")
+    try:  # os.access says yes to root even on a read-only file system: try it
+        os.rmdir(tempfile.mkdtemp(prefix=".society-probe-", dir=parent))
+    except OSError as error:
+        raise ConfigError(f"{out}: {parent} is not writable ({error.strerror})") from None
 
 
 def check_checkpoint(scenario: Scenario, origin: str) -> None:

@@ -337,6 +337,8 @@ def resume_run(
     start = int(manifest.get("rounds_done") or 0)
     if not (run_dir / layout.TOKENIZER).is_file():
         start = 0  # killed while building: nothing of the rounds is on disk
+    if start == 0:
+        (run_dir / layout.SAMPLES).unlink(missing_ok=True)  # written again from round 0
     complete_lines(run_dir / layout.SAMPLES)
     remove_temporary(run_dir)
     history = [*manifest.get("resumed", []), {"at": now(), "from_round": start}]
