@@ -133,18 +133,14 @@ class _Loop:
         on_warning: Callable[[str], None] | None,
         start: int = 0,
     ) -> None:
-        self.store, self.society, self.on_round, self.on_warning = (
-            store,
-            society,
-            on_round,
-            on_warning,
-        )
-        self.start = start
+        self.store, self.society, self.start = store, society, start
+        self.on_round, self.on_warning = on_round, on_warning
         self.replayed: list[dict[str, Any]] = []  # samples of replayed rounds
 
     def warn(self, messages: list[str]) -> None:
         for message in messages:
-            self.store.update_manifest(warnings=[*self.store.manifest["warnings"], message])
+            known = self.store.manifest.get("warnings") or []
+            self.store.update_manifest(warnings=[*known, message])
             if self.on_warning:
                 self.on_warning(message)
 
@@ -153,9 +149,10 @@ class _Loop:
         if society.round < self.start:  # replay: the disk already holds this round
             self.replayed.extend(society.pop_samples())
         elif society.round == self.start and self.start:
-            keep = society.scenario.metrics.samples
+            samples = [*self.replayed, *society.pop_samples()]
             with critical():
-                self.store.rewrite_samples([*self.replayed, *society.pop_samples()] if keep else [])
+                if society.scenario.metrics.samples:
+                    self.store.rewrite_samples(samples)
                 write_round(self.store, society, samples=False)
             checkpoint_if_due(out, society)
         else:
