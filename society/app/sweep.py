@@ -36,6 +36,7 @@ import pandas as pd
 
 from society.config import ConfigError, Scenario, parse_override, validate_scenario
 from society.run import layout
+from society.run.preflight import preflight
 from society.run.store import atomic_write_parquet
 
 COLUMNS = ("path", "seed", "status", "error", "seconds", "previous")
@@ -143,6 +144,7 @@ def plan(
     for cell in cells:
         name = ", ".join(f"{k}={v}" for k, v in cell.labels.items()) or "base"
         config = scenario.with_overrides(cell.overrides, origin=f"{origin} ({name})")
+        preflight(config, f"{origin} ({name})")  # events, graph, corpus: before any run
         for seed in seed_list(scenario.seed, seeds):
             data = config.model_dump(mode="json", exclude_none=True) | {"seed": seed}
             path = run_path(cell.labels, seed)
