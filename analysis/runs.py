@@ -14,6 +14,7 @@ import glob
 import json
 import re
 import tomllib
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,18 +95,43 @@ class Run:
         if not path.exists() or path.stat().st_size == 0:
             return pd.DataFrame(columns=["round", "agent", "text"])
         if rounds is None:
-            return pd.read_json(path, lines=True, dtype=False)
-        wanted = {int(r) for r in rounds}
-        rows = []
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                match = _ROUND.match(line)  # skip unwanted rounds without parsing the line
-                if match and int(match.group(1)) not in wanted:
-                    continue
-                row = json.loads(line)
-                if int(row["round"]) in wanted:
-                    rows.append(row)
+            try:
+                return pd.read_json(path, lines=True, dtype=False)
+            except ValueError:  # a torn last line (a run cut off mid-write) or a bad line
+                pass
+        wanted = None if rounds is None else {int(r) for r in rounds}
+        rows = read_samples(path, wanted)
         return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["round", "agent", "text"])
+
+
+def read_samples(path: Path, wanted: set[int] | None = None) -> list[dict[str, Any]]:
+    """The rows of ``samples.jsonl`` (of ``wanted`` rounds), line by line.
+
+    A last line without its newline is what a run cut off mid-write leaves: it is skipped
+    with a warning. Any other line that is not JSON is an error.
+
+    Raises:
+        RunError: a line other than the last is not JSON.
+    """
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            match = _ROUND.match(line)  # skip unwanted rounds without parsing the line
+            if wanted is not None and match and int(match.group(1)) not in wanted:
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                if not line.endswith("\n"):
+                    warnings.warn(
+                        f"{path}: line {number} is cut off (the run stopped mid-write); ignored",
+                        stacklevel=2,
+                    )
+                    break
+                raise RunError(f"{path}: line {number} is not JSON") from None
+            if wanted is None or int(row["round"]) in wanted:
+                rows.append(row)
+    return rows
 
 
 def leading_comment(path: Path) -> str:

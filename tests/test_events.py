@@ -283,9 +283,10 @@ def test_agent_choice_needs_exactly_one_way(base):
 
 
 def test_event_errors_reach_the_user_as_one_line_naming_the_file(base, tmp_path):
+    """Preflight finds the missing node before round 1: one line, nothing written."""
     bad = base.with_overrides(
         {"rounds": 1, "events": [{"round": 1, "action": "remove_agents", "nodes": [99]}]}
     )
-    with pytest.raises(ConfigError, match=r"^scn.toml: events \(round 1, remove_agents\)"):
+    with pytest.raises(ConfigError, match=r"^scn.toml: events.0.nodes: no agent on node 99$"):
         run_scenario(bad, tmp_path / "run", origin="scn.toml")
-    assert '"status": "failed"' in (tmp_path / "run" / "manifest.json").read_text()
+    assert not (tmp_path / "run").exists()

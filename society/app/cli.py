@@ -3,18 +3,65 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
+from typer.core import TyperGroup
 
 from society.config import ConfigError, load_scenario
 from society.run import layout
 
+
+def _base(name: str) -> type[Exception]:
+    """A base class of typer's usage errors by name (typer vendors its own click)."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == name)
+
+
+ClickException, UsageError = _base("ClickException"), _base("UsageError")
+
+
+class OneLineErrors(TyperGroup):
+    """The command group; a usage error is one line ``error: ...`` with exit code 2.
+
+    A bad option value, an unknown option or command, a missing argument: like every other
+    bad input, one line and no usage box.
+    """
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except typer.Abort:
+            errors.print("error: aborted", markup=False, highlight=False)
+            sys.exit(1)
+        except ClickException as error:
+            ctx = getattr(error, "ctx", None)
+            if type(error).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(2)
+            message = " ".join(error.format_message().split())
+            where = (
+                f"{ctx.command_path}: " if ctx is not None and isinstance(error, UsageError) else ""
+            )
+            errors.print(f"error: {where}{message}", markup=False, highlight=False, soft_wrap=True)
+            sys.exit(error.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     help="society: language change in communities of language models that learn from each other.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -35,23 +82,10 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-@app.command()
-def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
-    out: Annotated[Path | None, typer.Option(help="Run directory (runs/<name>-<time>).")] = None,
-    set_: SetOption = None,
-    seed: Annotated[int | None, typer.Option(help="Replace the scenario's seed.")] = None,
-    report: Annotated[bool, typer.Option(help="Also write RUN/report.html.")] = False,
-) -> None:
-    """Run a scenario and write its run directory."""
-    from society.run.runner import run_scenario, summary
-
-    try:
-        config = load_scenario(scenario, set_, seed)
-    except ConfigError as error:
-        raise fail(str(error)) from None
-    last = {}
-    with Progress(
+def _run_progress(name: str, rounds: int):  # noqa: ANN202
+    """A rich progress bar over rounds that shows the build (ancestor training) too."""
+    progress = Progress(
+        SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -59,25 +93,86 @@ def run(
         TextColumn("{task.fields[status]}"),
         console=console,
         transient=False,
-    ) as progress:
-        task = progress.add_task(f"{config.name} (building)", total=config.rounds, status="")
+    )
+    task = progress.add_task(
+        f"{name}: building (corpus, tokenizer, ancestor training)", total=rounds, status=""
+    )
+    last = {}
 
-        def on_round(society) -> None:  # noqa: ANN001
-            last["society"] = society
-            row = society.latest
-            status = f"ppl {row['perplexity']:.1f}  distinct-2 {row['distinct_2']:.3f}"
-            progress.update(task, completed=society.round, description=config.name, status=status)
+    def on_round(society) -> None:  # noqa: ANN001
+        last["society"] = society
+        row = society.latest
+        status = f"ppl {row['perplexity']:.1f}  distinct-2 {row['distinct_2']:.3f}"
+        progress.update(task, completed=society.round, description=name, status=status)
 
-        try:
-            path = run_scenario(config, out, origin=str(scenario), on_round=on_round)
-        except ConfigError as error:
-            raise fail(str(error)) from None
+    def on_warning(message: str) -> None:
+        progress.console.print(f"warning: {message}", markup=False, highlight=False)
+
+    return progress, on_round, on_warning, last
+
+
+@app.command()
+def run(
+    scenario: Annotated[
+        Path | None, typer.Argument(help="Scenario TOML file (not with --resume).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (runs/<name>-<time>).")] = None,
+    set_: SetOption = None,
+    seed: Annotated[int | None, typer.Option(help="Replace the scenario's seed.")] = None,
+    report: Annotated[bool, typer.Option(help="Also write RUN/report.html.")] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option(metavar="RUN", help="Continue a killed or failed run from its last round."),
+    ] = None,
+) -> None:
+    """Run a scenario and write its run directory (or --resume RUN).
+
+    SIGTERM, SIGHUP and Ctrl-C stop the run after a safe point (manifest: failed, with the
+    signal); `society run --resume RUN` continues it, with the same results as a run never
+    stopped. Exit codes: 2 bad input (nothing written), 1 a write error, 128+N signal N.
+    """
+    from society.run.runner import RunError, RunStoppedError, resume_run, run_scenario, summary
+
+    try:
+        if resume is not None:
+            if scenario is not None or out is not None or set_ or seed is not None:
+                raise ConfigError("--resume RUN: give no scenario, --out, --set or --seed with it")
+            from society.run.store import RunStore
+
+            if not layout.is_run(resume) or not (resume / layout.MANIFEST).is_file():
+                raise ConfigError(f"{resume}: not a run directory (no config.toml or manifest)")
+            name, rounds = resume.name, int(RunStore(resume).manifest.get("rounds", 0))
+        elif scenario is None:
+            raise ConfigError("run: give a scenario file (or --resume RUN)")
+        else:
+            config = load_scenario(scenario, set_, seed)
+            name, rounds = config.name, config.rounds
+    except (ConfigError, OSError, ValueError) as error:
+        message = str(error) if isinstance(error, ConfigError) else f"{resume}: not a run: {error}"
+        raise fail(message) from None
+    progress, on_round, on_warning, last = _run_progress(name, rounds)
+    try:
+        with progress:
+            if resume is not None:
+                path, config = resume_run(resume, on_round=on_round, on_warning=on_warning)
+            else:
+                path = run_scenario(
+                    config, out, origin=str(scenario), on_round=on_round, on_warning=on_warning
+                )
+    except ConfigError as error:
+        raise fail(str(error)) from None
+    except RunError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    except RunStoppedError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=128 + int(error.signum)) from None
     table = Table(title=f"{config.name}: round 0 -> round {config.rounds}")
     table.add_column("metric")
     table.add_column("round 0", justify="right")
     table.add_column(f"round {config.rounds}", justify="right")
-    for name, (first, final) in summary(last["society"]).items():
-        table.add_row(name, f"{first:.4g}", f"{final:.4g}")
+    for metric, (first, final) in summary(last["society"]).items():
+        table.add_row(metric, f"{first:.4g}", f"{final:.4g}")
     console.print(table)
     console.print(f"run directory: {path}")
     if report:
@@ -91,11 +186,14 @@ def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
     set_: SetOption = None,
 ) -> None:
-    """Check scenario files; print one line per file."""
+    """Check scenario files (and what they name: graph, corpus, events); one line per file."""
+    from society.run.preflight import preflight
+
     bad = 0
     for path in scenarios:
         try:
             config = load_scenario(path, set_)
+            preflight(config, str(path))
         except ConfigError as error:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             bad += 1
@@ -132,8 +230,13 @@ def viz(
 ) -> None:
     """Watch a society live in the browser (Mesa SolaraViz, http://127.0.0.1:PORT)."""
     try:
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"--port: {port} is not a TCP port (0..65535)")
         config = load_scenario(scenario, set_, seed)
         from society.app.dashboard.app import serve
+        from society.run.preflight import preflight
+
+        preflight(config, str(scenario))
 
         serve(config, port, origin=str(scenario))
     except ConfigError as error:

@@ -53,6 +53,7 @@ from society.config import (
 )
 from society.metrics.suite import ROUND_COLUMNS
 from society.run import layout
+from society.run.preflight import preflight
 from society.run.store import atomic_write_parquet, atomic_write_text
 
 DIRECTION = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*(>|<|!=)\s*([A-Za-z0-9_.-]+)\s*$")
@@ -174,8 +175,34 @@ def load_experiment(
         pairs = dict(parse_override(text) for text in overrides)
         base = base.with_overrides(pairs, origin=f"{origin} (--set)")
     for name, condition in experiment.conditions.items():
-        base.with_overrides(flatten(condition), origin=f"{origin} (conditions.{name})")
+        where = f"{origin} (conditions.{name})"
+        scenario = base.with_overrides(flatten(condition), origin=where)
+        check_hypothesis_rounds(experiment, scenario, where)
+        preflight(scenario, where)
     return experiment, base
+
+
+def check_hypothesis_rounds(experiment: Experiment, scenario: Scenario, origin: str) -> None:
+    """Every hypothesis names rounds the runs will have measured (before any run starts).
+
+    Raises:
+        ConfigError: a round or baseline past the last round, or one not measured.
+    """
+    every, last = scenario.metrics.every, scenario.rounds
+    for i, hypothesis in enumerate(experiment.hypotheses):
+        for key in ("round", "baseline"):
+            value = getattr(hypothesis, key)
+            if not isinstance(value, int):
+                continue
+            if value > last:
+                raise ConfigError(
+                    f"{origin}: hypotheses.{i}.{key}: round {value} is after the last round {last}"
+                )
+            if value % every and value != last:
+                raise ConfigError(
+                    f"{origin}: hypotheses.{i}.{key}: round {value} is not measured "
+                    f"(metrics.every = {every})"
+                )
 
 
 def cells(experiment: Experiment) -> list[Cell]:

@@ -20,6 +20,9 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
+import socket
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -33,6 +36,7 @@ import pandas as pd
 
 from society.config import ConfigError, Scenario, parse_override, validate_scenario
 from society.run import layout
+from society.run.preflight import preflight
 from society.run.store import atomic_write_parquet
 
 COLUMNS = ("path", "seed", "status", "error", "seconds", "previous")
@@ -140,6 +144,7 @@ def plan(
     for cell in cells:
         name = ", ".join(f"{k}={v}" for k, v in cell.labels.items()) or "base"
         config = scenario.with_overrides(cell.overrides, origin=f"{origin} ({name})")
+        preflight(config, f"{origin} ({name})")  # events, graph, corpus: before any run
         for seed in seed_list(scenario.seed, seeds):
             data = config.model_dump(mode="json", exclude_none=True) | {"seed": seed}
             path = run_path(cell.labels, seed)
@@ -185,6 +190,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
 
     directory = spec.directory
     started = time.perf_counter()
+    if ORPHANED.is_set():  # a queued run of a sweep that is gone
+        os._exit(1)
     try:
         if directory.exists():
             shutil.rmtree(directory)
@@ -192,6 +199,8 @@ def run_one(spec: RunSpec) -> dict[str, Any]:
         run_scenario(scenario, directory, origin=spec.origin)
         status, error = layout.DONE, ""
     except Exception as exc:  # one failed run never stops the others
+        if ORPHANED.is_set():
+            os._exit(1)
         status, error = layout.FAILED, _one_line(exc)
     return {
         "path": spec.path,
@@ -226,8 +235,87 @@ def open_executor(workers: int | None = None, scheduler: str | None = None) -> I
             client.close()
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=context,
+        initializer=watch_parent,
+        initargs=(os.getpid(),),
+    ) as pool:
         yield pool
+
+
+#: Seconds between a worker's checks that its sweep is alive, and its grace to stop.
+PARENT_POLL, STOP_GRACE = 0.5, 5.0
+
+
+ORPHANED = threading.Event()
+
+
+def watch_parent(parent: int) -> None:
+    """Make a pool worker die with its sweep (a worker initializer).
+
+    A thread polls the parent; when the parent is gone (killed, even by SIGKILL), the worker
+    sends itself SIGTERM, so a run in progress stops at a safe point and is marked failed,
+    and it exits outright after ``STOP_GRACE`` seconds whatever it was doing.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL)
+        ORPHANED.set()  # start no other run
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(STOP_GRACE)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def sweep_lock(out: Path) -> Iterator[None]:
+    """Hold ``OUT/sweep.lock`` (pid and host) while a sweep runs in ``out``.
+
+    Raises:
+        ConfigError: another live sweep on this host holds the lock.
+    """
+    lock = Path(out) / layout.SWEEP_LOCK
+    mine = {"pid": os.getpid(), "host": socket.gethostname()}
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                holder = json.loads(lock.read_text())
+            except (OSError, ValueError):
+                holder = {}
+            pid = holder.get("pid")
+            if holder.get("host") == mine["host"] and isinstance(pid, int) and _alive(pid):
+                raise ConfigError(
+                    f"{out}: another sweep (pid {pid}) is running here; wait for it or stop it"
+                ) from None
+            if holder.get("host") not in (None, mine["host"]):
+                raise ConfigError(
+                    f"{out}: locked by a sweep on {holder['host']} (pid {pid}); "
+                    f"remove {lock} if it is gone"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its sweep is gone
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(mine))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 Runner = Callable[[RunSpec], dict[str, Any]]
@@ -333,6 +421,20 @@ def run_sweep(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    with sweep_lock(out):
+        return _run_locked(specs, out, workers, scheduler, executor, on_start, on_result, runner)
+
+
+def _run_locked(
+    specs: list[RunSpec],
+    out: Path,
+    workers: int | None,
+    scheduler: str | None,
+    executor: Executor | None,
+    on_start: Callable[[int, int], None] | None,
+    on_result: OnResult | None,
+    runner: Runner,
+) -> pd.DataFrame:
     sweep = Sweep(out, specs)
     pending = []
     for spec in specs:

@@ -212,7 +212,9 @@ def _resolve_entry(table: Any, key: Any, base_dir: Path, keep: tuple[str, ...] =
     Values in ``keep`` (built-in source names) are not paths and stay as they are.
     """
     value = table.get(key) if isinstance(table, dict) else None
-    if isinstance(value, str) and value not in keep and not Path(value).is_absolute():
+    if not isinstance(value, str) or not value.strip():  # empty: refused by preflight
+        return
+    if value not in keep and not Path(value).is_absolute():
         table[key] = str((base_dir / value).resolve())
 
 

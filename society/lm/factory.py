@@ -179,7 +179,9 @@ def load_gpt2_checkpoint(path: str | Path) -> tuple[GPTShape, Callable[[], Param
     names = set(shape.param_shapes())
 
     def initial() -> Params:
-        model = GPT2LMHeadModel.from_pretrained(str(path), local_files_only=True)
+        model = GPT2LMHeadModel.from_pretrained(
+            str(path), local_files_only=True, use_safetensors=True
+        )
         return {k: v.detach().float().clone() for k, v in model.state_dict().items() if k in names}
 
     return shape, initial
@@ -230,7 +232,7 @@ def _general(config: TransformerConfig, tokenizer: Tokens) -> HFCausalLM:
     if config.path:
         tokens: Tokens = CheckpointTokens(config.path)
         model = AutoModelForCausalLM.from_pretrained(
-            config.path, local_files_only=True, dtype=torch.float32
+            config.path, local_files_only=True, dtype=torch.float32, use_safetensors=True
         )
     else:
         tokens = tokenizer

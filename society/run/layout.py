@@ -24,6 +24,7 @@ A sweep directory (``society sweep``; an experiment is a sweep plus its verdict)
 
     OUT/
       sweep.parquet               SWEEP_INDEX       one row per run
+      sweep.lock                  SWEEP_LOCK        pid and host of the live sweep (then removed)
       runs/<key>=<value>/.../seed=<n>/  SWEEP_RUNS  ordinary run directories
       experiment.toml             EXPERIMENT        a copy of the experiment file
       results.parquet             RESULTS           one row per hypothesis
@@ -55,6 +56,7 @@ REPORT = "report.html"
 RUNNING, DONE, FAILED = "running", "done", "failed"
 
 SWEEP_INDEX = "sweep.parquet"
+SWEEP_LOCK = "sweep.lock"
 SWEEP_RUNS = "runs"
 EXPERIMENT = "experiment.toml"
 RESULTS = "results.parquet"

@@ -43,11 +43,15 @@ def package_versions() -> dict[str, str]:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file and a rename."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -58,8 +62,30 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_parquet(path: Path, frame: pd.DataFrame) -> None:
     """Write a DataFrame as Parquet atomically."""
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def remove_temporary(path: Path) -> None:
+    """Delete the ``.<name>.tmp`` files a failed write may have left under ``path``."""
+    for tmp in Path(path).rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def complete_lines(path: Path) -> int:
+    """Cut a JSON-lines file after its last complete line; return its new size in bytes."""
+    if not path.exists():
+        return 0
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep != len(data):
+        with open(path, "r+b") as handle:
+            handle.truncate(keep)
+    return keep
 
 
 class RunStore:
@@ -74,13 +100,20 @@ class RunStore:
         self.manifest: dict[str, Any] = json.loads((self.path / layout.MANIFEST).read_text())
 
     @classmethod
-    def create(cls, path: Path, scenario: Scenario, tokenizer_json: str) -> RunStore:
-        """Create the directory with config, tokenizer and a ``running`` manifest."""
+    def create(
+        cls,
+        path: Path,
+        scenario: Scenario,
+        tokenizer_json: str | None = None,
+        warnings: list[str] | None = None,
+    ) -> RunStore:
+        """Create the directory with config, a ``running`` manifest (and the tokenizer)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         (path / layout.METRICS).mkdir(exist_ok=True)
         atomic_write_text(path / layout.CONFIG, scenario.to_toml())
-        atomic_write_text(path / layout.TOKENIZER, tokenizer_json)
+        if tokenizer_json is not None:
+            atomic_write_text(path / layout.TOKENIZER, tokenizer_json)
         manifest = {
             "scenario": scenario.name,
             "seed": scenario.seed,
@@ -90,6 +123,9 @@ class RunStore:
             "started": now(),
             "finished": None,
             "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "heartbeat": now(),
+            "warnings": list(warnings or []),
             "platform": platform.platform(),
             "command": " ".join(sys.argv),
             "versions": package_versions(),
@@ -103,12 +139,27 @@ class RunStore:
             atomic_write_parquet(layout.table(self.path, name), frame)
 
     def append_samples(self, rows: list[dict[str, Any]]) -> None:
-        """Append whole lines to ``samples.jsonl`` in one write."""
+        """Append a round's lines to ``samples.jsonl``: all of them, or (on failure) none."""
         if not rows:
             return
+        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+        path = self.path / layout.SAMPLES
+        size = path.stat().st_size if path.exists() else 0
+        try:
+            with open(path, "ab") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            if path.exists():  # never end in half a line
+                with open(path, "r+b") as handle:
+                    handle.truncate(size)
+            raise
+
+    def rewrite_samples(self, rows: list[dict[str, Any]]) -> None:
+        """Replace ``samples.jsonl`` with ``rows`` atomically (a resumed run's replay)."""
         text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        with open(self.path / layout.SAMPLES, "a", encoding="utf-8") as handle:
-            handle.write(text)
+        atomic_write_text(self.path / layout.SAMPLES, text)
 
     def write_json(self, name: str, data: Any) -> None:
         """Write a JSON file at the top of the run directory (e.g. ``layout.EVENTS``)."""

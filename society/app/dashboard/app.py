@@ -140,6 +140,11 @@ def serve(scenario: Scenario, port: int = 8765, origin: str = "<scenario>") -> N
     settings.telemetry.mixpanel_enable = False
     check_port(port)
     _served["society"] = build_society(scenario, origin)
+    from solara.server.starlette import app as starlette_app
+
+    from society.app.dashboard.hosts import guard
+
+    guard(starlette_app)  # refuse requests whose Host is not loopback (DNS rebinding)
     args = [
         "society.app.dashboard.app:Page",
         "--host",
