@@ -248,9 +248,10 @@ def network_by_dialect(run: Run) -> Figure | None:
         return None
     last = run.agents["round"].max()
     end = run.agents[run.agents["round"] == last].set_index("node")
-    figure = Figure(figsize=(6, 5.5), layout="constrained")
+    figure = Figure(figsize=(7.5, 5.5), layout="constrained")
     ax = figure.subplots()
-    layout = nx.spring_layout(graph, seed=0)
+    layout = nx.kamada_kawai_layout(graph) if graph.number_of_nodes() <= 200 else None
+    layout = nx.spring_layout(graph, pos=layout, seed=0, iterations=50 if layout else 100)
     nodes = [n for n in graph.nodes if n in end.index]
     nx.draw_networkx_edges(graph, layout, ax=ax, alpha=0.3)
     size = 200 if len(nodes) <= 60 else max(10, 6000 // max(len(nodes), 1))
@@ -272,7 +273,8 @@ def network_by_dialect(run: Run) -> Figure | None:
         ax.scatter([], [], marker=shape(c), color="#999999", label=f"community {c}")
     for d in sorted(dialect.unique()):
         ax.scatter([], [], marker="o", color=colour(d), label=f"dialect {d}")
-    ax.legend(fontsize=8, loc="best")
+    figure.legend(fontsize=8, loc="outside right center", frameon=False)
     ax.set_title(f"network at round {last}: colour = dialect, shape = community", fontsize=10)
+    ax.margins(0.03)
     ax.set_axis_off()
     return figure
