@@ -275,7 +275,17 @@ def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     out: Annotated[Path, typer.Option(help="Sweep directory (rerun to resume).")],
     grid: Annotated[
-        list[str] | None, typer.Option(help="key.path=v1,v2 (repeatable; all combinations).")
+        list[str] | None,
+        typer.Option(
+            help="key.path=v1,v2 or start:stop:step (stop included); repeatable; all combinations."
+        ),
+    ] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="'a=1,2,3 b=x,y,z': keys that vary together (repeatable; each group is "
+            "crossed with the grid)."
+        ),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell: seed, seed+1, ...")] = 1,
     set_: SetOption = None,
@@ -283,11 +293,12 @@ def sweep(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario over a grid of values x seeds; one run directory each."""
-    from society.app.sweep import grid_cells, parse_grid, plan, run_sweep
+    from society.app.sweep import grid_cells, parse_grid, parse_links, plan, run_sweep
 
     try:
         config = load_scenario(scenario, set_)
-        specs = plan(config, grid_cells(parse_grid(grid or [])), seeds, out, str(scenario))
+        cells = grid_cells(parse_grid(grid or []), parse_links(link or []))
+        specs = plan(config, cells, seeds, out, str(scenario))
         progress, on_start, on_result = _sweep_progress(config.name)
         with progress:
             index = run_sweep(
