@@ -144,6 +144,10 @@ def viz(
 def talk(
     run_dir: Annotated[Path, typer.Argument(help="Run directory (with checkpoints).")],
     agent: Annotated[int, typer.Option(help="Agent id.")],
+    versus: Annotated[
+        int | None,
+        typer.Option(help="A second agent to answer beside the first (default: the ancestor)."),
+    ] = None,
     round_: Annotated[
         int | None, typer.Option("--round", help="Checkpointed round (default: the last).")
     ] = None,
@@ -155,17 +159,18 @@ def talk(
     temperature: Annotated[float | None, typer.Option(min=0.01, help="Default: the run's.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds the sampling.")] = 0,
 ) -> None:
-    """Continue a prompt with an evolved agent, beside the ancestor's continuation."""
+    """Continue a prompt with an evolved agent, beside the ancestor's (or another agent's)."""
     from society.app.talk import open_conversation, prompts_from, reply_table
     from society.run.checkpoints import CheckpointError
 
     try:
-        conversation = open_conversation(run_dir, agent, round_)
+        conversation = open_conversation(run_dir, agent, round_, versus)
     except (CheckpointError, ConfigError) as error:
         raise fail(str(error)) from None
     if prompt is None:
         console.print(
-            f"talking to agent {agent} (round {conversation.round}) and the ancestor; "
+            f"talking to agent {agent} (round {conversation.round}) and "
+            f"{'the ancestor' if versus is None else f'agent {versus}'}; "
             "empty line: free speech; quit or Ctrl-D: end",
             highlight=False,
         )
