@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from society.app.extras import extra_message, missing_extra
 from society.config import ConfigError, load_scenario
 from society.run import layout
 
@@ -382,3 +385,23 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def needs_extras(command: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that a missing optional package is one line naming its extra."""
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ImportError as error:
+            missing = missing_extra(error)
+            if missing is None:
+                raise
+            raise fail(extra_message(command, *missing)) from None
+
+    return guarded
+
+
+for _command in app.registered_commands:
+    _command.callback = needs_extras(_command.name or _command.callback.__name__, _command.callback)
