@@ -89,15 +89,40 @@ def run(
         console.print(f"report: {write_report([str(path)], None)}")
 
 
+def _is_experiment(path: Path) -> bool:
+    """Whether a TOML file is an experiment (it has a ``[conditions]`` table)."""
+    import tomllib
+
+    try:
+        return "conditions" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # load_scenario reports it
+
+
 @app.command()
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
     set_: SetOption = None,
 ) -> None:
-    """Check scenario files; print one line per file."""
+    """Check scenario and experiment files; print one line per file.
+
+    A file with ``[conditions]`` is an experiment: its base scenario, ``[set]`` and every
+    condition are checked as ``society experiment`` would.
+    """
+    from society.app.experiment import load_experiment
+
     bad = 0
     for path in scenarios:
         try:
+            if _is_experiment(path):
+                experiment, _ = load_experiment(path, set_)
+                console.print(
+                    f"ok: {path} (experiment {experiment.name}, "
+                    f"{len(experiment.conditions)} conditions x {experiment.seeds} seeds)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                continue
             config = load_scenario(path, set_)
         except ConfigError as error:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
