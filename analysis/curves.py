@@ -20,6 +20,8 @@ BOUNDS: dict[str, tuple[float, float]] = {
     "mantel_r": (-1.0, 1.0),
     "jsd_unigram_index": (-np.inf, 1.0),
     "dialects": (1.0, np.inf),
+    "jsd_unigram_within": (0.0, np.inf),
+    "jsd_unigram_between": (0.0, np.inf),
     **{
         c: SHARE
         for c in (
@@ -128,8 +130,9 @@ def conditions(runs: RunSet) -> pd.Series:
     keys = condition_keys(runs)
     if not keys:
         return pd.Series("all runs", index=runs.params["run"])
-    if keys == ["condition"]:
-        labels = runs.params["condition"].astype(str)
+    if keys == ["condition"]:  # a run outside the experiment is named by itself
+        labels = runs.params["condition"].where(runs.params["condition"].notna())
+        labels = labels.fillna(runs.params["run"]).astype(str)
     else:
         values = pd.DataFrame({k: _label_value(runs, k).astype(str) for k in keys})
         labels = values.apply(lambda row: ", ".join(f"{k}={v}" for k, v in row.items()), axis=1)

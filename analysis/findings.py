@@ -54,10 +54,22 @@ def spread(values: list[float], low: float = -np.inf, high: float = np.inf) -> s
         return "–"
     if clean.size == 1:
         return fmt(clean[0])
+    if np.ptp(clean) == 0:
+        return f"{fmt(clean[0])} (every one of {clean.size} runs)"
     mean = clean.mean()
     half = stats.t.ppf(0.975, clean.size - 1) * clean.std(ddof=1) / np.sqrt(clean.size)
     lo, hi = max(mean - half, low), min(mean + half, high)
     return f"{fmt(mean)} (95% CI {fmt(lo)}–{fmt(hi)}, {clean.size} runs)"
+
+
+def value_range(values: list[float]) -> str:
+    """``mean (range lo–hi, n runs)`` for counts; the value of one run."""
+    clean = np.array([v for v in values if np.isfinite(v)], dtype=float)
+    if clean.size == 0:
+        return "–"
+    if clean.size == 1 or np.ptp(clean) == 0:
+        return spread(list(clean))
+    return f"{fmt(clean.mean())} (range {fmt(clean.min())}–{fmt(clean.max())}, {clean.size} runs)"
 
 
 def _series(run: Run, column: str) -> pd.Series:
@@ -162,6 +174,8 @@ def collapse_finding(group: list[Run], control: list[Run]) -> str:
         f"at round {last_round}: ×{spread(ratios, 0)}"
     )
     mine = {id(r) for r in group}
+    if all(is_control(r) for r in group):
+        return text + "; this is the real-data control (real_data.fraction = 1)."
     others = [r for r in control if id(r) not in mine]
     control_last = [float(_series(r, "perplexity").iloc[-1]) for r in others]
     control_last = [c for c in control_last if np.isfinite(c)]
@@ -204,7 +218,7 @@ def contact_finding(group: list[Run]) -> str:
         sentences.append(
             f"Round {round_}: {what}{f' ({detail})' if detail else ''}. Before it the dialect "
             f"index ({column}) was {spread(before_i)}, at round {last} {spread(after_i)}; "
-            f"dialects {spread(before_d, 1)} → {spread(after_d, 1)}."
+            f"dialects {value_range(before_d)} → {value_range(after_d)}."
         )
     return " ".join(sentences)
 
@@ -212,6 +226,7 @@ def contact_finding(group: list[Run]) -> str:
 def novelty_finding(group: list[Run]) -> str:
     """Neologisms coined, alive and shared; how many spread and how many were re-invented."""
     new, alive, shared, spread_words, independent = [], [], [], [], []
+    logged = False
     for run in group:
         coined = _series(run, "neologisms_new")
         if coined.empty:
@@ -220,17 +235,24 @@ def novelty_finding(group: list[Run]) -> str:
         alive.append(float(_series(run, "neologisms_alive").iloc[-1]))
         shared.append(float(_series(run, "neologisms_shared").iloc[-1]))
         table = classify_innovations(run)
+        logged = logged or bool(
+            table["reached"].map(len).sum() + table["independent"].map(len).sum()
+        )
         several = table[(table["reached"].map(len) + table["independent"].map(len)) >= 2]
         independent.append(float((several["independent"].map(len) > 0).sum()))
         spread_words.append(float((several["reached"].map(len) >= 2).sum()))
     if not new:
         return "Neologisms were not tracked."
     last = max(int(r.rounds["round"].max()) for r in group)
-    return (
+    text = (
         f"Neologisms: {spread(new, 0)} new word types coined after round 0; at round {last} "
-        f"{spread(alive, 0)} in use, {spread(shared, 0)} shared by two or more agents. Of the "
-        f"tracked words used in several communities, {spread(spread_words, 0)} spread along "
-        f"the network from their origin and {spread(independent, 0)} were also invented "
+        f"{spread(alive, 0)} in use, {spread(shared, 0)} shared by two or more agents."
+    )
+    if not logged:
+        return text + " Spread is not classified: no utterances were logged (metrics.samples)."
+    return text + (
+        f" Of the tracked words used in several communities, {spread(spread_words, 0)} spread "
+        f"along the network from their origin and {spread(independent, 0)} were also invented "
         "independently in a community with no path to their origin."
     )
 
