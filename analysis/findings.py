@@ -129,10 +129,12 @@ def dialect_finding(group: list[Run]) -> str:
     if len(group) == 1:
         n = int(counts[0])
         if n < 2:
-            return (
-                f"One dialect at round {last}: the agents did not split (ARI with the "
-                f"{communities} communities {fmt(aris[0])}{p_text}); one run."
+            against = (
+                f"ARI with the {communities} communities {fmt(aris[0])}"
+                if communities > 1
+                else "the network has one community"
             )
+            return f"One dialect at round {last}: the agents did not split ({against}{p_text}); one run."
         return (
             f"{n} dialects from round {int(onsets[0])}, {match} the {communities} "
             f"communities (ARI {fmt(aris[0])} at round {last}{p_text}); one run, no "
