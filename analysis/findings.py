@@ -134,7 +134,10 @@ def dialect_finding(group: list[Run]) -> str:
                 if communities > 1
                 else "the network has one community"
             )
-            return f"One dialect at round {last}: the agents did not split ({against}{p_text}); one run."
+            return (
+                f"One dialect at round {last}: the agents did not split ({against}{p_text}); "
+                "one run."
+            )
         return (
             f"{n} dialects from round {int(onsets[0])}, {match} the {communities} "
             f"communities (ARI {fmt(aris[0])} at round {last}{p_text}); one run, no "
