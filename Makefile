@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt torch
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[test,embeddings]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[all,test]'
 	touch $@
 
 run: setup

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from scipy import stats
 
 from analysis.runs import RunSet
 from analysis.style import colour
+
+#: The range each measure can take: confidence bands are clipped to it.
+SHARE = (0.0, 1.0)
+BOUNDS: dict[str, tuple[float, float]] = {
+    "dialect_ari": (-0.5, 1.0),
+    "mantel_r": (-1.0, 1.0),
+    "jsd_unigram_index": (-np.inf, 1.0),
+    "dialects": (1.0, np.inf),
+    "jsd_unigram_within": (0.0, np.inf),
+    "jsd_unigram_between": (0.0, np.inf),
+    **{
+        c: SHARE
+        for c in (
+            "distinct_2",
+            "self_bleu",
+            "hapax_ratio",
+            "coverage",
+            "novel_2",
+            "novel_3",
+            "neologism_share",
+            "grammatical",
+            "real_vs_generated",
+        )
+    },
+}
+#: Measures that count things: integer ticks on the value axis.
+COUNTS = {"dialects", "unique_1"}
 
 #: Figure groups of metric curves: (column, label).
 METRIC_GROUPS: dict[str, list[tuple[str, str]]] = {
@@ -62,17 +92,79 @@ def band(values: pd.DataFrame, column: str, by: str = "round") -> pd.DataFrame:
     return out
 
 
-def conditions(runs: RunSet) -> pd.Series:
-    """A label per run naming its condition (the varying parameters other than seed)."""
+def _is_json_list(values: pd.Series) -> bool:
+    return bool(values.astype(str).str.startswith("[").all())
+
+
+def condition_keys(runs: RunSet) -> list[str]:
+    """The parameters that name a condition.
+
+    An experiment's ``condition``, else the varying parameters other than seed, with a
+    list-valued one (``events``) replaced by its varying dotted items
+    (``events.1.bridges``), or by its length when no item is a column.
+    """
     keys = [k for k in runs.varying if k != "seed"]
+    if "condition" in keys:
+        return ["condition"]
+    out = []
+    for key in keys:
+        if not _is_json_list(runs.params[key]):
+            out.append(key)
+        elif not any(k.startswith(f"{key}.") for k in keys):
+            out.append(f"{key} (count)")
+    return out
+
+
+def _label_value(runs: RunSet, key: str) -> pd.Series:
+    if key.endswith(" (count)"):
+        column = runs.params[key.removesuffix(" (count)")]
+        return column.map(lambda v: len(json.loads(v)) if isinstance(v, str) else 0)
+    return runs.params[key]
+
+
+def conditions(runs: RunSet) -> pd.Series:
+    """A label per run naming its condition: the condition name or ``key=value`` pairs.
+
+    Never a raw JSON list: a varying ``events`` is named by the items that differ.
+    """
+    keys = condition_keys(runs)
     if not keys:
         return pd.Series("all runs", index=runs.params["run"])
-    labels = (
-        runs.params[keys]
-        .astype(str)
-        .apply(lambda row: ", ".join(f"{k}={v}" for k, v in row.items()), axis=1)
-    )
+    if keys == ["condition"]:  # a run outside the experiment is named by itself
+        labels = runs.params["condition"].where(runs.params["condition"].notna())
+        labels = labels.fillna(runs.params["run"]).astype(str)
+    else:
+        values = pd.DataFrame({k: _label_value(runs, k).astype(str) for k in keys})
+        labels = values.apply(lambda row: ", ".join(f"{k}={v}" for k, v in row.items()), axis=1)
     return pd.Series(labels.to_numpy(), index=runs.params["run"])
+
+
+def event_marks(runs: RunSet) -> list[dict[str, object]]:
+    """The events of the runs as ``{"round", "label"}`` (one per round and action)."""
+    marks: dict[tuple[int, str], None] = {}
+    for run in runs.runs:
+        for event in run.events:
+            if isinstance(event, dict) and "round" in event:
+                marks[(int(event["round"]), str(event.get("action", "event")))] = None
+    return [{"round": r, "label": a} for r, a in sorted(marks)]
+
+
+def mark_events(ax, marks: list[dict[str, object]]) -> None:  # noqa: ANN001 (matplotlib Axes)
+    """Dashed vertical lines at the events' rounds, labelled at the top of the panel."""
+    for mark in marks:
+        ax.axvline(mark["round"], color="#555555", ls="--", lw=0.9, alpha=0.8, zorder=0)
+        ax.annotate(
+            str(mark["label"]),
+            (mark["round"], 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(2, -2),
+            textcoords="offset points",
+            fontsize=6.5,
+            color="#444444",
+            rotation=90,
+            va="top",
+            ha="left",
+        )
 
 
 def metric_curves(runs: RunSet, group: str) -> Figure | None:
@@ -95,9 +187,11 @@ def metric_curves(runs: RunSet, group: str) -> Figure | None:
         return None
     cols = 3 if len(panels) > 4 else 2
     rows = -(-len(panels) // cols)
-    figure = Figure(figsize=(4.2 * cols, 2.8 * rows), layout="constrained")
+    figure = Figure(figsize=(4.2 * cols, 2.8 * rows + 0.5), layout="constrained")
     axes = np.atleast_1d(figure.subplots(rows, cols, squeeze=False).ravel())
     label_of = conditions(runs)
+    marks = event_marks(runs)
+    figure.events = marks  # read by the report (data-events) and by tests
     for ax, (column, label) in zip(axes, panels, strict=False):
         if single and _finite(runs.agents, column):
             lines = {"agents": band(runs.agents, column)}
@@ -106,14 +200,35 @@ def metric_curves(runs: RunSet, group: str) -> Figure | None:
             lines = {
                 name: band(part, column) for name, part in table.groupby("condition", sort=True)
             }
+        low, high = BOUNDS.get(column, (-np.inf, np.inf))
         for i, (name, line) in enumerate(lines.items()):
             ax.plot(line["round"], line["mean"], "-o", ms=2.5, color=colour(i), label=name)
-            ax.fill_between(line["round"], line["low"], line["high"], color=colour(i), alpha=0.2)
+            ax.fill_between(
+                line["round"],
+                line["low"].clip(low, high),
+                line["high"].clip(low, high),
+                color=colour(i),
+                alpha=0.2,
+            )
+        mark_events(ax, marks)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("round")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if column in COUNTS:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     for ax in axes[len(panels) :]:
         ax.set_visible(False)
-    if not single and len(set(label_of)) > 1:
-        axes[0].legend(fontsize=7, loc="best")
+    handles, names = axes[0].get_legend_handles_labels()
+    if single:
+        rename = {"agents": "mean over agents (band: 95% CI)", "all runs": "this run"}
+        names = [rename.get(n, n) for n in names]
+    figure.legend(
+        handles,
+        names,
+        loc="outside lower center",
+        ncols=min(len(names), 4),
+        fontsize=8,
+        frameon=False,
+    )
     return figure

@@ -241,6 +241,33 @@ def read_graph(run: Run) -> nx.Graph | None:
     return nx.node_link_graph(json.loads(path.read_text()), edges="edges")
 
 
+def component_layout(graph: nx.Graph) -> dict[int, np.ndarray]:
+    """Node positions that fill the figure, one connected component at a time.
+
+    Each component is laid out on its own (Kamada-Kawai up to 200 nodes, else spring) in a
+    unit box and the boxes go on a grid, largest first, so isolated islands do not drift
+    to the corners and leave the middle empty.
+    """
+    parts = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(c)))
+    columns = int(np.ceil(np.sqrt(len(parts))))
+    positions: dict[int, np.ndarray] = {}
+    for i, nodes in enumerate(parts):
+        sub = graph.subgraph(nodes)
+        if len(nodes) == 1:
+            local = {next(iter(nodes)): np.zeros(2)}
+        elif len(nodes) <= 200:
+            local = nx.kamada_kawai_layout(sub)
+        else:
+            local = nx.spring_layout(sub, seed=0)
+        points = np.array(list(local.values()), dtype=float)
+        span = np.ptp(points, axis=0).max() if len(points) > 1 else 1.0
+        centre = points.mean(axis=0)
+        offset = np.array([i % columns, -(i // columns)], dtype=float) * 1.3
+        for node, xy in local.items():
+            positions[node] = (np.asarray(xy) - centre) / max(span, 1e-9) + offset
+    return positions
+
+
 def network_by_dialect(run: Run) -> Figure | None:
     """The network at the end of the run, nodes coloured by dialect, shaped by community."""
     graph = read_graph(run)
@@ -248,9 +275,9 @@ def network_by_dialect(run: Run) -> Figure | None:
         return None
     last = run.agents["round"].max()
     end = run.agents[run.agents["round"] == last].set_index("node")
-    figure = Figure(figsize=(6, 5.5), layout="constrained")
+    figure = Figure(figsize=(7.5, 5.5), layout="constrained")
     ax = figure.subplots()
-    layout = nx.spring_layout(graph, seed=0)
+    layout = component_layout(graph)
     nodes = [n for n in graph.nodes if n in end.index]
     nx.draw_networkx_edges(graph, layout, ax=ax, alpha=0.3)
     size = 200 if len(nodes) <= 60 else max(10, 6000 // max(len(nodes), 1))
@@ -272,7 +299,8 @@ def network_by_dialect(run: Run) -> Figure | None:
         ax.scatter([], [], marker=shape(c), color="#999999", label=f"community {c}")
     for d in sorted(dialect.unique()):
         ax.scatter([], [], marker="o", color=colour(d), label=f"dialect {d}")
-    ax.legend(fontsize=8, loc="best")
+    figure.legend(fontsize=8, loc="outside right center", frameon=False)
     ax.set_title(f"network at round {last}: colour = dialect, shape = community", fontsize=10)
+    ax.margins(0.03)
     ax.set_axis_off()
     return figure

@@ -7,6 +7,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from analysis.runs import Run
 from analysis.style import WORD, colour, shade
@@ -55,6 +56,9 @@ def neologism_adoption(run: Run, top: int = 10) -> Figure | None:
     right.set_title("shared neologisms", fontsize=10)
     right.legend(fontsize=8)
     right.grid(alpha=0.3)
+    for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return figure
 
 

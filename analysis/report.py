@@ -2,15 +2,18 @@
 
 Everything is inline: figures are base64 PNG/GIF data URIs, the style sheet is in the
 page, there are no scripts, fonts or links to fetch, so the file opens offline and can be
-mailed around. Sections: the scenario, a summary table, every figure with a caption that
-says how to read it, characteristic expressions, new words, and sample utterances per
-dialect at the first, middle and last rounds.
+mailed around. Sections: the findings (sentences computed from the runs, answer first),
+a narrow summary table, every figure with a caption that says how to read it, the
+scenario, characteristic expressions, new words, and sample utterances per dialect at the
+first, middle and last rounds.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,13 +22,24 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
+from analysis.findings import findings
 from analysis.runs import Run, RunSet, leading_comment, load_runs
+from analysis.spread import classify_innovations
 from society.run import layout
 
 #: Runs that get their own detailed section (dialect figures, samples); the rest are
 #: summarised in the tables and curves.
 DETAILED_RUNS = 4
 SAMPLES_PER_DIALECT = 3
+
+#: The narrow table shown first: the answer's measures.
+HEADLINE = (
+    ("perplexity", "held-out perplexity"),
+    ("dialects", "dialects"),
+    ("dialect_ari", "ARI"),
+    ("jsd_unigram_index", "within/between"),
+    ("mantel_r", "Mantel r"),
+)
 
 SUMMARY = (
     ("perplexity", "held-out perplexity"),
@@ -136,6 +150,8 @@ pre { background: #f7f7f7; padding: .8em; overflow-x: auto; font-size: .82em; }
 .note { color: #666; font-size: .9em; }
 .wide { overflow-x: auto; }
 .utterance { font-family: Georgia, serif; }
+#findings ul { font-size: 1.05em; padding-left: 1.2em; }
+#findings li { margin: .35em 0; }
 """
 
 
@@ -144,15 +160,26 @@ def _data_uri(data: bytes, mime: str) -> str:
 
 
 def figure_html(figure: Figure | bytes | None, caption: str, alt: str) -> str:
-    """A ``<figure>`` with an embedded PNG (or GIF bytes) and its caption; '' for None."""
+    """A ``<figure>`` with an embedded PNG (or GIF bytes) and its caption; '' for None.
+
+    A figure carrying ``events`` (the metric curves) gets them as a ``data-events`` JSON
+    attribute of its ``<img>`` and named in the alt text, so the markers can be checked.
+    """
     if figure is None:
         return ""
+    events = ""
     if isinstance(figure, bytes):
         uri = _data_uri(figure, "image/gif")
     else:
         uri = _data_uri(plots.png(figure), "image/png")
+        marks = getattr(figure, "events", None)
+        if marks:
+            alt += "; events marked: " + ", ".join(
+                f"{m['label']} (round {m['round']})" for m in marks
+            )
+            events = f' data-events="{html.escape(json.dumps(marks))}"'
     return (
-        f'<figure><img src="{uri}" alt="{html.escape(alt)}">'
+        f'<figure><img src="{uri}" alt="{html.escape(alt)}"{events}>'
         f"<figcaption>{html.escape(caption)}</figcaption></figure>"
     )
 
@@ -187,18 +214,28 @@ def table_html(frame: pd.DataFrame, text_columns: tuple[str, ...] = ()) -> str:
     return f'<div class="wide">{table}</div>'
 
 
-def summary_table(runs: RunSet) -> pd.DataFrame:
-    """One row per run: status, rounds, and each headline measure at round 0 -> last."""
+def summary_table(
+    runs: RunSet, measures: tuple[tuple[str, str], ...] = SUMMARY, narrow: bool = False
+) -> pd.DataFrame:
+    """One row per run: status, rounds, and each measure at first round -> last.
+
+    Args:
+        runs: the loaded runs.
+        measures: (column, label) pairs to show.
+        narrow: only run, condition, rounds and the measures (the table shown first).
+    """
+    label_of = plots.conditions(runs)
     rows = []
     for run in runs.runs:
-        row: dict[str, object] = {
-            "run": run.name,
-            "status": run.manifest.get("status", "?"),
-            "rounds": run.manifest.get("rounds_done", "?"),
-            "agents": int(run.rounds["agents"].iloc[-1]) if "agents" in run.rounds else "?",
-        }
+        row: dict[str, object] = {"run": run.name}
+        if narrow and len(set(label_of)) > 1:
+            row["condition"] = label_of.get(run.name, "")
+        if not narrow:
+            row["status"] = run.manifest.get("status", "?")
+            row["agents"] = int(run.rounds["agents"].iloc[-1]) if "agents" in run.rounds else "?"
+        row["rounds"] = run.manifest.get("rounds_done", "?")
         table = run.rounds.sort_values("round") if not run.rounds.empty else run.rounds
-        for column, label in SUMMARY:
+        for column, label in measures:
             if column not in table or not np.isfinite(table[column].astype(float)).any():
                 continue
             values = table[column].astype(float).dropna()
@@ -311,23 +348,37 @@ def expressions_html(run: Run) -> str:
     )
 
 
-def innovations_html(run: Run, top: int = 12) -> str:
-    """The most widely adopted neologisms with their origin."""
-    table = run.innovations
+def _communities_text(values: list[int]) -> str:
+    return ", ".join(map(str, values)) or "–"
+
+
+def innovations_html(run: Run, samples: pd.DataFrame | None = None, top: int = 12) -> str:
+    """The most widely adopted neologisms: origin, where they spread, where re-invented."""
+    table = classify_innovations(run, samples)
     if table.empty:
         return '<p class="note">No neologism was used by two agents in one round.</p>'
-    peak = table.sort_values(["agents", "uses"], ascending=False).drop_duplicates("word")
-    born = peak[peak["first_round"] > table["round"].min()]
-    peak = (born if not born.empty else peak).head(top)
-    frame = peak[["word", "first_round", "first_agent", "agents", "communities", "reach"]]
-    frame = frame.rename(
-        columns={
-            "agents": "most agents",
-            "communities": "communities then",
-            "reach": "hops from origin (-1: unreachable)",
+    born = table[table["first_round"] > run.innovations["round"].min()]
+    peak = (born if not born.empty else table).head(top)
+    frame = pd.DataFrame(
+        {
+            "word": peak["word"],
+            "first round": peak["first_round"],
+            "origin community": peak["origin_community"],
+            "peak round": peak["peak_round"],
+            "agents then": peak["agents"],
+            "reached through the network": peak["reached"].map(_communities_text),
+            "invented independently in": peak["independent"].map(_communities_text),
         }
     )
-    return table_html(frame, text_columns=("word",))
+    return (
+        "<p>Communities that used each word at its peak round: those a path connected to "
+        "the word's first speaker when it was first said (it could have spread), and those "
+        "with no such path (the same word invented independently).</p>"
+        + table_html(
+            frame,
+            text_columns=("word", "reached through the network", "invented independently in"),
+        )
+    )
 
 
 def run_section(run: Run) -> str:
@@ -362,8 +413,47 @@ def run_section(run: Run) -> str:
     return "".join(parts)
 
 
-def build_report(runs: RunSet, title: str | None = None) -> str:
-    """The report's HTML text."""
+def verdicts(runs: RunSet) -> list[Path]:
+    """The ``verdict.md`` of every experiment the runs belong to (searched upwards)."""
+    found: dict[Path, None] = {}
+    for run in runs.runs:
+        for parent in list(Path(run.path).resolve().parents)[:6]:
+            if (parent / layout.VERDICT).is_file():
+                found[parent / layout.VERDICT] = None
+                break
+    return list(found)
+
+
+def findings_html(runs: RunSet, out: Path | None = None) -> str:
+    """The Findings section: sentences per condition, then links to experiment verdicts."""
+    items = findings(runs)
+    parts = ['<section id="findings"><h2>Findings</h2>']
+    conditions = list(dict.fromkeys(f.condition for f in items))
+    for condition in conditions:
+        if len(conditions) > 1:
+            parts.append(f"<h3>{html.escape(condition)}</h3>")
+        lines = "".join(
+            f'<li data-topic="{f.topic}"><b>{f.topic.capitalize()}.</b> {html.escape(f.text)}</li>'
+            for f in items
+            if f.condition == condition
+        )
+        parts.append(f"<ul class='findings'>{lines}</ul>")
+    for verdict in verdicts(runs):
+        href = verdict.as_uri()
+        if out is not None:
+            href = os.path.relpath(verdict, Path(out).resolve().parent)
+        text = verdict.read_text(encoding="utf-8")
+        parts.append(
+            f'<p>Experiment verdict: <a class="verdict" href="{html.escape(href)}">'
+            f"{html.escape(str(verdict))}</a></p><details><summary>verdict.md</summary>"
+            f"<pre>{html.escape(text)}</pre></details>"
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def build_report(runs: RunSet, title: str | None = None, out: Path | None = None) -> str:
+    """The report's HTML text (``out``: where it will be written, for relative links)."""
     scenarios = dict.fromkeys(str(r.config.get("name", r.name)) for r in runs.runs)
     names = ", ".join(scenarios) + (f" ({len(runs.runs)} runs)" if len(runs.runs) > 1 else "")
     title = title or f"society report: {names}"
@@ -373,8 +463,12 @@ def build_report(runs: RunSet, title: str | None = None) -> str:
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Generated {datetime.now(UTC).isoformat(timespec='seconds')} from "
         f"{len(runs.runs)} run(s). Every number is read from the run directories.</p>",
+        findings_html(runs, out),
         "<h2>Summary</h2><p>Each cell: first measured round → last measured round.</p>",
+        table_html(summary_table(runs, HEADLINE, narrow=True), text_columns=("run", "condition")),
+        "<details><summary>Every measure</summary>",
         table_html(summary_table(runs), text_columns=("run", "status")),
+        "</details>",
     ]
     if runs.varying:
         parts.append(
@@ -416,7 +510,7 @@ def write_report(paths: str | Path | list[str | Path], out: str | Path | None = 
     if out is None:
         out = runs.runs[0].path / layout.REPORT if len(runs.runs) == 1 else Path(layout.REPORT)
     out = Path(out)
-    text = build_report(runs)
+    text = build_report(runs, out=out)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)

@@ -5,7 +5,9 @@ module of ``society`` that ``analysis`` imports; it imports nothing itself). Eve
 gains a ``run`` column (the directory name, made unique) and, for many runs, one column per
 scenario parameter, named by its dotted path in ``config.toml`` (``real_data.fraction``,
 ``network.kind``, ...). List-valued parameters (``events``, schedules) become JSON strings
-so that they can be grouped on.
+so that they can be grouped on. A run inside a sweep or experiment also carries each grid
+key of its row in ``sweep.parquet`` as its own column (``events.1.bridges``,
+``condition``), so ``rounds.groupby("events.1.bridges")`` works.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import pandas as pd
 from society.run import layout
 
 TABLES = layout.TABLES
+#: Columns of ``sweep.parquet`` that describe the run, not its grid cell.
+INDEX_COLUMNS = frozenset({"path", "seed", "status", "error", "seconds", "previous"})
 _ROUND = re.compile(r'\{"round": (\d+),')
 
 
@@ -62,7 +66,8 @@ class Run:
         path: the directory.
         name: a short unique name (the directory name).
         config: the resolved scenario (``config.toml``) as nested dicts.
-        params: ``config`` flattened to dotted keys.
+        params: ``config`` flattened to dotted keys, plus the grid keys of the run's row
+            in the ``sweep.parquet`` above it (if any).
         manifest: ``manifest.json`` (status, seed, rounds_done, versions, ...).
         events: ``events.json`` (events applied), empty if absent.
         rounds, agents, pairs, innovations, expressions: the ``metrics/*.parquet`` tables
@@ -153,6 +158,33 @@ def _read_table(path: Path) -> pd.DataFrame:
         raise RunError(f"{path}: cannot read table: {error}") from None
 
 
+def grid_values(path: Path, levels: int = 8) -> dict[str, Any]:
+    """The grid keys of a run from the nearest ``sweep.parquet`` above it (``{}`` if none).
+
+    Args:
+        path: the run directory.
+        levels: how many parent directories to search.
+
+    Raises:
+        RunError: if the index exists but cannot be read.
+    """
+    resolved = Path(path).resolve()
+    for parent in list(resolved.parents)[:levels]:
+        index = parent / layout.SWEEP_INDEX
+        if not index.is_file():
+            continue
+        relative = resolved.relative_to(parent).as_posix()
+        table = _read_table(index)
+        if "path" not in table:
+            return {}
+        rows = table[table["path"].astype(str) == relative]
+        if rows.empty:
+            return {}
+        row = rows.iloc[-1]
+        return {k: row[k] for k in table.columns if k not in INDEX_COLUMNS and pd.notna(row[k])}
+    return {}
+
+
 def load_run(path: str | Path, name: str | None = None) -> Run:
     """Read one run directory.
 
@@ -191,7 +223,7 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
         path=path,
         name=name,
         config=config,
-        params=flatten(config),
+        params={**flatten(config), **grid_values(path)},
         manifest=manifest,
         events=events,
         **tables,

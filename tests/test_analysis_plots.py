@@ -116,3 +116,22 @@ def test_missing_data_gives_no_figure():
 def test_conditions_name_the_varying_parameters():
     runs = load_runs([tiny_run()])
     assert plots.conditions(runs).tolist() == ["all runs"]
+
+
+def test_curves_mark_events_clip_bands_and_use_integer_rounds():
+    runs = load_runs([tiny_run()])
+    figure = plots.metric_curves(runs, "dialects")
+    assert figure.events == [{"round": 1, "label": "isolate_communities"}]
+    for ax in figure.axes:
+        if not ax.get_visible():
+            continue
+        vertical = [ln for ln in ax.lines if list(ln.get_xdata()) == [1, 1]]
+        assert vertical, ax.get_title()
+        assert "isolate_communities" in [t.get_text() for t in ax.texts]
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert all(float(t).is_integer() for t in ticks), ticks
+        if ax.get_title().startswith("ARI"):
+            for band in ax.collections:
+                assert band.get_paths()[0].vertices[:, 1].max() <= 1.0
+    assert len(figure.legends) == 1  # one shared legend, outside the panels
+    assert not any(ax.get_legend() for ax in figure.axes)

@@ -94,3 +94,18 @@ def test_scenario_comment_is_read_from_the_scenario_file(tmp_path):
     assert scenario_comment(run) == "Question: do islands drift?\nExpected: yes."
     run.manifest = {"command": "society run missing.toml"}
     assert scenario_comment(run) == ""
+
+
+def test_report_of_an_experiment_links_its_verdict(tmp_path):
+    import shutil
+
+    from analysis.report import write_report
+
+    experiment = tmp_path / "exp"
+    shutil.copytree(tiny_run(), experiment / "runs" / "condition=a" / "seed=3")
+    (experiment / "verdict.md").write_text("# Verdict\n\nisolation raises divergence: holds\n")
+    out = write_report(experiment, tmp_path / "report.html")
+    html = out.read_text()
+    findings = html.split('<section id="findings">')[1].split("</section>")[0]
+    assert 'class="verdict" href="exp/verdict.md"' in findings
+    assert "isolation raises divergence: holds" in findings

@@ -98,3 +98,28 @@ def test_validate(tmp_path):
     result = runner.invoke(app, ["validate", str(good), str(bad)])
     assert result.exit_code == 2
     assert "speech.words: unknown key" in result.stderr
+
+
+def test_validate_checks_experiment_files_too(tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from society.app.cli import app
+
+    files = sorted(str(p) for p in Path("scenarios/experiments").glob("*.toml"))
+    ok = CliRunner().invoke(app, ["validate", *files])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.count("ok: ") == len(files) and "conditions x" in ok.output
+    text = (
+        Path(files[0])
+        .read_text()
+        .replace('direction = "isolated > connected"', 'direction = "a > b"', 1)
+    )
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        text.replace('"../islands.toml"', f'"{Path("scenarios/islands.toml").resolve()}"')
+    )
+    out = CliRunner().invoke(app, ["validate", str(bad)])
+    assert out.exit_code == 2
+    assert "no condition named 'a'" in out.output and "Traceback" not in out.output

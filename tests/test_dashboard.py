@@ -228,3 +228,19 @@ def test_solara_run_without_serve_reads_the_scenario_from_the_environment(tiny, 
     society = dashboard.served_society()
     assert society.scenario.name == "env"
     assert dashboard.served_society() is society
+
+
+def test_dialect_panel_and_round_axes(society):
+    from society.app.dashboard.panels import dialect_figure, dialect_summary
+
+    first = dialect_figure(society)
+    assert first.axes[0].get_xlim() == (-0.5, 1.5)  # round 0: not -0.045..0.045
+    society.step()
+    table = society.round_table()
+    ax = dialect_figure(society).axes[0]
+    assert np.allclose(ax.lines[0].get_ydata(), table["dialects"])
+    assert ax.get_xlim() == (-0.5, 1.5)
+    last = table.iloc[-1]
+    assert dialect_summary(society).startswith(f"round 1: {int(last['dialects'])} dialect")
+    perplexity = round_figure(society, "Held-out perplexity").axes[0]
+    assert perplexity.get_xlim() == (-0.5, 1.5)

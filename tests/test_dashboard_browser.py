@@ -194,3 +194,25 @@ def test_isolating_communities_removes_the_edges_between_them(page, tmp_path):
     assert shot.read_bytes().startswith(b"\x89PNG")
     page.get_by_role("button", name="reconnect").click()
     sync_api.expect(between).to_have_count(3)  # a ring of three communities, one bridge each
+
+
+def test_dialect_panel_slider_values_and_newest_event_are_shown(page, server):
+    count = page.locator(".society-dialect-count")
+    start = shown_round(page)
+    sync_api.expect(count).to_contain_text(
+        re.compile(rf"round {start}: \d+ dialects?, dialect index")
+    )
+    assert page.locator(".society-dialects img").count() == 1
+    step(page, 1)
+    sync_api.expect(count).to_contain_text(f"round {start + 1}:")
+    assert not page.get_by_text(re.compile(r"^page 0$", re.I)).is_visible()  # no Mesa tab bar
+    intervene = page.locator(".society-intervene")
+    sync_api.expect(intervene).to_contain_text("real-data fraction: 0.00")
+    sync_api.expect(intervene).to_contain_text("utterances: 40")
+    for _ in range(3):
+        page.get_by_role("button", name="isolate communities").click()
+        page.get_by_role("button", name="reconnect").click()
+    newest = intervene.get_by_text(re.compile(r"^round \d+: added")).first
+    sync_api.expect(newest).to_be_visible()
+    box, card = newest.bounding_box(), intervene.bounding_box()
+    assert card["y"] <= box["y"] and box["y"] + box["height"] <= card["y"] + card["height"]

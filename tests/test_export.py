@@ -92,3 +92,45 @@ def test_cli_export_and_one_line_errors(runs, tmp_path):
     bad = cli.invoke(app, ["export", str(run), str(tmp_path / "n"), "--agent", "9"])
     assert bad.exit_code == 2
     assert "no agent 9" in bad.output and "Traceback" not in bad.output
+
+
+def test_export_generates_from_a_prompt_longer_than_its_context(runs, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    run, _, _ = runs
+    out = export_agent(run, 1, tmp_path / "long")
+    model = AutoModelForCausalLM.from_pretrained(out).eval()
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    context = model.config.n_positions
+    assert tokenizer.model_max_length == context == TINY["language_model.context"]
+    assert model.generation_config.max_length == context
+    prompt = " ".join(["and the LORD spake unto Moses in the wilderness"] * 20)
+    full = tokenizer(prompt)["input_ids"]
+    assert len(full) > 2 * context
+    new = 8
+    ids = tokenizer(prompt, truncation=True, max_length=context - new, return_tensors="pt")
+    assert ids["input_ids"][0].tolist() == full[-(context - new) :]  # truncated from the left
+    torch.manual_seed(0)
+    generated = model.generate(**ids, max_new_tokens=new, do_sample=True)
+    assert generated.shape[1] == context
+    # the left-truncated default keeps the last `context` tokens
+    longest = tokenizer(prompt, truncation=True)["input_ids"]
+    assert longest == full[-context:]
+
+
+def test_export_writes_provenance_and_a_model_card(runs, tmp_path):
+    import hashlib
+
+    run, _, _ = runs
+    out = export_agent(run, 2, tmp_path / "card")
+    origin = json.loads((out / "society.json").read_text())
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert origin["seed"] == manifest["seed"]
+    assert (
+        origin["scenario_sha256"] == hashlib.sha256((run / "config.toml").read_bytes()).hexdigest()
+    )
+    assert origin["society_version"] == manifest["versions"]["society"]
+    assert origin["agent"] == 2 and origin["round"] == 2
+    card = (out / "README.md").read_text()
+    assert origin["scenario_sha256"] in card and "agent 2" in card
+    assert f"{origin['context']} tokens" in card

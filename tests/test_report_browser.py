@@ -7,6 +7,7 @@ launched through ``executable_path``.
 
 import base64
 import io
+import json
 import re
 from pathlib import Path
 
@@ -84,3 +85,32 @@ def test_report_opens_offline_and_shows_every_figure(report):
     # the browser shows the figure that was embedded: coarse pixel agreement
     difference = np.abs(grey(rendered) - grey(source)).mean()
     assert difference < 12, difference
+
+
+def test_findings_come_first_and_curves_carry_event_markers(report):
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(report.as_uri(), wait_until="load")
+            headings = page.evaluate(
+                "Array.from(document.querySelectorAll('h2')).map(h => h.textContent)"
+            )
+            dialects = page.locator("#findings li[data-topic=dialects]").inner_text()
+            top = page.locator("#findings").bounding_box()["y"]
+            visible = page.locator("#findings li").first.is_visible()
+            curves = page.evaluate(
+                'Array.from(document.querySelectorAll(\'img[alt$="curves"], img[alt*="curves;"]\'))'
+                ".map(i => [i.alt, i.dataset.events])"
+            )
+            summary_width = page.locator("table").first.bounding_box()["width"]
+        finally:
+            browser.close()
+    assert headings[0] == "Findings"
+    assert top < 900 and visible  # on the first screen
+    assert re.search(r"\d+ dialects from round \d+, .* the \d+ communities \(ARI [\d.]+", dialects)
+    assert len(curves) == 4
+    for alt, events in curves:
+        assert json.loads(events) == [{"round": 1, "label": "isolate_communities"}]
+        assert "isolate_communities (round 1)" in alt
+    assert summary_width < 1180  # the narrow table fits the page

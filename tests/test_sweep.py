@@ -18,6 +18,7 @@ from society.app.sweep import (
     RunSpec,
     grid_cells,
     parse_grid,
+    parse_links,
     plan,
     run_path,
     run_sweep,
@@ -238,3 +239,64 @@ def test_cli_sweep_bad_input_is_one_line(tiny_file, tmp_path):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "speech.utterances" in lines[0] and str(tiny_file) in lines[0]
     assert not (tmp_path / "runs").exists()
+
+
+def test_grid_ranges_include_the_stop_and_mix_with_values():
+    grid = parse_grid(["real_data.fraction=0:0.2:0.05", "rounds=2,5:15:5"])
+    assert grid["real_data.fraction"] == [0.0, 0.05, 0.1, 0.15, 0.2]
+    assert grid["rounds"] == [2, 5, 10, 15]
+    assert all(isinstance(r, int) for r in grid["rounds"])
+    for bad in ("rounds=5:2:1", "rounds=1:5:0"):
+        with pytest.raises(ConfigError, match="need step > 0"):
+            parse_grid([bad])
+
+
+def test_linked_keys_vary_together_and_cross_the_grid():
+    links = parse_links(["a=1,2,3 b=x,y,z"])
+    cells = grid_cells({"c": [0, 1]}, links)
+    assert [(c.labels["c"], c.labels["a"], c.labels["b"]) for c in cells] == [
+        (0, 1, "x"), (0, 2, "y"), (0, 3, "z"), (1, 1, "x"), (1, 2, "y"), (1, 3, "z"),
+    ]  # fmt: skip
+    assert cells[0].overrides == {"c": 0, "a": 1, "b": "x"}
+    with pytest.raises(ConfigError, match="as many values"):
+        parse_links(["a=1,2 b=x"])
+    with pytest.raises(ConfigError, match="given twice"):
+        grid_cells({"a": [1]}, links)
+
+
+def test_load_runs_carries_each_grid_key_of_the_sweep_index(tiny_file, tmp_path):
+    from analysis.runs import load_runs
+
+    text = TINY.replace("[network]", "[[events]]\nround = 1\naction = 'isolate_communities'\n"
+                        "[[events]]\nround = 2\naction = 'connect'\n[network]")  # fmt: skip
+    text = text.replace(
+        'kind = "complete"\nagents = 3', 'kind = "caveman"\ncommunities = 2\nsize = 3'
+    )
+    tiny_file.write_text(text)
+    config = load_scenario(tiny_file)
+    links = parse_links(["events.1.bridges=1,2 events.1.weight=0.5,2.0"])
+    specs = plan(config, grid_cells({}, links), 1, tmp_path / "sweep")
+    with ThreadPoolExecutor(1) as pool:
+        index = run_sweep(specs, tmp_path / "sweep", executor=pool)
+    assert set(index["status"]) == {"done"}, index["error"].tolist()
+    runs = load_runs(tmp_path / "sweep")
+    assert {"events.1.bridges", "events.1.weight"} <= set(runs.rounds.columns)
+    final = runs.rounds[runs.rounds["round"] == 2]
+    by = final.groupby("events.1.bridges")["events.1.weight"].first()
+    assert by.to_dict() == {1: 0.5, 2: 2.0}
+    from analysis.plots import conditions
+
+    labels = set(conditions(runs))
+    assert labels == {
+        "events.1.bridges=1, events.1.weight=0.5",
+        "events.1.bridges=2, events.1.weight=2.0",
+    }
+
+
+def test_cli_sweep_link_and_range_errors_are_one_line(tiny_file, tmp_path):
+    result = CliRunner().invoke(
+        app, ["sweep", str(tiny_file), "--out", str(tmp_path / "s"), "--link", "rounds=1,2 seed=3"]
+    )
+    assert result.exit_code == 2
+    assert "as many values" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "s").exists()

@@ -115,3 +115,24 @@ def test_prompts_stop_at_end_of_input_or_quit():
 
     assert list(prompts_from(eof)) == []
     assert np.isnan(prompt_perplexity(None, "  "))  # no prompt: nothing to score
+
+
+def test_two_agents_answer_side_by_side(run_dir):
+    talk = open_conversation(run_dir, agent_id=1, versus=3)
+    first, second = talk.reply(PROMPT, samples=3, seed=5, max_tokens=8)
+    assert first.speaker == "agent 1, round 2" and second.speaker == "agent 3, round 2"
+    expected = prompt_perplexity(load_agent(run_dir, 3), PROMPT)
+    assert second.prompt_perplexity == pytest.approx(expected)
+    alone = open_conversation(run_dir, agent_id=3)
+    same, _ = alone.reply(PROMPT, samples=3, seed=5, max_tokens=8)
+    assert same.continuations == second.continuations  # agent 3 speaks as agent 3
+    out = runner.invoke(
+        app, ["talk", str(run_dir), "--agent", "1", "--versus", "3", "--prompt", PROMPT]
+    )
+    assert out.exit_code == 0, out.output
+    assert "agent 1, round 2" in out.output and "agent 3, round 2" in out.output
+    assert "ancestor" not in out.output
+    bad = runner.invoke(
+        app, ["talk", str(run_dir), "--agent", "1", "--versus", "9", "--prompt", "x"]
+    )
+    assert bad.exit_code == 2 and "Traceback" not in bad.output

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 from typer.core import TyperGroup
 
+from society.app.extras import extra_message, missing_extra
 from society.config import ConfigError, load_scenario
 from society.run import layout
 
@@ -181,17 +184,41 @@ def run(
         console.print(f"report: {write_report([str(path)], None)}")
 
 
+def _is_experiment(path: Path) -> bool:
+    """Whether a TOML file is an experiment (it has a ``[conditions]`` table)."""
+    import tomllib
+
+    try:
+        return "conditions" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # load_scenario reports it
+
+
 @app.command()
 def validate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
     set_: SetOption = None,
 ) -> None:
-    """Check scenario files (and what they name: graph, corpus, events); one line per file."""
+    """Check scenario and experiment files (and what they name); one line per file.
+
+    A file with ``[conditions]`` is an experiment: its base scenario, ``[set]`` and every
+    condition are checked as ``society experiment`` would.
+    """
+    from society.app.experiment import load_experiment
     from society.run.preflight import preflight
 
     bad = 0
     for path in scenarios:
         try:
+            if _is_experiment(path):
+                experiment, _ = load_experiment(path, set_)
+                console.print(
+                    f"ok: {path} (experiment {experiment.name}, "
+                    f"{len(experiment.conditions)} conditions x {experiment.seeds} seeds)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                continue
             config = load_scenario(path, set_)
             preflight(config, str(path))
         except ConfigError as error:
@@ -247,6 +274,10 @@ def viz(
 def talk(
     run_dir: Annotated[Path, typer.Argument(help="Run directory (with checkpoints).")],
     agent: Annotated[int, typer.Option(help="Agent id.")],
+    versus: Annotated[
+        int | None,
+        typer.Option(help="A second agent to answer beside the first (default: the ancestor)."),
+    ] = None,
     round_: Annotated[
         int | None, typer.Option("--round", help="Checkpointed round (default: the last).")
     ] = None,
@@ -258,17 +289,18 @@ def talk(
     temperature: Annotated[float | None, typer.Option(min=0.01, help="Default: the run's.")] = None,
     seed: Annotated[int, typer.Option(help="Seeds the sampling.")] = 0,
 ) -> None:
-    """Continue a prompt with an evolved agent, beside the ancestor's continuation."""
+    """Continue a prompt with an evolved agent, beside the ancestor's (or another agent's)."""
     from society.app.talk import open_conversation, prompts_from, reply_table
     from society.run.checkpoints import CheckpointError
 
     try:
-        conversation = open_conversation(run_dir, agent, round_)
+        conversation = open_conversation(run_dir, agent, round_, versus)
     except (CheckpointError, ConfigError) as error:
         raise fail(str(error)) from None
     if prompt is None:
         console.print(
-            f"talking to agent {agent} (round {conversation.round}) and the ancestor; "
+            f"talking to agent {agent} (round {conversation.round}) and "
+            f"{'the ancestor' if versus is None else f'agent {versus}'}; "
             "empty line: free speech; quit or Ctrl-D: end",
             highlight=False,
         )
@@ -378,7 +410,17 @@ def sweep(
     scenario: Annotated[Path, typer.Argument(help="Scenario TOML file.")],
     out: Annotated[Path, typer.Option(help="Sweep directory (rerun to resume).")],
     grid: Annotated[
-        list[str] | None, typer.Option(help="key.path=v1,v2 (repeatable; all combinations).")
+        list[str] | None,
+        typer.Option(
+            help="key.path=v1,v2 or start:stop:step (stop included); repeatable; all combinations."
+        ),
+    ] = None,
+    link: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="'a=1,2,3 b=x,y,z': keys that vary together (repeatable; each group is "
+            "crossed with the grid)."
+        ),
     ] = None,
     seeds: Annotated[int, typer.Option(min=1, help="Seeds per cell: seed, seed+1, ...")] = 1,
     set_: SetOption = None,
@@ -386,11 +428,12 @@ def sweep(
     scheduler: SchedulerOption = None,
 ) -> None:
     """Run a scenario over a grid of values x seeds; one run directory each."""
-    from society.app.sweep import grid_cells, parse_grid, plan, run_sweep
+    from society.app.sweep import grid_cells, parse_grid, parse_links, plan, run_sweep
 
     try:
         config = load_scenario(scenario, set_)
-        specs = plan(config, grid_cells(parse_grid(grid or [])), seeds, out, str(scenario))
+        cells = grid_cells(parse_grid(grid or []), parse_links(link or []))
+        specs = plan(config, cells, seeds, out, str(scenario))
         progress, on_start, on_result = _sweep_progress(config.name)
         with progress:
             index = run_sweep(
@@ -469,3 +512,23 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def needs_extras(command: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a command so that a missing optional package is one line naming its extra."""
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except ImportError as error:
+            missing = missing_extra(error)
+            if missing is None:
+                raise
+            raise fail(extra_message(command, *missing)) from None
+
+    return guarded
+
+
+for _command in app.registered_commands:
+    _command.callback = needs_extras(_command.name or _command.callback.__name__, _command.callback)

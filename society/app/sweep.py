@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -24,6 +25,7 @@ import signal
 import socket
 import threading
 import time
+import tomllib
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor, Executor, ProcessPoolExecutor, as_completed
@@ -72,32 +74,123 @@ class RunSpec:
         return Path(self.root) / self.path
 
 
+_RANGE = re.compile(r"^\s*(-?[\d.eE+-]+):(-?[\d.eE+-]+):([\d.eE+-]+)\s*$")
+
+
+def parse_range(text: str, option: str = "--grid") -> list[int | float] | None:
+    """``start:stop:step`` as its values, ``stop`` included; ``None`` if not a range.
+
+    Integers stay integers; floats are rounded to 10 decimals (``0:0.3:0.1`` gives
+    ``0.0, 0.1, 0.2, 0.3``, not ``0.30000000000000004``).
+
+    Raises:
+        ConfigError: on a step that is not positive or a stop below the start.
+    """
+    match = _RANGE.match(text)
+    if not match:
+        return None
+    try:
+        parts = [tomllib.loads(f"v = {p}")["v"] for p in match.groups()]
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"{option} {text}: start:stop:step must be numbers") from None
+    start, stop, step = parts
+    if step <= 0 or stop < start:
+        raise ConfigError(f"{option} {text}: need step > 0 and stop >= start")
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    if all(isinstance(p, int) for p in parts):
+        return [start + i * step for i in range(count)]
+    return [round(start + i * step, 10) for i in range(count)]
+
+
+def parse_values(key: str, raw: str, option: str = "--grid") -> list[Any]:
+    """``v1,v2,start:stop:step,...``: each part read as TOML (else a string) or a range."""
+    values: list[Any] = []
+    for part in raw.split(","):
+        expanded = parse_range(part, f"{option} {key}=")
+        values.extend(expanded if expanded is not None else [parse_override(f"{key}={part}")[1]])
+    return values
+
+
+def _key_values(text: str, option: str) -> tuple[str, str]:
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not raw.strip():
+        raise ConfigError(f"{option} {text}: expected key.path=value1,value2")
+    return key, raw
+
+
 def parse_grid(texts: Sequence[str]) -> dict[str, list[Any]]:
-    """Parse ``--grid key.path=v1,v2`` options; each value is read as TOML, else a string.
+    """Parse ``--grid key.path=v1,v2`` options; values are TOML (else strings) or ranges.
+
+    ``--grid real_data.fraction=0:0.2:0.05`` is ``0, 0.05, 0.1, 0.15, 0.2`` (stop
+    included); ranges and single values mix: ``--grid rounds=5,10:30:10``.
 
     Raises:
         ConfigError: on a malformed option or a key given twice.
     """
     grid: dict[str, list[Any]] = {}
     for text in texts:
-        key, sep, raw = text.partition("=")
-        key = key.strip()
-        if not sep or not key or not raw.strip():
-            raise ConfigError(f"--grid {text}: expected key.path=value1,value2")
+        key, raw = _key_values(text, "--grid")
         if key in grid:
             raise ConfigError(f"--grid {key}: given twice")
-        grid[key] = [parse_override(f"{key}={part}")[1] for part in raw.split(",")]
+        grid[key] = parse_values(key, raw)
     return grid
 
 
-def grid_cells(grid: dict[str, list[Any]]) -> list[Cell]:
-    """Every combination of the grid's values (one cell with no labels for an empty grid)."""
-    keys = list(grid)
-    combos = itertools.product(*(grid[k] for k in keys))
-    return [
-        Cell(dict(zip(keys, values, strict=True)), dict(zip(keys, values, strict=True)))
-        for values in combos
-    ]
+def parse_links(texts: Sequence[str]) -> list[dict[str, list[Any]]]:
+    """Parse ``--link "a=1,2,3 b=x,y,z"`` options: the keys of one option vary together.
+
+    Each option is one group of space-separated ``key=values`` with the same number of
+    values; the group's i-th cell takes every key's i-th value. Groups are crossed with
+    the grid and with each other.
+
+    Raises:
+        ConfigError: on a malformed group, a key given twice, or lengths that differ.
+    """
+    groups: list[dict[str, list[Any]]] = []
+    seen: set[str] = set()
+    for text in texts:
+        group: dict[str, list[Any]] = {}
+        for item in text.split():
+            key, raw = _key_values(item, "--link")
+            if key in seen:
+                raise ConfigError(f"--link {key}: given twice")
+            seen.add(key)
+            group[key] = parse_values(key, raw, "--link")
+        lengths = {k: len(v) for k, v in group.items()}
+        if not group or len(set(lengths.values())) != 1:
+            raise ConfigError(f"--link {text}: every key needs as many values ({lengths})")
+        groups.append(group)
+    return groups
+
+
+def grid_cells(
+    grid: dict[str, list[Any]], links: Sequence[dict[str, list[Any]]] = ()
+) -> list[Cell]:
+    """Every combination of the grid's values and of the linked groups' positions.
+
+    Args:
+        grid: key -> values, crossed with each other.
+        links: groups of keys that vary together (see :func:`parse_links`).
+
+    Returns:
+        One cell per combination (one cell with no labels when both are empty).
+
+    Raises:
+        ConfigError: when a key is both in the grid and linked.
+    """
+    both = set(grid) & {k for group in links for k in group}
+    if both:
+        raise ConfigError(f"--grid/--link {sorted(both)[0]}: given twice")
+    axes: list[list[dict[str, Any]]] = [[{k: v} for v in grid[k]] for k in grid]
+    for group in links:
+        size = len(next(iter(group.values())))
+        axes.append([{k: values[i] for k, values in group.items()} for i in range(size)])
+    cells = []
+    for combo in itertools.product(*axes):
+        labels = {k: v for part in combo for k, v in part.items()}
+        cells.append(Cell(labels, dict(labels)))
+    return cells
 
 
 def _slug(value: Any) -> str:

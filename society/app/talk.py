@@ -1,9 +1,11 @@
 """Talk to an evolved agent: continue a prompt with it and, beside it, with the ancestor.
 
-``society talk RUN --agent ID [--round R] [--prompt TEXT]`` rebuilds both models from the
-run directory's checkpoints (``society.run.checkpoints``; any backend), samples continuations
-of the prompt from each with the same random stream, and prints them side by side with
-how surprising each model finds the prompt (its perplexity per token).
+``society talk RUN --agent ID [--versus ID2] [--round R] [--prompt TEXT]`` rebuilds both
+models (the agent and the ancestor, or with ``--versus`` a second agent, e.g. one of
+another dialect) from the run directory's checkpoints (``society.run.checkpoints``; any
+backend), samples continuations of the prompt from each with the same random stream,
+and prints them side by side with how surprising each model finds the prompt (its
+perplexity per token).
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class Conversation:
         max_tokens: default continuation length (the run's ``speech.max_tokens``).
         temperature: default sampling temperature (the run's ``speech.temperature``).
         top_p: default nucleus mass (the run's ``speech.top_p``).
+        versus_id: a second agent to answer beside the first instead of the ancestor.
+        versus: that agent's model (same round).
     """
 
     agent_id: int
@@ -56,6 +60,15 @@ class Conversation:
     max_tokens: int = 40
     temperature: float = 1.0
     top_p: float = 1.0
+    versus_id: int | None = None
+    versus: LanguageModel | None = None
+
+    def speakers(self) -> list[tuple[str, LanguageModel]]:
+        """The two models that answer: the agent, then the second agent or the ancestor."""
+        first = (f"agent {self.agent_id}, round {self.round}", self.agent)
+        if self.versus is not None:
+            return [first, (f"agent {self.versus_id}, round {self.round}", self.versus)]
+        return [first, ("ancestor, round 0", self.ancestor)]
 
     def reply(
         self,
@@ -66,7 +79,7 @@ class Conversation:
         max_tokens: int | None = None,
         temperature: float | None = None,
     ) -> tuple[Reply, Reply]:
-        """Continue ``prompt`` with the agent and with the ancestor.
+        """Continue ``prompt`` with the agent and with the ancestor (or the second agent).
 
         Both models draw from a generator seeded with ``seed``, so with the same seed the
         two answers differ only because the models do.
@@ -79,14 +92,11 @@ class Conversation:
             temperature: sampling temperature (default: the run's).
 
         Returns:
-            The agent's reply and the ancestor's.
+            The agent's reply and the ancestor's (or the second agent's).
         """
         prompts = [prompt] * samples if prompt.strip() else None
         out = []
-        for name, lm in (
-            (f"agent {self.agent_id}, round {self.round}", self.agent),
-            ("ancestor, round 0", self.ancestor),
-        ):
+        for name, lm in self.speakers():
             request = SpeechRequest(
                 samples,
                 rng=np.random.default_rng(seed),
@@ -108,8 +118,16 @@ def prompt_perplexity(lm: LanguageModel, prompt: str) -> float:
     return perplexity(loglik, tokens)
 
 
-def open_conversation(run_dir: Path, agent_id: int, round_: int | None = None) -> Conversation:
+def open_conversation(
+    run_dir: Path, agent_id: int, round_: int | None = None, versus: int | None = None
+) -> Conversation:
     """Load an agent (default: its latest checkpoint) and the ancestor from a run directory.
+
+    Args:
+        run_dir: the run directory.
+        agent_id: the agent.
+        round_: the checkpointed round (default: the latest).
+        versus: a second agent (same round) to compare with instead of the ancestor.
 
     Raises:
         CheckpointError: not a run directory, or no such checkpoint / round / agent.
@@ -125,6 +143,8 @@ def open_conversation(run_dir: Path, agent_id: int, round_: int | None = None) -
         max_tokens=speech.max_tokens,
         temperature=speech.temperature,
         top_p=speech.top_p,
+        versus_id=versus,
+        versus=None if versus is None else load_agent(run_dir, versus, round_),
     )
 
 

@@ -73,9 +73,24 @@ def build_transformer(config: TransformerConfig, tokenizer: Tokens) -> Transform
         if config.lora or (config.path and not is_gpt2_checkpoint(config.path)):
             return _general(config, tokenizer)
         return _gpt2(config, tokenizer)
-    except (OSError, ValueError, ImportError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelError(first) from None
+    except ImportError as error:
+        if (error.name or "").split(".")[0] in NEURAL_MODULES:
+            raise ModelError(
+                f"needs the 'neural' extra ({error.name} is not installed): "
+                "pip install 'society[neural]'"
+            ) from None
+        raise ModelError(_first_line(error)) from None
+    except (OSError, ValueError) as error:
+        raise ModelError(_first_line(error)) from None
+
+
+#: Packages of the neural backend, installed by ``pip install 'society[neural]'``.
+NEURAL_MODULES = frozenset({"torch", "transformers", "peft"})
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 # ---------------------------------------------------------------------- device and shapes

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import socket
+import warnings
 from typing import Any
 
 import solara
@@ -24,6 +25,7 @@ from society.app.dashboard.network_view import network_svg
 from society.app.dashboard.panels import (
     PANEL_STYLE,
     PLOTS,
+    DialectPanel,
     InterventionPanel,
     UtterancePanel,
     make_plot,
@@ -38,6 +40,13 @@ HOST = "127.0.0.1"
 SCENARIO_ENV = "SOCIETY_VIZ_SCENARIO"
 
 _served: dict[str, Society] = {}
+#: Page style: Mesa draws a tab bar ("PAGE 0") even for one page of panels; hide it. Slider
+#: values are always shown on their thumbs (Vuetify shows them only while dragging).
+CSS = """
+.v-tabs { display: none !important; }
+.v-slider__thumb-label-container { display: block !important; }
+.v-input__slider { margin-top: 18px; }
+"""
 
 
 @solara.component
@@ -60,7 +69,15 @@ def Interventions(model: Society):  # noqa: ANN201, N802 (a Solara element)
 def components() -> list[tuple[Any, int]]:
     """The dashboard's panels, in grid order (two columns)."""
     plots = [make_plot(title) for title in PLOTS]
-    panels = [NetworkView, plots[0], UtterancePanel, plots[1], Interventions, plots[2]]
+    panels = [
+        NetworkView,
+        DialectPanel,
+        UtterancePanel,
+        plots[0],
+        Interventions,
+        plots[1],
+        plots[2],
+    ]
     return [(panel, 0) for panel in panels]
 
 
@@ -109,6 +126,7 @@ def served_society() -> Society:
 @solara.component
 def Page() -> None:  # noqa: N802
     """The app Solara serves."""
+    solara.Style(CSS)
     dashboard(served_society())
 
 
@@ -138,6 +156,9 @@ def serve(scenario: Scenario, port: int = 8765, origin: str = "<scenario>") -> N
 
     os.environ["SOLARA_TELEMETRY_MIXPANEL_ENABLE"] = "false"
     settings.telemetry.mixpanel_enable = False
+    # Solara warns, at length, on every page load that a samesite=none cookie needs https;
+    # on 127.0.0.1 over http it falls back to samesite=lax, which is what we want.
+    warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
     check_port(port)
     _served["society"] = build_society(scenario, origin)
     from solara.server.starlette import app as starlette_app

@@ -42,6 +42,7 @@ PLOTS: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 UTTERANCES_SHOWN = 8
+EVENTS_SHOWN = 6
 #: Every panel fills its grid tile and scrolls inside it rather than spilling over.
 PANEL_STYLE = {"height": "calc(100% - 8px)", "overflow-y": "auto"}
 BLOCK = {"display": "block"}
@@ -65,10 +66,62 @@ def round_figure(society: Society, title: str) -> Figure:
     ax.set_title(title, fontsize=10)
     ax.set_xlabel("round")
     ax.set_ylabel(ylabel)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    round_axis(ax, table["round"])
     if len(columns) > 1:
         ax.legend(fontsize=7)
     return fig
+
+
+def round_axis(ax, rounds) -> None:  # noqa: ANN001 (matplotlib Axes, a Series)
+    """Integer round ticks from -0.5 to the last round + 0.5 (at least rounds 0 and 1)."""
+    last = max(int(rounds.max()) if len(rounds) else 0, 1)
+    ax.set_xlim(-0.5, last + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def dialect_figure(society: Society) -> Figure:
+    """Dialects found per round (left axis) and the dialect index (right axis).
+
+    The index is ``dialect_index``: 1 - mean divergence within dialects / between them
+    (0 = one dialect or none apart). Event rounds are marked as in ``round_figure``.
+    """
+    table = society.round_table()
+    fig = Figure(figsize=(5.0, 3.0), layout="constrained")
+    ax = fig.subplots()
+    ax.step(table["round"], table["dialects"], where="mid", color="#1b6ca8", marker=".")
+    ax.set_ylabel("dialects found", color="#1b6ca8")
+    ax.set_ylim(0.5, max(2.0, float(table["dialects"].max())) + 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    index = ax.twinx()
+    index.plot(table["round"], table["dialect_index"], "--", color="#d1495b", marker=".")
+    index.set_ylabel("dialect index", color="#d1495b")
+    index.set_ylim(min(0.0, float(table["dialect_index"].min())) - 0.02, 1.0)
+    for round_ in sorted({e["round"] for e in society.event_log}):
+        ax.axvline(round_ - 0.5, color="grey", linestyle=":", linewidth=1)
+    ax.set_title("Dialects (solid) and dialect index (dashed)", fontsize=10)
+    ax.set_xlabel("round")
+    round_axis(ax, table["round"])
+    return fig
+
+
+def dialect_summary(society: Society) -> str:
+    """``round R: N dialect(s), index X`` from the last row of the round table."""
+    last = society.round_table().iloc[-1]
+    count, index = int(last["dialects"]), float(last["dialect_index"])
+    shown = f"{index:.2f}" if index == index else "– (one dialect)"
+    return (
+        f"round {int(last['round'])}: {count} dialect{'s' if count != 1 else ''}, "
+        f"dialect index {shown}"
+    )
+
+
+@solara.component
+def DialectPanel(model: Society) -> None:  # noqa: N802
+    """How many dialects the society speaks, and how far apart they are."""
+    update_counter.get()
+    with solara.Card(classes=["society-dialects"], style=PANEL_STYLE):
+        solara.Text(dialect_summary(model), classes=["society-dialect-count"], style=BLOCK)
+        solara.FigureMatplotlib(dialect_figure(model), format="png", dpi=90)
 
 
 def make_plot(title: str):  # noqa: ANN201 (a Solara component)
@@ -169,22 +222,36 @@ def InterventionPanel(model: Society) -> None:  # noqa: N802
         classes=["society-intervene"],
         style=PANEL_STYLE,
     ):
-        solara.SliderFloat("real-data fraction", value=fraction, min=0.0, max=1.0, step=0.05)
-        solara.SliderFloat("temperature", value=temperature, min=0.1, max=2.0, step=0.05)
-        solara.SliderInt("utterances", value=utterances, min=5, max=max(500, utterances.value))
+        if model.event_log:  # newest first, at the top: never scrolled out of sight
+            solara.Text("events so far (newest first):", style=BLOCK)
+            with solara.Column(classes=["society-events"], gap="0px"):
+                for entry in reversed(model.event_log[-EVENTS_SHOWN:]):
+                    by = " (dashboard)" if entry.get("by") == "dashboard" else ""
+                    line = f"round {entry['round']}: {entry['detail']}{by}"
+                    solara.Text(line, style={**BLOCK, "font-size": "12px"})
+        solara.SliderFloat(
+            f"real-data fraction: {fraction.value:.2f}",
+            value=fraction,
+            min=0.0,
+            max=1.0,
+            step=0.05,
+        )
+        solara.SliderFloat(
+            f"temperature: {temperature.value:.2f}", value=temperature, min=0.1, max=2.0, step=0.05
+        )
+        solara.SliderInt(
+            f"utterances: {utterances.value}",
+            value=utterances,
+            min=5,
+            max=max(500, utterances.value),
+        )
         solara.Button("apply parameters", on_click=apply, color="primary", outlined=True)
         with solara.Row():
             solara.Button("isolate communities", on_click=do_isolate, color="error", outlined=True)
             solara.Button("reconnect", on_click=do_reconnect, color="success", outlined=True)
-        solara.SliderInt("bridges per reconnect", value=bridges, min=1, max=5)
+        solara.SliderInt(f"bridges per reconnect: {bridges.value}", value=bridges, min=1, max=5)
         if message.value:
             solara.Text(message.value, classes=["society-message"], style=BLOCK)
-        if model.event_log:
-            solara.Text("events so far:", style={**BLOCK, "margin-top": "8px"})
-        for entry in model.event_log[-4:]:
-            by = " (dashboard)" if entry.get("by") == "dashboard" else ""
-            line = f"round {entry['round']}: {entry['detail']}{by}"
-            solara.Text(line, style={**BLOCK, "font-size": "12px"})
 
 
 def utterances_html(society: Society, agent_id: int, shown: int = UTTERANCES_SHOWN) -> str:
