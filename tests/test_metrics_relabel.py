@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from society.metrics.divergence import jsd_matrix, ngram_count_matrix
-from society.metrics.relabel import _deals, draws_within, relabelled_jsd
+from society.metrics.relabel import _deals, draws_within, null_means, relabelled_jsd
 
 WORDS = [f"w{k}" for k in range(40)]
 
@@ -75,3 +75,18 @@ def test_draws_within_the_budget():
     assert draws_within(1000, 5, 100) == 1  # every pair keeps one
     assert draws_within(1000, 5, 0) == 5  # no cap
     assert draws_within(10, 0, 100) == 0
+
+
+def test_beyond_the_budget_a_sample_is_relabelled_and_the_rest_fitted_per_agent():
+    rng = np.random.default_rng(5)
+    docs = [speaker(rng, texts) for texts in (10, 20, 40, 80) * 5]  # floors differ
+    pairs = np.array([(i, j) for i in range(20) for j in range(i + 1, 20)])
+    exact = relabelled_jsd(docs, pairs, (1,), 20, np.random.default_rng(0))[0]
+    fitted = null_means(docs, pairs, (1,), 5, 80, np.random.default_rng(0))[0]
+    assert np.isfinite(fitted).all()
+    # the fit follows the floors much better than one number for all pairs would
+    assert np.abs(fitted - exact).mean() < 0.5 * np.abs(exact - exact.mean()).mean()
+    within = null_means(docs, pairs, (1,), 5, 1000, np.random.default_rng(0))[0]
+    np.testing.assert_array_equal(
+        within, relabelled_jsd(docs, pairs, (1,), 5, np.random.default_rng(0))[0]
+    )

@@ -236,7 +236,7 @@ class MetricsConfig(Section):
         5, ge=0, description="relabellings per pair for the *_excess divergences (0: off)"
     )
     divergence_null_budget: int = Field(
-        5000, ge=0, description="most relabelled pairs a round (each pair keeps 1; 0: no cap)"
+        1000, ge=0, description="most relabellings a round; beyond, sampled pairs (0: no cap)"
     )
     mantel_permutations: int = Field(199, ge=0, description="Mantel test permutations")
     expressions: int = Field(10, ge=0, description="characteristic expressions per dialect")

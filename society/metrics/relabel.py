@@ -14,8 +14,9 @@ Vectorised: each text's n-gram counts are one row of a sparse matrix; a deal is 
 0/1 selection matrix, so one sparse product gives the piles of many pairs and draws at
 once, and the JSD of all of them comes from ``divergence.jsd_matrix``. The cost is
 proportional to ``pairs x draws x tokens per agent``; ``draws_within`` caps the deals per
-round (``budget``) so a large society spends at most a fixed multiple of the raw JSD's
-time (each pair keeps at least one deal).
+round (``budget``): beyond it a sample of pairs is relabelled and the others get an
+additive per-agent fit (``null_means``), so a large society spends at most ``budget``
+deals a round.
 
 Pure functions over tokenised documents and a ``numpy.random.Generator``; they know
 nothing of agents or Mesa.
@@ -148,6 +149,63 @@ def relabelled_jsd(
                 warnings.simplefilter("ignore", RuntimeWarning)
                 out[k][start:stop] = np.nanmean(values, axis=1)
         start = stop
+    return out
+
+
+def null_means(
+    docs: Sequence[Doc],
+    pairs: np.ndarray,
+    orders: Sequence[int],
+    draws: int,
+    budget: int,
+    rng: np.random.Generator,
+) -> list[np.ndarray]:
+    """``relabelled_jsd`` of every pair, at most ``budget`` deals in all.
+
+    Up to ``budget`` pairs every pair is relabelled (``draws_within`` deals each). Beyond,
+    a seeded sample of ``budget`` pairs is relabelled once each and every other pair gets
+    the additive fit ``f_i + f_j`` of the sample (least squares over agents: an agent's
+    floor comes mostly from how much it said and how varied its words are); a pair whose
+    agent is in no sampled pair gets the sample's mean.
+
+    Args:
+        docs: each agent's tokenised texts.
+        pairs: ``(k, 2)`` positions into ``docs``.
+        orders: n-gram orders.
+        draws: deals wanted per pair (0: all NaN).
+        budget: most deals a round (0: no cap).
+        rng: the measure's own generator.
+
+    Returns:
+        Per order, the null mean of each pair.
+    """
+    from scipy.sparse.linalg import lsqr
+
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if draws <= 0 or not len(pairs):
+        return [np.full(len(pairs), np.nan) for _ in orders]
+    if budget <= 0 or len(pairs) <= budget:
+        return relabelled_jsd(docs, pairs, orders, draws_within(len(pairs), draws, budget), rng)
+    chosen = np.sort(rng.choice(len(pairs), budget, replace=False))
+    measured = relabelled_jsd(docs, pairs[chosen], orders, 1, rng)
+    n = len(docs)
+    covered = np.zeros(n, dtype=bool)
+    out = []
+    for values in measured:
+        ok = np.isfinite(values)
+        rows, sample = np.flatnonzero(ok), pairs[chosen][ok]
+        covered[:] = False
+        covered[sample.ravel()] = True
+        design = sparse.csr_matrix(
+            (np.ones(2 * len(rows)), (np.repeat(np.arange(len(rows)), 2), sample.ravel())),
+            shape=(len(rows), n),
+        )
+        floor = lsqr(design, values[ok])[0] if len(rows) else np.zeros(n)
+        fitted = floor[pairs[:, 0]] + floor[pairs[:, 1]]
+        mean = float(values[ok].mean()) if len(rows) else np.nan
+        fitted[~(covered[pairs[:, 0]] & covered[pairs[:, 1]])] = mean
+        fitted[chosen] = values
+        out.append(fitted)
     return out
 
 

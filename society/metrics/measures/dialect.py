@@ -24,7 +24,7 @@ from society.metrics.dialects import (
 from society.metrics.divergence import jsd_matrix, ngram_count_matrix, ngram_counts
 from society.metrics.record import Doc, RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows, Setup
-from society.metrics.relabel import draws_within, relabelled_jsd
+from society.metrics.relabel import null_means
 
 DIALECT_COLUMNS = (
     "dialects",
@@ -93,7 +93,8 @@ class Dialects(Measure):
     """Cluster agents into dialects, test the split, and relate the dialects to the network.
 
     The distance clustered is the pair column ``dialect_distance``, by default its
-    null-corrected ``_excess`` twin (``dialect_values``), read from the pair table when it
+    null-corrected ``_excess`` twin (``dialect_values``) plus the round's mean sampling
+    floor (so silhouettes keep a ratio scale), read from the pair table when it
     covers every pair, else computed for a seeded sample of ``dialect_agents`` (the rest
     join the nearest dialect). Whether there are dialects at all is a permutation test
     (``dialects.dialect_test``, ``dialect_null`` deals of the texts of at most
@@ -112,10 +113,11 @@ class Dialects(Measure):
         self.expressions: list[pd.DataFrame] = []
 
     def distance(self, record: RoundRecord, pairs: pd.DataFrame | None, sample: np.ndarray):
-        """The sampled agents' distance matrix, and the n-gram order behind it.
+        """The sampled agents' distance matrix, its mean sampling floor, its n-gram order.
 
         Returns:
-            ``(distance, order)``.
+            ``(distance, floor, order)``: ``floor`` is the mean over the pairs of the
+            relabelling null the excess removed (0 for raw or model-based distances).
         """
         config, n = self.setup.config, len(record.agents)
         column = config.dialect_distance
@@ -130,20 +132,29 @@ class Dialects(Measure):
             and bool(pairs[column].notna().all())
         )
         if complete and len(sample) == n:
-            return distance_matrix(pairs, record.ids, column), order
+            distance = distance_matrix(pairs, record.ids, column)
+            base = column.removesuffix("_excess")
+            floor = float(np.nanmean(pairs[base] - pairs[column])) if base != column else 0.0
+            return distance, floor, order
         if not column.startswith("jsd"):  # model-based distances only cover a sample
             column, order = "jsd_unigram_excess" if use_excess else "jsd_unigram", 1
         docs = [record.docs[i] for i in sample]
         raw = jsd_matrix(ngram_count_matrix(docs, order))
         if not column.endswith("_excess"):
-            return raw, order
+            return raw, 0.0, order
         i, j = np.triu_indices(len(sample), k=1)
         rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE, 1])
-        draws = draws_within(len(i), config.divergence_null, config.divergence_null_budget)
-        null = relabelled_jsd(docs, np.column_stack([i, j]), (order,), draws, rng)[0]
+        null = null_means(
+            docs,
+            np.column_stack([i, j]),
+            (order,),
+            config.divergence_null,
+            config.divergence_null_budget,
+            rng,
+        )[0]
         out = np.zeros_like(raw)
         out[i, j] = out[j, i] = raw[i, j] - null
-        return out, order
+        return out, float(np.nanmean(null)) if len(null) else 0.0, order
 
     def test(self, record: RoundRecord, sample: np.ndarray, order: int) -> float:
         """The dialect test's p-value on at most ``dialect_null_agents`` of the sample."""
@@ -167,8 +178,13 @@ class Dialects(Measure):
             sample = np.sort(rng.choice(n, config.dialect_agents, replace=False))
         else:
             sample = np.arange(n)
-        distance, order = self.distance(record, before.pairs, sample)
-        labels, silhouette = best_cut(distance, config.max_dialects)
+        distance, floor, order = self.distance(record, before.pairs, sample)
+        # The excess has its zero at chance, where silhouettes favour splitting noise into
+        # tiny clusters; adding back the round's mean floor restores a ratio scale while
+        # keeping what the excess removed (floors that differ between pairs). The
+        # average-linkage tree is the same either way.
+        shifted = distance + floor * (1 - np.eye(len(distance)))
+        labels, silhouette = best_cut(shifted, config.max_dialects)
         out["dialect_silhouette"] = silhouette
         if config.dialect_null and np.isfinite(silhouette):
             out["dialect_p"] = self.test(record, sample, order)

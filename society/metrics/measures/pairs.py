@@ -23,7 +23,7 @@ from society.metrics.model_based import (
 )
 from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows
-from society.metrics.relabel import draws_within, relabelled_jsd
+from society.metrics.relabel import null_means
 
 JSD = ("jsd_unigram", "jsd_bigram")
 EXCESS = tuple(f"{column}_excess" for column in JSD)
@@ -43,16 +43,13 @@ def excess(
         pairs: ``(k, 2)`` positions of the pairs.
         raw: the observed unigram and bigram JSD of each pair.
         draws: relabellings per pair wanted (0: NaN).
-        budget: most relabelled pairs in all (``relabel.draws_within``).
+        budget: most relabellings a round (``relabel.null_means``).
         rng: the measure's own generator.
 
     Returns:
         The two excess vectors.
     """
-    draws = draws_within(len(pairs), draws, budget)
-    if not draws or not len(pairs):
-        return [np.full(len(pairs), np.nan) for _ in raw]
-    nulls = relabelled_jsd(docs, pairs, (1, 2), draws, rng)
+    nulls = null_means(docs, pairs, (1, 2), draws, budget, rng)
     return [np.asarray(observed) - null for observed, null in zip(raw, nulls, strict=True)]
 
 
