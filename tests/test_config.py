@@ -211,3 +211,10 @@ def test_cheap_metrics_overrides_name_real_fields():
         check({"classifier_agentz": 0})
     with pytest.raises(ValueError, match="refuses"):
         check({"classifier_agents": "many"})
+
+
+def test_a_dialect_test_that_can_never_reject_is_refused(tmp_path):
+    path = write(tmp_path, "[metrics]\ndialect_null = 10\n")
+    with pytest.raises(ConfigError, match=r"s\.toml: metrics: .*dialect_null: 10 deals never give"):
+        load_scenario(path)
+    assert load_scenario(write(tmp_path, "[metrics]\ndialect_null = 0\n")).metrics.dialect_null == 0

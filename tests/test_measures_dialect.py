@@ -33,7 +33,7 @@ def test_two_planted_groups_are_two_dialects():
     assert list(out) == list(DIALECT_COLUMNS)
     assert out["dialects"] == 2 and out["dialect_ari"] == pytest.approx(1.0)
     assert out["dialect_index"] > 0.9
-    assert out["dialect_silhouette"] > out["dialect_null_silhouette"]
+    assert out["dialect_p"] == pytest.approx(1 / 100)  # no deal of 99 reaches it
     assert out["mantel_r"] > 0.9 and out["mantel_p"] == pytest.approx(1 / 20)
     table = measure.tables()["expressions"]
     assert list(table.columns) == list(EXPRESSION_COLUMNS)
@@ -76,3 +76,36 @@ def test_no_agents_no_dialects():
     rows = Dialects(setup()).measure(rec, given(rec))
     assert list(rows.agent) == [] and all(np.isnan(v) for v in rows.round.values())
     assert isinstance(Dialects(setup()).tables()["expressions"], pd.DataFrame)
+
+
+def test_the_switch_clusters_raw_values_and_without_a_test_a_fixed_threshold_decides():
+    rec, before, run = planted()
+    excess = Dialects(run).measure(rec, before).round
+    raw = Dialects(setup(mantel_permutations=19, dialect_values="raw")).measure(rec, before).round
+    assert excess["dialects"] == raw["dialects"] == 2
+    assert raw["dialect_index"] == pytest.approx(1.0)  # raw JSD within the groups is 0
+    assert excess["dialect_index"] > 1.0  # the excess within is below chance (identical texts)
+    fixed = Dialects(setup(dialect_null=0)).measure(rec, before).round
+    assert fixed["dialects"] == 2 and np.isnan(fixed["dialect_p"])
+
+
+def test_one_language_has_a_large_p_and_one_dialect():
+    rng = np.random.default_rng(0)
+    pool = GROUP_A + GROUP_B
+    agents = [agent(i, [pool[k] for k in rng.integers(0, len(pool), 12)]) for i in range(8)]
+    rec = record(agents, pairs="none")
+    out = Dialects(setup()).measure(rec, given(rec)).round
+    assert out["dialects"] == 1 and out["dialect_p"] >= 0.05
+
+
+def test_measuring_never_draws_from_the_societys_generator(small):
+    from society.sim.model import Society
+
+    society = Society(small.with_overrides({"rounds": 1}))
+    state = society.rng.bit_generator.state
+    random_state = society.random.getstate()
+    results = society.measures.measure(society.round_record())
+    assert results.pairs["jsd_bigram_excess"].notna().all()
+    assert results.round["dialect_p"] > 0
+    assert society.rng.bit_generator.state == state
+    assert society.random.getstate() == random_state

@@ -74,4 +74,52 @@ def test_summary_within_between_and_index():
 def test_summary_without_pairs_is_nan():
     rec = record([agent(1, ["a"]), agent(2, ["b"])], pairs="none")
     out = measure(DivergenceSummary, rec, setup()).round
-    assert len(out) == 9 and all(np.isnan(v) for v in out.values())
+    assert len(out) == 15 and all(np.isnan(v) for v in out.values())
+
+
+def speaker(rng: np.random.Generator, words: list[str], texts: int = 40) -> list[str]:
+    return [" ".join(rng.choice(words, size=6)) for _ in range(texts)]
+
+
+def test_excess_is_about_zero_for_one_language_and_large_for_two():
+    rng = np.random.default_rng(0)
+    same = [f"w{k}" for k in range(60)]
+    other = [f"v{k}" for k in range(60)]
+    speakers = [agent(i, speaker(rng, same, 30)) for i in range(6)]
+    rec = record([*speakers, agent(6, speaker(rng, other, 30), community=1)])
+    rows = measure(PairDivergence, rec, setup(divergence_null=10)).pair
+    one = rows[rows["same_community"]]  # the 15 pairs that speak one language
+    assert one["jsd_unigram"].mean() > 0.1 and one["jsd_bigram"].mean() > 0.5
+    assert abs(one["jsd_unigram_excess"].mean()) < 0.02
+    assert abs(one["jsd_bigram_excess"].mean()) < 0.02
+    assert (rows.loc[~rows["same_community"], "jsd_unigram_excess"] > 0.5).all()
+    off = measure(PairDivergence, rec, setup(divergence_null=0)).pair
+    assert off[["jsd_unigram_excess", "jsd_bigram_excess"]].isna().all().all()
+    assert off["jsd_unigram"].tolist() == rows["jsd_unigram"].tolist()
+
+
+def test_excess_draws_from_its_own_generator_by_seed_and_round():
+    rng = np.random.default_rng(1)
+    words = [f"w{k}" for k in range(20)]
+    agents = [agent(i, speaker(rng, words, 10)) for i in range(3)]
+
+    def excess(seed, round_):
+        rows = measure(PairDivergence, record(agents, round_=round_), setup(seed=seed)).pair
+        return rows["jsd_bigram_excess"].tolist()
+
+    assert excess(0, 1) == excess(0, 1)
+    assert excess(0, 1) != excess(0, 2) and excess(0, 1) != excess(1, 1)
+
+
+def test_summary_of_the_excess_columns():
+    rec = record([agent(i, ["a"]) for i in range(3)])
+    pairs = pd.DataFrame(
+        {
+            "same_community": [True, False, False],
+            "jsd_unigram_excess": [0.01, 0.3, 0.5],
+            "jsd_bigram_excess": [0.01, -0.02, 0.0],
+        }
+    )
+    out = measure(DivergenceSummary, rec, setup(), given(rec, pair=pairs)).round
+    assert out["jsd_unigram_excess_index"] == pytest.approx(1 - 0.01 / 0.4)
+    assert np.isnan(out["jsd_bigram_excess_index"])  # between not above 0: undefined

@@ -8,10 +8,14 @@ from society.metrics.dialects import (
     classical_mds,
     cluster_dialects,
     dialect_ari,
+    dialect_test,
     distance_matrix,
     first_appearance,
     log_odds_dirichlet,
     mantel,
+    permutation_p,
+    shuffle_null,
+    silhouette,
     within_between_index,
 )
 
@@ -166,3 +170,56 @@ def test_classical_mds_recovers_euclidean_distances():
     assert np.all(np.abs(coords).max(axis=0) == coords.max(axis=0))
     assert classical_mds(np.zeros((1, 1))).shape == (1, 2)
     assert np.all(classical_mds(np.zeros((3, 3))) == 0)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_silhouette_is_scikit_learns(seed):
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(15, 3))
+    labels = rng.integers(0, 4, 15)
+    labels[0] = 9  # a one-agent cluster scores 0
+    d = cdist(points, points)
+    assert silhouette(d, labels) == pytest.approx(silhouette_score(d, labels, metric="precomputed"))
+
+
+def test_permutation_p_counts_the_observed_as_one_draw():
+    assert permutation_p(0.5, np.array([0.1, 0.6, 0.5, 0.2])) == pytest.approx(3 / 5)
+    assert permutation_p(0.9, np.array([0.1, np.nan])) == pytest.approx(1 / 3)
+    assert np.isnan(permutation_p(np.nan, np.array([0.1])))
+
+
+LANGUAGE_A = [("alpha", "beta", "gamma"), ("beta", "gamma", "delta"), ("gamma", "alpha", "delta")]
+LANGUAGE_B = [("xray", "yankee", "zulu"), ("yankee", "zulu", "whisky"), ("zulu", "xray", "whisky")]
+
+
+def one_language(seed: int, agents: int = 6, texts: int = 12) -> list:
+    rng = np.random.default_rng(seed)
+    pool = LANGUAGE_A + LANGUAGE_B
+    return [[pool[k] for k in rng.integers(0, len(pool), texts)] for _ in range(agents)]
+
+
+def test_dialect_test_rejects_planted_dialects_with_the_smallest_p():
+    docs = [LANGUAGE_A * 4] * 3 + [LANGUAGE_B * 4] * 3
+    observed, p = dialect_test(docs, 1, 99, np.random.default_rng(0))
+    assert observed > 0.9 and p == pytest.approx(1 / 100)
+
+
+def test_dialect_test_stops_early_when_the_answer_is_no():
+    docs = one_language(0)
+    observed, p = dialect_test(docs, 1, 99, np.random.default_rng(1), stop_after=5)
+    null = shuffle_null(docs, 1, 99, np.random.default_rng(1))
+    reached = np.cumsum(null >= observed - 1e-12)
+    made = int(np.searchsorted(reached, 5)) + 1
+    assert made < 99 and p == pytest.approx(5 / made)
+    full = dialect_test(docs, 1, 99, np.random.default_rng(1), stop_after=0)[1]
+    assert full == pytest.approx(permutation_p(observed, null)) and full >= 0.05
+
+
+def test_shuffle_null_keeps_each_agents_number_of_texts():
+    docs = [LANGUAGE_A * 2, LANGUAGE_B * 4, LANGUAGE_A]
+    a = shuffle_null(docs, 1, 5, np.random.default_rng(3))
+    b = shuffle_null(docs, 1, 5, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (5,)

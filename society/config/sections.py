@@ -220,14 +220,38 @@ class MetricsConfig(Section):
     dialect_agents: int = Field(
         100, ge=3, description="agents clustered directly; the others join the nearest dialect"
     )
+    dialect_values: Literal["excess", "raw"] = Field(
+        "excess", description="cluster, index and Mantel on the null-corrected excess or raw JSD"
+    )
     dialect_null: int = Field(
-        5, ge=0, description="text shuffles calibrating the dialect test (0: silhouette 0.15)"
+        99, ge=0, description="text deals of the dialect permutation test (0: silhouette 0.15)"
+    )
+    dialect_null_agents: int = Field(
+        40, ge=3, description="agents (a seeded sample of those clustered) in the dialect test"
+    )
+    dialect_alpha: float = Field(
+        0.05, gt=0, lt=1, description="more than one dialect only when the test's p < alpha"
+    )
+    divergence_null: int = Field(
+        5, ge=0, description="relabellings per pair for the *_excess divergences (0: off)"
+    )
+    divergence_null_budget: int = Field(
+        1000, ge=0, description="most relabellings a round; beyond, sampled pairs (0: no cap)"
     )
     mantel_permutations: int = Field(199, ge=0, description="Mantel test permutations")
     expressions: int = Field(10, ge=0, description="characteristic expressions per dialect")
     innovation_min_agents: int = Field(
         2, ge=1, description="a neologism is tracked once this many agents use it in a round"
     )
+
+    @model_validator(mode="after")
+    def _dialect_test_can_reject(self) -> MetricsConfig:
+        if self.dialect_null and 1 / (1 + self.dialect_null) >= self.dialect_alpha:
+            raise ValueError(
+                f"dialect_null: {self.dialect_null} deals never give p < dialect_alpha "
+                f"{self.dialect_alpha}; use at least {int(1 / self.dialect_alpha)} (or 0: off)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _embeddings_installed(self) -> MetricsConfig:

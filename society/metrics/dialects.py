@@ -6,8 +6,9 @@ or Mesa.
 
 - ``distance_matrix``: the symmetric matrix from one round of a pairs table.
 - ``cluster_dialects``: average-linkage hierarchical clustering (scipy), the number of
-  dialects chosen by the mean silhouette (scikit-learn); ``shuffle_null`` gives the
-  silhouettes reached by chance, ``assign_nearest`` extends a sample's dialects to all.
+  dialects chosen by the mean silhouette (scikit-learn); ``dialect_test`` compares the
+  best silhouette with those of texts dealt at random among the agents (``shuffle_null``,
+  ``permutation_p``); ``assign_nearest`` extends a sample's dialects to all.
 - ``dialect_ari``: adjusted Rand index of dialects against network communities.
 - ``within_between_index``: ``1 - mean within-group distance / mean between-group
   distance``, an F_ST-like separation index (0: groups no more alike inside than across).
@@ -26,13 +27,17 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.cluster.hierarchy import cut_tree, linkage
 from scipy.spatial.distance import squareform
 
 #: Below this mean silhouette the best split is not trusted and everyone is one dialect.
 #: Kaufman & Rousseeuw (1990) read < 0.25 as "no substantial structure"; we are a little
 #: more permissive because sampling noise puts a floor under within-dialect divergence.
 MIN_SILHOUETTE = 0.15
+#: Deals of the dialect test made at once (one sparse product each batch).
+BATCH = 10
+#: The dialect test stops once this many deals reach the observed silhouette.
+STOP_AFTER = 10
 
 
 def distance_matrix(pairs_df: pd.DataFrame, agent_ids: Sequence[int], column: str) -> np.ndarray:
@@ -88,6 +93,34 @@ def first_appearance(labels: Sequence[int] | np.ndarray) -> np.ndarray:
     return np.asarray(codes, dtype=np.int64)
 
 
+def silhouette(distance: np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
+    """Mean silhouette of a labelling of a precomputed distance matrix.
+
+    The same number as ``sklearn.metrics.silhouette_score(metric="precomputed")``
+    (a member of a one-agent cluster scores 0), computed with one matrix product so that
+    the dialect test can afford it for every cut of every relabelled copy.
+
+    Args:
+        distance: ``(n, n)`` symmetric distances with a zero diagonal.
+        labels: cluster of each agent (at least 2 distinct, fewer than ``n``).
+
+    Returns:
+        The mean over agents of ``(b - a) / max(a, b)``.
+    """
+    codes = np.unique(np.asarray(labels), return_inverse=True)[1].ravel()
+    onehot = np.eye(codes.max() + 1)[codes]
+    sizes = onehot.sum(axis=0)
+    sums = distance @ onehot  # (n, k): total distance of each agent to each cluster
+    own = sizes[codes] - 1
+    a = np.divide(sums[np.arange(len(codes)), codes], own, out=np.zeros(len(codes)), where=own > 0)
+    mean_to = sums / sizes
+    mean_to[np.arange(len(codes)), codes] = np.inf
+    b = mean_to.min(axis=1)
+    top = np.maximum(a, b)
+    s = np.divide(b - a, top, out=np.zeros(len(codes)), where=top > 0)
+    return float(np.where(own > 0, s, 0.0).mean())
+
+
 def best_cut(distance: np.ndarray, max_k: int = 8) -> tuple[np.ndarray, float]:
     """The best cut of the average-linkage tree by mean silhouette.
 
@@ -113,15 +146,14 @@ def best_cut(distance: np.ndarray, max_k: int = 8) -> tuple[np.ndarray, float]:
     off = d[~np.eye(n, dtype=bool)]
     if n < 3 or np.ptp(off) <= 1e-12:
         return single, float("nan")
-    from sklearn.metrics import silhouette_score  # lazy: keeps scikit-learn out of startup
-
     tree = linkage(squareform(d, checks=False), method="average")
     best, best_score = single, float("nan")
-    for k in range(2, min(max_k, n - 1) + 1):
-        labels = fcluster(tree, k, criterion="maxclust")
+    ks = list(range(2, min(max_k, n - 1) + 1))
+    cuts = cut_tree(tree, n_clusters=ks).T if ks else []  # one row per k
+    for labels in cuts:
         if len(np.unique(labels)) < 2:
             continue
-        score = float(silhouette_score(d, labels, metric="precomputed"))
+        score = silhouette(d, labels)
         if not score <= best_score + 1e-12:  # also true while best_score is NaN
             best, best_score = labels, score
     return first_appearance(best), best_score
@@ -134,9 +166,9 @@ def cluster_dialects(
 
     The best cut of the average-linkage tree (``best_cut``) is accepted if its mean
     silhouette reaches ``min_silhouette``; otherwise everyone speaks one dialect.
-    ``society.metrics.suite`` calibrates ``min_silhouette`` per round against a
-    text-shuffle null (``shuffle_null``), because sampling noise puts a floor under the
-    divergence of any two agents and so deflates silhouettes of real dialects.
+    The measurement suite accepts a split by a permutation test instead (``dialect_test``),
+    because sampling noise puts a floor under the divergence of any two agents and so
+    moves the silhouettes of real and absent dialects alike.
 
     Args:
         distance: ``(n, n)`` symmetric distances (NaN entries count as the largest
@@ -160,41 +192,117 @@ def cluster_dialects(
 
 def shuffle_null(
     docs: Sequence[Sequence[Sequence[str]]],
-    order: int = 1,
-    replicates: int = 5,
-    seed: int = 0,
+    order: int,
+    draws: int,
+    rng: np.random.Generator,
     max_k: int = 8,
 ) -> np.ndarray:
     """Best-cut silhouettes when nobody has a dialect: texts dealt out at random.
 
     All agents' texts are pooled, shuffled and dealt back in the same numbers per agent,
     so every agent samples one common language; the JSD matrix of n-gram distributions
-    is clustered like the real one. An observed silhouette above these values is
-    structure beyond sampling noise.
+    is clustered like the real one (``best_cut``).
 
     Args:
         docs: each agent's tokenised texts.
         order: n-gram order of the divergence (1: words, 2: bigrams).
-        replicates: number of shuffles.
-        seed: seed of the shuffles.
+        draws: number of deals.
+        rng: the generator of the deals (the measure's own).
         max_k: as in ``best_cut``.
 
     Returns:
-        ``replicates`` silhouettes (NaN where the shuffle leaves nothing to cluster).
+        ``draws`` silhouettes (NaN where a deal leaves nothing to cluster).
     """
     from society.metrics.divergence import jsd_matrix, ngram_count_matrix
 
     per_text = ngram_count_matrix([[text] for doc in docs for text in doc], order)
-    owner = np.repeat(np.arange(len(docs)), [len(doc) for doc in docs])
-    rng = np.random.default_rng(seed)
-    out = np.full(replicates, np.nan)
-    for b in range(replicates):
-        dealt = sparse.csr_matrix(
-            (np.ones(len(owner)), (owner, rng.permutation(len(owner)))),
-            shape=(len(docs), len(owner)),
-        )
-        out[b] = best_cut(jsd_matrix(dealt @ per_text), max_k)[1]
+    n = len(docs)
+    owner = np.repeat(np.arange(n), [len(doc) for doc in docs])
+    deals = np.stack([rng.permutation(len(owner)) for _ in range(draws)])  # (draws, texts)
+    dealt = sparse.csr_matrix(  # row b * n + a: agent a's pile in deal b
+        (np.ones(deals.size), ((np.arange(draws)[:, None] * n + owner).ravel(), deals.ravel())),
+        shape=(draws * n, len(owner)),
+    )
+    i, j = np.triu_indices(n, k=1)
+    offset = (np.arange(draws) * n)[:, None]
+    pairs = np.column_stack([(offset + i).ravel(), (offset + j).ravel()])
+    values = jsd_matrix(dealt @ per_text, pairs).reshape(draws, len(i))
+    out = np.full(draws, np.nan)
+    for b in range(draws):
+        matrix = np.zeros((n, n))
+        matrix[i, j] = matrix[j, i] = values[b]
+        out[b] = best_cut(matrix, max_k)[1]
     return out
+
+
+def permutation_p(observed: float, null: np.ndarray) -> float:
+    """One-sided permutation p-value: ``(1 + #{null >= observed}) / (1 + len(null))``.
+
+    The observed statistic counts as one of the draws, so the p-value is never 0 and,
+    when the observed data are exchangeable with the draws, ``P(p <= a) <= a``. A NaN
+    draw counts as below the observed value; a NaN observed value gives NaN.
+
+    Args:
+        observed: the statistic of the data.
+        null: the statistic of each relabelled copy.
+
+    Returns:
+        The p-value in ``(0, 1]``, or NaN.
+    """
+    null = np.asarray(null, dtype=float)
+    if not np.isfinite(observed):
+        return float("nan")
+    return float((1 + np.sum(null >= observed - 1e-12)) / (1 + len(null)))
+
+
+def dialect_test(
+    docs: Sequence[Sequence[Sequence[str]]],
+    order: int,
+    draws: int,
+    rng: np.random.Generator,
+    max_k: int = 8,
+    stop_after: int = STOP_AFTER,
+) -> tuple[float, float]:
+    """Is there dialect structure? Best silhouette of the JSD matrix vs text deals.
+
+    The statistic is the best mean silhouette over ``k = 2 .. max_k`` (``best_cut``) of
+    the agents' raw n-gram JSD matrix; its null distribution comes from deals of the
+    pooled texts among the agents at the same sizes (``shuffle_null``). The raw
+    divergence is used on both sides: a sampling floor shifts the observed and every
+    null silhouette alike, and the excess of a dealt society is noise around 0, where
+    silhouettes are unstable.
+
+    Deals are made in batches and stop early once ``stop_after`` null silhouettes reach
+    the observed one (Besag & Clifford 1991): then ``p = stop_after / deals made``, which
+    is at least ``stop_after / draws``, else ``permutation_p`` over all ``draws``. Both are
+    valid p-values; stopping early only saves time where the answer is already "no".
+
+    Args:
+        docs: each agent's tokenised texts.
+        order: n-gram order.
+        draws: most deals (>= 1).
+        rng: the generator of the deals.
+        max_k: most dialects considered.
+        stop_after: exceedances after which the deals stop (0: never stop early).
+
+    Returns:
+        ``(silhouette, p)``: the observed best silhouette and its p-value (both NaN with
+        fewer than 3 agents or nothing to cluster).
+    """
+    from society.metrics.divergence import jsd_matrix, ngram_count_matrix
+
+    observed = best_cut(jsd_matrix(ngram_count_matrix(docs, order)), max_k)[1]
+    if not np.isfinite(observed):
+        return float("nan"), float("nan")
+    null = np.empty(0)
+    while len(null) < draws:
+        batch = shuffle_null(docs, order, min(BATCH, draws - len(null)), rng, max_k)
+        null = np.concatenate([null, batch])
+        reached = np.cumsum(null >= observed - 1e-12)
+        if stop_after and reached[-1] >= stop_after:
+            made = int(np.searchsorted(reached, stop_after)) + 1
+            return observed, stop_after / made
+    return observed, permutation_p(observed, null)
 
 
 def assign_nearest(

@@ -306,7 +306,8 @@ def within_between(pairs_df: pd.DataFrame, column: str) -> dict[str, float]:
         ``within`` (mean over same-community pairs), ``between`` (mean over
         different-community pairs), each NaN when there is no such pair with a value, and
         ``index = 1 - within / between``: > 0 when communities are more alike inside than
-        across, NaN when either mean is NaN or ``between`` is 0.
+        across, NaN when either mean is NaN or ``between`` is not above 0 (an excess
+        column of agents that speak one language).
     """
     same = pairs_df["same_community"].to_numpy(dtype=bool)
     values = pairs_df[column].to_numpy(dtype=float)
@@ -316,7 +317,7 @@ def within_between(pairs_df: pd.DataFrame, column: str) -> dict[str, float]:
         return float(chosen.mean()) if len(chosen) else float("nan")
 
     within, between = mean(same), mean(~same)
-    defined = not (np.isnan(within) or np.isnan(between) or between == 0)
+    defined = not (np.isnan(within) or np.isnan(between)) and between > 0
     return {
         "within": within,
         "between": between,

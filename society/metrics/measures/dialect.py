@@ -16,19 +16,20 @@ from society.metrics.dialects import (
     best_cut,
     characteristic_expressions,
     dialect_ari,
+    dialect_test,
     distance_matrix,
     mantel,
-    shuffle_null,
     within_between_index,
 )
 from society.metrics.divergence import jsd_matrix, ngram_count_matrix, ngram_counts
 from society.metrics.record import Doc, RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows, Setup
+from society.metrics.relabel import null_means
 
 DIALECT_COLUMNS = (
     "dialects",
     "dialect_silhouette",
-    "dialect_null_silhouette",
+    "dialect_p",
     "dialect_ari",
     "dialect_index",
     "mantel_r",
@@ -36,7 +37,8 @@ DIALECT_COLUMNS = (
 )
 EXPRESSION_COLUMNS = ("round", "dialect", "agents", "rank", "expression", "z", "count")
 PURPOSE = 3
-"""Seeds the sample of agents clustered directly: ``(seed, round, PURPOSE)``."""
+"""Seeds the sample of agents clustered directly ``(seed, round, PURPOSE)``, the excess
+relabellings ``(..., 1)`` and the dialect test ``(..., 2)``."""
 
 
 def hops(graph: nx.Graph, nodes: Sequence[int]) -> np.ndarray:
@@ -88,15 +90,19 @@ def characteristic(round_: int, docs: Sequence[Doc], labels: np.ndarray, top: in
 
 
 class Dialects(Measure):
-    """Cluster agents into dialects and relate the dialects to the network.
+    """Cluster agents into dialects, test the split, and relate the dialects to the network.
 
-    Clusters the pair column ``dialect_distance`` when the pair table covers every pair
-    (else the agents' unigram or bigram JSD, on a seeded sample of ``dialect_agents`` with
-    the rest joining the nearest dialect); a dialect split counts only when its
-    silhouette beats ``dialect_null`` text shuffles. Gives each agent its ``dialect`` and
-    the round the number of dialects, their silhouette, agreement with the communities,
-    separation, and the Mantel test against graph distance; keeps each split round's
-    characteristic expressions (the ``expressions`` side table).
+    The distance clustered is the pair column ``dialect_distance``, by default its
+    null-corrected ``_excess`` twin (``dialect_values``) plus the round's mean sampling
+    floor (so silhouettes keep a ratio scale), read from the pair table when it
+    covers every pair, else computed for a seeded sample of ``dialect_agents`` (the rest
+    join the nearest dialect). Whether there are dialects at all is a permutation test
+    (``dialects.dialect_test``, ``dialect_null`` deals of the texts of at most
+    ``dialect_null_agents`` sampled agents): more than one dialect only when
+    ``dialect_p < dialect_alpha``. Gives each agent its ``dialect`` and the round the
+    number of dialects, the best cut's silhouette, the test's p-value, agreement with the
+    communities, separation, and the Mantel test against graph distance; keeps each split
+    round's characteristic expressions (the ``expressions`` side table).
     """
 
     name = "dialects"
@@ -106,45 +112,87 @@ class Dialects(Measure):
         super().__init__(setup)
         self.expressions: list[pd.DataFrame] = []
 
-    def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """Dialect per agent; the dialect columns of the round."""
-        config, seed, round_ = self.setup.config, self.setup.seed, record.round
-        agents, docs, pairs = record.agents, record.docs, before.pairs
-        n = len(agents)
-        out: dict[str, Any] = dict.fromkeys(DIALECT_COLUMNS, float("nan"))
-        if n == 0:
-            return Rows(round=out)
+    def distance(self, record: RoundRecord, pairs: pd.DataFrame | None, sample: np.ndarray):
+        """The sampled agents' distance matrix, its mean sampling floor, its n-gram order.
+
+        Returns:
+            ``(distance, floor, order)``: ``floor`` is the mean over the pairs of the
+            relabelling null the excess removed (0 for raw or model-based distances).
+        """
+        config, n = self.setup.config, len(record.agents)
         column = config.dialect_distance
         order = 2 if column == "jsd_bigram" else 1
-        if n > config.dialect_agents:
-            rng = np.random.default_rng([seed, round_, PURPOSE])
-            sample = np.sort(rng.choice(n, config.dialect_agents, replace=False))
-        else:
-            sample = np.arange(n)
+        use_excess = config.dialect_values == "excess" and config.divergence_null > 0
+        if column.startswith("jsd") and use_excess:
+            column = f"{column}_excess"
         complete = (
             pairs is not None
             and column in pairs
             and len(pairs) == n * (n - 1) // 2
             and bool(pairs[column].notna().all())
         )
-        if not complete and not column.startswith("jsd"):
-            column = "jsd_unigram"  # model-based distances only cover a sample of agents
         if complete and len(sample) == n:
             distance = distance_matrix(pairs, record.ids, column)
+            base = column.removesuffix("_excess")
+            floor = float(np.nanmean(pairs[base] - pairs[column])) if base != column else 0.0
+            return distance, floor, order
+        if not column.startswith("jsd"):  # model-based distances only cover a sample
+            column, order = "jsd_unigram_excess" if use_excess else "jsd_unigram", 1
+        docs = [record.docs[i] for i in sample]
+        raw = jsd_matrix(ngram_count_matrix(docs, order))
+        if not column.endswith("_excess"):
+            return raw, 0.0, order
+        i, j = np.triu_indices(len(sample), k=1)
+        rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE, 1])
+        null = null_means(
+            docs,
+            np.column_stack([i, j]),
+            (order,),
+            config.divergence_null,
+            config.divergence_null_budget,
+            rng,
+        )[0]
+        out = np.zeros_like(raw)
+        out[i, j] = out[j, i] = raw[i, j] - null
+        return out, float(np.nanmean(null)) if len(null) else 0.0, order
+
+    def test(self, record: RoundRecord, sample: np.ndarray, order: int) -> float:
+        """The dialect test's p-value on at most ``dialect_null_agents`` of the sample."""
+        config = self.setup.config
+        rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE, 2])
+        if len(sample) > config.dialect_null_agents:
+            sample = np.sort(rng.choice(sample, config.dialect_null_agents, replace=False))
+        docs = [record.docs[i] for i in sample]
+        return dialect_test(docs, order, config.dialect_null, rng, config.max_dialects)[1]
+
+    def measure(self, record: RoundRecord, before: Results) -> Rows:
+        """Dialect per agent; the dialect columns of the round."""
+        config, seed, round_ = self.setup.config, self.setup.seed, record.round
+        agents, docs = record.agents, record.docs
+        n = len(agents)
+        out: dict[str, Any] = dict.fromkeys(DIALECT_COLUMNS, float("nan"))
+        if n == 0:
+            return Rows(round=out)
+        if n > config.dialect_agents:
+            rng = np.random.default_rng([seed, round_, PURPOSE])
+            sample = np.sort(rng.choice(n, config.dialect_agents, replace=False))
         else:
-            distance = jsd_matrix(ngram_count_matrix([docs[i] for i in sample], order))
-        sampled_docs = [docs[i] for i in sample]
-        labels, silhouette = best_cut(distance, config.max_dialects)
-        threshold = MIN_SILHOUETTE
-        if config.dialect_null and column.startswith("jsd"):
-            null = shuffle_null(
-                sampled_docs, order, config.dialect_null, seed + round_, config.max_dialects
-            )
-            threshold = float(np.nanmax(null)) if np.isfinite(null).any() else threshold
-            out["dialect_null_silhouette"] = threshold
-        if not silhouette > threshold:
-            labels = np.zeros(len(sample), dtype=np.int64)
+            sample = np.arange(n)
+        distance, floor, order = self.distance(record, before.pairs, sample)
+        # The excess has its zero at chance, where silhouettes favour splitting noise into
+        # tiny clusters; adding back the round's mean floor restores a ratio scale while
+        # keeping what the excess removed (floors that differ between pairs). The
+        # average-linkage tree is the same either way.
+        shifted = distance + floor * (1 - np.eye(len(distance)))
+        labels, silhouette = best_cut(shifted, config.max_dialects)
         out["dialect_silhouette"] = silhouette
+        if config.dialect_null and np.isfinite(silhouette):
+            out["dialect_p"] = self.test(record, sample, order)
+            split = out["dialect_p"] < config.dialect_alpha
+        else:
+            split = silhouette >= MIN_SILHOUETTE
+        if not split:
+            labels = np.zeros(len(sample), dtype=np.int64)
         if len(sample) < n:
             labels_all = assign_nearest(ngram_count_matrix(docs, order), sample, labels)
         else:

@@ -1,4 +1,12 @@
-"""How different two agents' languages are: n-gram JSD, model cross-entropy, their summary."""
+"""How different two agents' languages are: n-gram JSD, model cross-entropy, their summary.
+
+The n-gram JSD has a sampling floor (two agents speaking one language differ by chance),
+so each JSD column has an ``_excess`` twin, the part beyond random relabelling of the two
+agents' utterances. ``cross_entropy_div`` has none: it compares two models on the same
+texts (``model_based``), so relabelling the texts leaves its expected value at 0 (the
+difference of two means of one per-token quantity over a random split), and identical
+models give exactly 0. It is already centred; the dialects use it as it is.
+"""
 
 from __future__ import annotations
 
@@ -15,22 +23,66 @@ from society.metrics.model_based import (
 )
 from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows
+from society.metrics.relabel import null_means
 
-DIVERGENCES = ("jsd_unigram", "jsd_bigram", PAIR_COLUMN)
+JSD = ("jsd_unigram", "jsd_bigram")
+EXCESS = tuple(f"{column}_excess" for column in JSD)
+DIVERGENCES = (*JSD, PAIR_COLUMN, *EXCESS)
 PARTS = ("within", "between", "index")
+EXCESS_PURPOSE = 5
+"""Seeds the relabellings of the excess columns: ``(seed, round, EXCESS_PURPOSE)``."""
+
+
+def excess(
+    docs: list, pairs: np.ndarray, raw: list[np.ndarray], draws: int, budget: int, rng
+) -> list[np.ndarray]:
+    """Observed JSD minus its mean under relabelling, unigram and bigram (``relabel``).
+
+    Args:
+        docs: every agent's tokenised texts.
+        pairs: ``(k, 2)`` positions of the pairs.
+        raw: the observed unigram and bigram JSD of each pair.
+        draws: relabellings per pair wanted (0: NaN).
+        budget: most relabellings a round (``relabel.null_means``).
+        rng: the measure's own generator.
+
+    Returns:
+        The two excess vectors.
+    """
+    nulls = null_means(docs, pairs, (1, 2), draws, budget, rng)
+    return [np.asarray(observed) - null for observed, null in zip(raw, nulls, strict=True)]
 
 
 class PairDivergence(Measure):
-    """Each compared pair: the two ids, same community or not, unigram and bigram JSD."""
+    """Each compared pair: ids, same community or not, unigram and bigram JSD, their excess.
+
+    ``<jsd>_excess`` is the JSD minus its mean over ``divergence_null`` random
+    relabellings of the two agents' utterances (``society.metrics.relabel``): about 0 for
+    agents that speak one language, whatever the sample sizes.
+    """
 
     name = "jsd"
-    columns = Columns(pair=("agent_i", "agent_j", "same_community", "jsd_unigram", "jsd_bigram"))
+    columns = Columns(pair=("agent_i", "agent_j", "same_community", *JSD, *EXCESS))
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """``divergence.pair_table`` of the record's pairs."""
+        """``divergence.pair_table`` of the record's pairs, and the excess columns."""
         if record.pairs is None:
             return Rows()
-        return Rows(pair=pair_table(record.ids, record.communities, record.docs, record.pairs))
+        config = self.setup.config
+        table = pair_table(record.ids, record.communities, record.docs, record.pairs)
+        rng = np.random.default_rng([self.setup.seed, record.round, EXCESS_PURPOSE])
+        raw = [table[column].to_numpy() for column in JSD]
+        values = excess(
+            record.docs,
+            record.pairs,
+            raw,
+            config.divergence_null,
+            config.divergence_null_budget,
+            rng,
+        )
+        for column, value in zip(EXCESS, values, strict=True):
+            table[column] = value
+        return Rows(pair=table)
 
 
 class CrossEntropy(Measure):
