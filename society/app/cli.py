@@ -88,19 +88,32 @@ def run(
 
 @app.command()
 def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario or experiment TOML files.")],
     set_: SetOption = None,
 ) -> None:
-    """Check scenario files; print one line per file."""
+    """Check scenario and experiment files; print one line per file."""
+    from society.app.experiment import is_experiment, load_experiment
+
     bad = 0
     for path in scenarios:
         try:
-            config = load_scenario(path, set_)
+            if is_experiment(path):
+                experiment, base = load_experiment(path, set_)
+                seeds = (
+                    experiment.seeds if isinstance(experiment.seeds, int) else len(experiment.seeds)
+                )
+                line = (
+                    f"experiment {experiment.name}: {len(experiment.conditions)} conditions x "
+                    f"{seeds} seeds of {base.name}, {len(experiment.hypotheses)} hypotheses"
+                )
+            else:
+                config = load_scenario(path, set_)
+                line = f"{config.name}, {config.rounds} rounds"
         except ConfigError as error:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             bad += 1
             continue
-        console.print(f"ok: {path} ({config.name}, {config.rounds} rounds)", highlight=False)
+        console.print(f"ok: {path} ({line})", highlight=False)
     if bad:
         raise typer.Exit(code=2)
 
@@ -327,7 +340,14 @@ def experiment(
     except ConfigError as error:
         raise fail(str(error)) from None
     table = Table(title=f"{file.stem}: Holm-adjusted across {len(results)} hypotheses")
-    for name in ("hypothesis", "Cliff's delta", "mean diff", "p", "p (Holm)", "verdict"):
+    for name in (
+        "hypothesis",
+        "delta (or rho)",
+        "mean diff (or slope)",
+        "p",
+        "p (Holm)",
+        "verdict",
+    ):
         table.add_column(name, justify="left" if name == "hypothesis" else "right")
     for row in summary_rows(results):
         table.add_row(*row)
