@@ -3,10 +3,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 from typer.testing import CliRunner
 
 from analysis.runs import leading_comment
-from analysis.stats import holm
+from analysis.stats import holm, pvalue
 from society.app.cli import app
 from society.app.experiment import (
     CONTROL,
@@ -16,6 +17,7 @@ from society.app.experiment import (
     hypothesis_values,
     load_experiment,
     run_experiment,
+    summarise,
 )
 from society.config import ConfigError
 
@@ -165,6 +167,24 @@ def test_ratios_to_the_control_are_taken_seed_by_seed():
     assert results.loc[0, "ratio_a"] == pytest.approx((final["a"] / 5.0).mean())
     assert results.loc[0, "ratio_b"] == pytest.approx((final["b"] / 5.0).mean())
     assert control_ratios(rounds, experiment).empty
+
+
+@pytest.mark.parametrize("over", ["slope", "area"])
+def test_no_effect_over_time_keeps_the_false_positive_rate(over):
+    # a no-effect experiment repeated 200 times: two conditions x 10 seeds x rounds 0..5,
+    # every run a random walk; the run values and the test are the experiment's own
+    hypothesis = experiment_with(
+        {"metric": "perplexity", "direction": "a > b", "over": over}
+    ).hypotheses[0]
+    rng = np.random.default_rng({"slope": 31, "area": 32}[over])
+    rounds = pd.Index(range(6))
+    p = []
+    for rep in range(200):
+        walks = 10 + rng.normal(size=(20, 6)).cumsum(axis=1)
+        runs = [summarise(pd.Series(w, index=rounds), hypothesis, 5) for w in walks]
+        p.append(pvalue(runs[:10], runs[10:], "permutation", "greater", rng=rep))
+    false = int(np.sum(np.asarray(p) <= 0.05))
+    assert sps.binom.ppf(0.001, 200, 0.05) <= false <= sps.binom.isf(0.001, 200, 0.05)
 
 
 def synthetic_rounds(effect: float) -> pd.DataFrame:
