@@ -1,4 +1,10 @@
-"""Metric curves over rounds with 95% confidence bands (one run or many)."""
+"""Metric curves over rounds: one run with its spread across agents, many with a 95% band.
+
+Agents of one society hear each other, so their spread is not a confidence interval: a
+single run is drawn with mean +- one standard deviation across agents, called spread.
+Confidence bands come only from independent runs (seeds): a bootstrap percentile interval
+of the mean, which lies within the values observed and so within each measure's range.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
-from scipy import stats
 
 from analysis.runs import RunSet
+from analysis.stats import seed_interval
 from analysis.style import colour
 
 #: The range each measure can take: confidence bands are clipped to it.
@@ -82,13 +88,30 @@ def _finite(frame: pd.DataFrame, column: str) -> bool:
 
 
 def band(values: pd.DataFrame, column: str, by: str = "round") -> pd.DataFrame:
-    """Mean and 95% t-interval of the mean of ``column`` per ``by`` (NaNs dropped)."""
+    """Mean and 95% bootstrap percentile interval of the mean of ``column`` per ``by``.
+
+    For values from independent runs (one per seed): the interval is clipped to the
+    values observed, so it never leaves a measure's range. NaNs are dropped.
+    """
     clean = values[[by, column]].dropna()
-    grouped = clean.groupby(by)[column]
-    out = grouped.agg(["mean", "count", "std"]).reset_index()
-    t = stats.t.ppf(0.975, np.maximum(out["count"] - 1, 1))
-    half = np.where(out["count"] > 1, t * out["std"] / np.sqrt(out["count"]), 0.0)
-    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
+    rows = []
+    for key, group in clean.groupby(by)[column]:
+        v = group.to_numpy(dtype=float)
+        low, high = seed_interval(v, bounds=(float(v.min()), float(v.max())))
+        rows.append({by: key, "mean": v.mean(), "count": v.size, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=[by, "mean", "count", "low", "high"])
+
+
+def spread(values: pd.DataFrame, column: str, by: str = "round") -> pd.DataFrame:
+    """Mean and spread (mean +- one standard deviation, within the observed range) per ``by``.
+
+    For agents of one society, who are not independent: not a confidence interval.
+    """
+    clean = values[[by, column]].dropna()
+    out = clean.groupby(by)[column].agg(["mean", "count", "std", "min", "max"]).reset_index()
+    sd = out["std"].fillna(0.0)
+    out["low"] = np.maximum(out["mean"] - sd, out["min"])
+    out["high"] = np.minimum(out["mean"] + sd, out["max"])
     return out
 
 
@@ -168,11 +191,12 @@ def mark_events(ax, marks: list[dict[str, object]]) -> None:  # noqa: ANN001 (ma
 
 
 def metric_curves(runs: RunSet, group: str) -> Figure | None:
-    """Small multiples of one metric group over rounds, with 95% confidence bands.
+    """Small multiples of one metric group over rounds, with spread or 95% bands.
 
-    One run: the line is the mean over agents and the band its 95% confidence interval
-    across agents (round-level measures have no band). Several runs: one line per
-    condition, the mean of the runs' population means, the band across runs.
+    One run: the line is the mean over agents and the band their spread (mean +- SD, not
+    a confidence interval; round-level measures have none). Several runs: one line per
+    condition, the mean of the runs' population means, and a 95% bootstrap percentile
+    band across runs (seeds).
 
     Args:
         runs: the loaded runs.
@@ -194,7 +218,7 @@ def metric_curves(runs: RunSet, group: str) -> Figure | None:
     figure.events = marks  # read by the report (data-events) and by tests
     for ax, (column, label) in zip(axes, panels, strict=False):
         if single and _finite(runs.agents, column):
-            lines = {"agents": band(runs.agents, column)}
+            lines = {"agents (mean ± SD: spread)": spread(runs.agents, column)}
         else:
             table = runs.rounds.assign(condition=runs.rounds["run"].map(label_of))
             lines = {
@@ -221,7 +245,7 @@ def metric_curves(runs: RunSet, group: str) -> Figure | None:
         ax.set_visible(False)
     handles, names = axes[0].get_legend_handles_labels()
     if single:
-        rename = {"agents": "mean over agents (band: 95% CI)", "all runs": "this run"}
+        rename = {"all runs": "this run"}
         names = [rename.get(n, n) for n in names]
     figure.legend(
         handles,

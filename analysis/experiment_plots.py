@@ -2,7 +2,9 @@
 
 Left: the hypothesis' metric round by round, a thin line per run and a thick line for each
 condition's mean (changes from the baseline round when the hypothesis has one); the tested
-round is marked. Right: the value each run contributed, per condition, with the mean.
+round is marked; the real-data control, when run, is dashed. A trend hypothesis shows every
+condition of its numeric factor. Right: the value each run contributed, per condition,
+with the mean.
 Drawn on a bare :class:`matplotlib.figure.Figure`, so no GUI backend is needed.
 """
 
@@ -47,10 +49,15 @@ def plot_experiment(
     for i, hypothesis in enumerate(hypotheses):
         left, right = axes[i]
         a, b, _ = hypothesis.sides
+        shown = [c for c in experiment.conditions if c != "control"] if not a else [a, b]
         result = results.iloc[i]
         if not rounds.empty:
             table = _trajectories(rounds, hypothesis.metric, hypothesis.baseline)
-            for condition in (a, b):
+            control = table[table["condition"] == "control"]
+            if len(control) and "control" not in shown:
+                mean = control.groupby("round")[hypothesis.metric].mean()
+                left.plot(mean.index, mean.to_numpy(), "--", color="grey", label="control")
+            for condition in shown:
                 part = table[table["condition"] == condition]
                 for _, run in part.groupby("seed"):
                     left.plot(
@@ -79,11 +86,11 @@ def plot_experiment(
         left.legend(frameon=False, fontsize=8)
         verdict = "holds" if result["holds"] else "not supported"
         left.set_title(
-            f"H{i + 1}: {hypothesis.direction}  (Holm p = {result['p_holm']:.3g}, {verdict})",
+            f"H{i + 1}: {result['direction']}  (Holm p = {result['p_holm']:.3g}, {verdict})",
             fontsize=10,
         )
         rng = np.random.default_rng(0)
-        for position, condition in enumerate((a, b)):
+        for position, condition in enumerate(shown):
             points = values[(values["hypothesis"] == i) & (values["condition"] == condition)]
             jitter = rng.uniform(-0.08, 0.08, size=len(points))
             right.scatter(position + jitter, points["value"], color=colours[condition], s=18)
@@ -95,8 +102,12 @@ def plot_experiment(
                     color=colours[condition],
                     linewidth=2.2,
                 )
-        right.set_xticks([0, 1], [a, b])
-        right.set_xlim(-0.6, 1.6)
+        right.set_xticks(range(len(shown)), shown, fontsize=8 if len(shown) > 3 else None)
+        right.set_xlim(-0.6, len(shown) - 0.4)
         right.set_ylabel("value tested")
-        right.set_title(f"Cliff's delta {result.get('cliffs_delta', np.nan):+.2f}", fontsize=10)
+        if not a:
+            effect = f"Spearman rho {result.get('spearman_rho', np.nan):+.2f}"
+        else:
+            effect = f"Cliff's delta {result.get('cliffs_delta', np.nan):+.2f}"
+        right.set_title(effect, fontsize=10)
     return figure

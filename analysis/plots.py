@@ -8,7 +8,7 @@ dialect map, network) and ``language_plots`` (new words, ancestor perplexity,
 rank-frequency); the look is in ``style``.
 """
 
-from analysis.curves import METRIC_GROUPS, band, conditions, metric_curves
+from analysis.curves import METRIC_GROUPS, band, conditions, metric_curves, spread
 from analysis.dialect_plots import (
     chosen_rounds,
     dialect_map,
@@ -26,6 +26,7 @@ __all__ = [
     "METRIC_GROUPS",
     "PALETTE",
     "band",
+    "spread",
     "ancestor_histograms",
     "chosen_rounds",
     "colour",

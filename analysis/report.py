@@ -62,7 +62,8 @@ CAPTIONS = {
     "diversity": (
         "Lexical diversity over rounds. Each panel is one measure of an agent's output in a "
         "round; the line is the mean over agents (or, for several runs, over runs of each "
-        "condition) and the shaded band its 95% confidence interval. Falling distinct-2, "
+        "condition) and the shaded band the spread across agents (mean ± SD) or, for several "
+        "runs, a 95% bootstrap interval across runs. Falling distinct-2, "
         "entropy and unique words, or rising self-BLEU, mean the language is repeating "
         "itself: lost diversity, a signature of model collapse."
     ),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from math import comb
 from typing import Literal
 
 import numpy as np
@@ -283,3 +284,160 @@ def compare(
         cliffs_delta_high=cd_high,
         p_value=pvalue(a, b, test, alternative, rng=rng),
     )
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A numeric factor against a value, one point per run: rank correlation and slope."""
+
+    n: int
+    levels: int
+    spearman_rho: float
+    slope: float
+    slope_low: float
+    slope_high: float
+    p_value: float
+
+    def as_dict(self) -> dict[str, float]:
+        """Plain dict (one row of a results table)."""
+        return asdict(self)
+
+
+def _spearman_stat(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    rx = stats.rankdata(x, axis=axis)
+    ry = stats.rankdata(y, axis=axis)
+    rx = rx - rx.mean(axis=axis, keepdims=True)
+    ry = ry - ry.mean(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (rx * ry).sum(axis=axis) / np.sqrt((rx**2).sum(axis=axis) * (ry**2).sum(axis=axis))
+
+
+def _slope_stat(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    dx = x - x.mean(axis=axis, keepdims=True)
+    dy = y - y.mean(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (dx * dy).sum(axis=axis) / (dx**2).sum(axis=axis)
+
+
+def trend(
+    factor: Sequence[float],
+    values: Sequence[float],
+    alternative: Alternative = "two-sided",
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = RESAMPLES,
+    rng: np.random.Generator | int | None = 0,
+) -> Trend:
+    """Trend test of ``values`` over a numeric ``factor`` (one point per run).
+
+    The p-value is a permutation test of Spearman's rank correlation (values re-paired
+    with factor levels at random; exact when few enough pairings), so it holds for any
+    monotone trend and any distribution. The slope is the least-squares slope of value on
+    factor, with a bootstrap percentile interval over runs (resampled in pairs).
+
+    Args:
+        factor: the factor's value of each run.
+        values: the value each run contributes.
+        alternative: greater (values rise with the factor) | less | two-sided.
+        confidence: level of the slope interval.
+        n_resamples: permutations and bootstrap resamples.
+        rng: seed or generator.
+
+    Returns:
+        A :class:`Trend` (NaN p-value with fewer than two factor levels or three runs).
+    """
+    x, y = _arrays(factor, values)
+    if x.size != y.size:
+        raise ValueError("factor and values need one entry per run")
+    levels = int(np.unique(x).size)
+    nan = float("nan")
+    if levels < 2 or x.size < 3:
+        return Trend(int(x.size), levels, nan, nan, nan, nan, nan)
+    rng = np.random.default_rng(rng)
+    rho = float(_spearman_stat(x, y))
+    slope = float(_slope_stat(x, y))
+    if np.ptp(y) == 0:
+        return Trend(int(x.size), levels, 0.0, 0.0, 0.0, 0.0, 1.0)
+    test = stats.permutation_test(
+        (x, y),
+        _spearman_stat,
+        permutation_type="pairings",
+        vectorized=True,
+        n_resamples=n_resamples,
+        alternative=alternative,
+        rng=rng,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        boot = stats.bootstrap(
+            (x, y),
+            _slope_stat,
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            confidence_level=confidence,
+            method="percentile",
+            rng=rng,
+        )
+    low, high = (float(v) for v in boot.confidence_interval)
+    return Trend(int(x.size), levels, rho, slope, low, high, float(test.pvalue))
+
+
+def smallest_pvalue(n_a: int, n_b: int, alternative: Alternative = "greater") -> float:
+    """The smallest p a rank or permutation test of ``n_a`` vs ``n_b`` runs can give.
+
+    One arrangement of ``C(n_a + n_b, n_a)`` is the most extreme (two of them two-sided).
+    """
+    arrangements = float(comb(n_a + n_b, n_a))
+    return (2.0 if alternative == "two-sided" else 1.0) / arrangements
+
+
+def detectable_shift(
+    n_a: int, n_b: int, alpha: float, alternative: Alternative = "greater", power: float = 0.8
+) -> float:
+    """The shift (in standard deviations of one run) found with ``power`` at ``alpha``.
+
+    Normal approximation for two independent samples: ``(z_(1-a) + z_power) sqrt(1/n_a +
+    1/n_b)``, with ``a = alpha / 2`` two-sided. Smaller shifts are usually not found.
+    """
+    tail = alpha / 2 if alternative == "two-sided" else alpha
+    z = stats.norm.isf(tail) + stats.norm.ppf(power)
+    return float(z * np.sqrt(1 / n_a + 1 / n_b))
+
+
+def seed_interval(
+    values: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 1999,
+    rng: np.random.Generator | int | None = 0,
+    bounds: tuple[float, float] | None = None,
+) -> tuple[float, float]:
+    """Bootstrap percentile interval of the mean over independent runs (seeds).
+
+    The only confidence band the analysis draws: agents of one society hear each other,
+    so their spread is not an interval. A percentile interval lies within the values
+    observed, and ``bounds`` (a measure's range, e.g. ``(0, 1)``) clip it further.
+
+    Returns:
+        ``(low, high)``; the value itself for a single run, NaN for none.
+    """
+    a = np.asarray(values, dtype=float)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return float("nan"), float("nan")
+    if a.size == 1 or np.ptp(a) == 0:
+        return float(a[0]), float(a[0])
+    result = stats.bootstrap(
+        (a,),
+        np.mean,
+        vectorized=True,
+        n_resamples=n_resamples,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(rng),
+    )
+    low, high = (float(v) for v in result.confidence_interval)
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return low, high

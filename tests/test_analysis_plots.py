@@ -36,13 +36,25 @@ def planted_pairs(points_by_round: dict[int, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["round", "agent_i", "agent_j", "jsd_unigram"])
 
 
-def test_band_is_mean_and_t_interval():
-    values = pd.DataFrame({"round": [0, 0, 0, 1], "x": [1.0, 2.0, 3.0, 5.0]})
+def test_band_is_a_bootstrap_interval_over_runs_within_the_range():
+    rng = np.random.default_rng(2)
+    x = np.r_[rng.uniform(0.9, 1.0, 10), 0.4]  # a bounded measure, one low run
+    values = pd.DataFrame({"round": [0] * 11 + [1], "x": [*x, 0.5]})
     band = plots.band(values, "x").set_index("round")
-    half = 4.302652729911275 * 1.0 / np.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
-    assert band.loc[0, "mean"] == 2.0
-    assert band.loc[0, "low"] == pytest.approx(2.0 - half)
-    assert band.loc[1, "low"] == band.loc[1, "high"] == 5.0
+    assert band.loc[0, "mean"] == pytest.approx(x.mean())
+    assert x.min() <= band.loc[0, "low"] < x.mean() < band.loc[0, "high"] <= x.max()
+    sem = x.std(ddof=1) / np.sqrt(x.size)
+    assert band.loc[0, "high"] - band.loc[0, "low"] < 6 * sem  # about +-2 standard errors
+    assert band.loc[1, "low"] == band.loc[1, "high"] == 0.5  # one run: no interval
+
+
+def test_spread_is_mean_plus_minus_sd_clipped_to_the_values():
+    values = pd.DataFrame({"round": [0, 0, 0, 1], "x": [1.0, 2.0, 3.0, 5.0]})
+    spread = plots.spread(values, "x").set_index("round")
+    assert spread.loc[0, "mean"] == 2.0
+    assert spread.loc[0, "low"] == pytest.approx(1.0) and spread.loc[0, "high"] == 3.0
+    skewed = plots.spread(pd.DataFrame({"round": [0] * 4, "x": [0.0, 0.0, 0.0, 4.0]}), "x")
+    assert skewed.loc[0, "low"] == 0.0  # mean 1 - sd 2 would leave the range
 
 
 def test_matrix_at_and_chosen_rounds():

@@ -3,17 +3,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as sps
 from typer.testing import CliRunner
 
 from analysis.runs import leading_comment
-from analysis.stats import holm
+from analysis.stats import holm, pvalue
 from society.app.cli import app
 from society.app.experiment import (
+    CONTROL,
     Experiment,
+    control_ratios,
     evaluate_hypotheses,
     hypothesis_values,
     load_experiment,
     run_experiment,
+    summarise,
 )
 from society.config import ConfigError
 
@@ -67,7 +71,8 @@ def test_load_experiment_applies_set_and_checks_conditions(tmp_path):
         ("seeds = 3", "seeds = 1", "seeds"),
         ("seeds = 3", "seedz = 3", "seedz: unknown key"),
         (f'scenario = "{BASE}"', 'scenario = "nowhere.toml"', "scenario: file not found"),
-        ("[conditions.b]\nreal_data.fraction = 0.5", "", "conditions: need at least two"),
+        ('direction = "a > b"', 'direction = "a > b"\ntrend = "increasing"', "not both"),
+        ('direction = "a > b"', 'trend = "increasing"', "hypotheses.0.trend: needs a"),
     ],
 )
 def test_bad_experiment_files_give_one_line_errors(tmp_path, old, new, message):
@@ -76,6 +81,110 @@ def test_bad_experiment_files_give_one_line_errors(tmp_path, old, new, message):
     with pytest.raises(ConfigError, match=message) as caught:
         load_experiment(path)
     assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)
+
+
+def test_control_is_added_unless_the_file_opts_out(tmp_path):
+    experiment, _ = load_experiment(write(tmp_path, GOOD))
+    assert experiment.conditions[CONTROL] == {"real_data.fraction": 1.0, "real_data.schedule": []}
+    alone = GOOD.replace("[conditions.b]\nreal_data.fraction = 0.5", "")
+    experiment, _ = load_experiment(write(tmp_path, alone.replace('"a > b"', '"a > control"')))
+    assert set(experiment.conditions) == {"a", CONTROL}
+    opted = alone.replace("seeds = 3", "seeds = 3\ncontrol = false")
+    with pytest.raises(ConfigError, match="conditions: need at least two"):
+        load_experiment(write(tmp_path, opted))
+
+
+def test_default_is_ten_seeds_and_validate_accepts_experiments(tmp_path):
+    path = write(tmp_path, GOOD.replace("seeds = 3\n", ""))
+    experiment, _ = load_experiment(path)
+    assert experiment.seeds == 10
+    result = CliRunner().invoke(app, ["validate", str(path), *map(str, SHIPPED)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("ok: ") == 1 + len(SHIPPED)
+    assert "3 conditions x 10 seeds" in result.output
+    bad = write(tmp_path, GOOD.replace('"a > b"', '"a > z"'))
+    result = CliRunner().invoke(app, ["validate", str(bad)])
+    assert result.exit_code == 2 and "hypotheses.0.direction" in result.output
+
+
+def test_factor_makes_conditions_and_trend_finds_a_planted_slope():
+    experiment = Experiment.model_validate(
+        {
+            "scenario": "x.toml",
+            "control": False,
+            "factor": {"name": "noise", "key": "mutation.token_noise", "values": [0, 0.1, 0.2]},
+            "hypotheses": [
+                {"metric": "perplexity", "trend": "increasing"},
+                {"metric": "perplexity", "trend": "decreasing"},
+            ],
+        }
+    )
+    assert experiment.conditions == {
+        "noise-0": {"mutation.token_noise": 0},
+        "noise-0.1": {"mutation.token_noise": 0.1},
+        "noise-0.2": {"mutation.token_noise": 0.2},
+    }
+    rng = np.random.default_rng(1)
+    rows = [
+        {"condition": name, "seed": seed, "round": 0, "perplexity": 100 + 50 * level + rng.normal()}
+        for name, level in zip(experiment.conditions, (0, 0.1, 0.2), strict=True)
+        for seed in range(5)
+    ]
+    results, values = evaluate_hypotheses(experiment, pd.DataFrame(rows))
+    assert list(results["holds"]) == [True, False]
+    assert results.loc[0, "spearman_rho"] > 0.8
+    assert results.loc[0, "slope_low"] < 50 < results.loc[0, "slope_high"]
+    assert sorted(values["level"].unique()) == [0, 0.1, 0.2]
+
+
+def test_slope_and_area_summarise_the_whole_curve():
+    rounds = synthetic_rounds(effect=2.0)
+    run = rounds[(rounds["condition"] == "a") & (rounds["seed"] == 1)].set_index("round")
+    y = run["perplexity"].to_numpy()
+    for over, expected in (
+        ("slope", np.polyfit(range(4), y, 1)[0]),
+        ("area", np.trapezoid(y - y[0], range(4))),
+    ):
+        experiment = experiment_with({"metric": "perplexity", "direction": "a > b", "over": over})
+        values = hypothesis_values(rounds, experiment.hypotheses[0], "exp.toml")
+        row = values[(values["condition"] == "a") & (values["seed"] == 1)].iloc[0]
+        assert row["value"] == pytest.approx(expected)
+        results, _ = evaluate_hypotheses(experiment, rounds)
+        assert results.loc[0, "holds"]
+
+
+def test_ratios_to_the_control_are_taken_seed_by_seed():
+    rounds = synthetic_rounds(effect=2.0)
+    control = rounds[rounds["condition"] == "b"].assign(condition=CONTROL)
+    control["perplexity"] = 5.0
+    experiment = experiment_with({"metric": "perplexity", "direction": "a > b"})
+    both = pd.concat([rounds, control], ignore_index=True)
+    ratios = control_ratios(both, experiment)
+    final = rounds[rounds["round"] == 3].set_index(["condition", "seed"])["perplexity"]
+    row = ratios[(ratios["condition"] == "a") & (ratios["seed"] == 2)].iloc[0]
+    assert row["ratio"] == pytest.approx(final["a", 2] / 5.0)
+    results, _ = evaluate_hypotheses(experiment, both)
+    assert results.loc[0, "ratio_a"] == pytest.approx((final["a"] / 5.0).mean())
+    assert results.loc[0, "ratio_b"] == pytest.approx((final["b"] / 5.0).mean())
+    assert control_ratios(rounds, experiment).empty
+
+
+@pytest.mark.parametrize("over", ["slope", "area"])
+def test_no_effect_over_time_keeps_the_false_positive_rate(over):
+    # a no-effect experiment repeated 200 times: two conditions x 10 seeds x rounds 0..5,
+    # every run a random walk; the run values and the test are the experiment's own
+    hypothesis = experiment_with(
+        {"metric": "perplexity", "direction": "a > b", "over": over}
+    ).hypotheses[0]
+    rng = np.random.default_rng({"slope": 31, "area": 32}[over])
+    rounds = pd.Index(range(6))
+    p = []
+    for rep in range(200):
+        walks = 10 + rng.normal(size=(20, 6)).cumsum(axis=1)
+        runs = [summarise(pd.Series(w, index=rounds), hypothesis, 5) for w in walks]
+        p.append(pvalue(runs[:10], runs[10:], "permutation", "greater", rng=rep))
+    false = int(np.sum(np.asarray(p) <= 0.05))
+    assert sps.binom.ppf(0.001, 200, 0.05) <= false <= sps.binom.isf(0.001, 200, 0.05)
 
 
 def synthetic_rounds(effect: float) -> pd.DataFrame:
@@ -171,13 +280,14 @@ def test_shipped_files_state_question_and_expectation():
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_shipped_experiments_reach_their_expected_verdicts(path, tmp_path):
     # Each file states its expectation: every hypothesis holds at alpha = 0.05 after Holm,
-    # with 5 seeds per condition (the smallest one-sided permutation p is 1/252).
+    # with 10 seeds per condition (the smallest one-sided permutation p is 1/184,756),
+    # and the real-data control runs beside them.
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["experiment", str(path), "--out", str(out), "--workers", "2"])
     assert result.exit_code == 0, result.output
     results = pd.read_parquet(out / "results.parquet")
     assert results["holds"].all(), results[["name", "p_value", "p_holm"]]
-    assert (results["n_a"] == 5).all() and (results["n_b"] == 5).all()
+    assert (results["n_a"] == 10).all() and (results["n_b"] == 10).all()
     assert (results["cliffs_delta"].abs() >= 0.6).all()
     verdict = (out / "verdict.md").read_text()
     for name in results["name"]:
@@ -185,8 +295,13 @@ def test_shipped_experiments_reach_their_expected_verdicts(path, tmp_path):
     assert verdict.count("**holds**") == len(results)
     assert (out / "figure.png").read_bytes()[:4] == b"\x89PNG"
     values = pd.read_parquet(out / "values.parquet")
-    assert len(values) == 10 * len(results)
+    experiment, _ = load_experiment(path)
+    runs = 10 * len(experiment.conditions)  # two conditions (and the control), 10 seeds
+    assert len(values) == runs * len(results)
+    if experiment.control:
+        assert "## Against the real-data control" in verdict
+        assert np.isfinite(results["ratio_a"]).all()
     seen = []
     again = run_experiment(path, out, on_start=lambda todo, skipped: seen.append((todo, skipped)))
-    assert seen == [(0, 10)]  # resumed: nothing to run
+    assert seen == [(0, runs)]  # resumed: nothing to run
     pd.testing.assert_frame_equal(again, results)

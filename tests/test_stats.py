@@ -132,3 +132,53 @@ def test_compare_is_repeatable_and_oriented():
     assert flipped.p_value > 0.9
     with pytest.raises(ValueError, match="unknown test"):
         stats.pvalue(x, y, "t-test")
+
+
+def _null_trends(alternative: str) -> np.ndarray:
+    """A no-effect factor experiment, repeated: 3 levels x 10 seeds, values independent."""
+    rng = np.random.default_rng(21)
+    levels = np.repeat([0.0, 0.1, 0.2], 10)
+    return np.asarray(
+        [
+            stats.trend(
+                levels, rng.normal(size=levels.size), alternative, n_resamples=1999, rng=rep
+            ).p_value
+            for rep in range(REPS)
+        ]
+    )
+
+
+@pytest.mark.parametrize("alternative", ["greater", "two-sided"])
+def test_no_trend_keeps_the_false_positive_rate(alternative):
+    p = _null_trends(alternative)
+    low, high = binomial_band(REPS, ALPHA)
+    assert low <= np.sum(p <= ALPHA) <= high
+    assert 0.4 < np.mean(p) < 0.6
+
+
+def test_trend_finds_a_planted_slope_and_its_interval_covers_it():
+    rng = np.random.default_rng(6)
+    levels = np.repeat([0.0, 1.0, 2.0, 3.0], 10)
+    result = stats.trend(levels, 2.0 * levels + rng.normal(size=levels.size), "greater")
+    assert result.p_value <= 0.001 and result.spearman_rho > 0.8
+    assert result.slope_low < 2.0 < result.slope_high
+    assert result.levels == 4 and result.n == 40
+    flat = stats.trend([0, 0, 0], [1.0, 2.0, 3.0])  # one level: no test
+    assert np.isnan(flat.p_value)
+
+
+def test_smallest_pvalue_and_detectable_shift():
+    assert stats.smallest_pvalue(5, 5) == pytest.approx(1 / 252)
+    assert stats.smallest_pvalue(10, 10, "two-sided") == pytest.approx(2 / 184756)
+    # (z_0.95 + z_0.8) * sqrt(2 / 10) = (1.645 + 0.842) * 0.447
+    assert stats.detectable_shift(10, 10, 0.05) == pytest.approx(1.112, abs=0.001)
+    assert stats.detectable_shift(20, 20, 0.05) < stats.detectable_shift(10, 10, 0.05)
+
+
+def test_seed_interval_is_a_clipped_percentile_interval():
+    rng = np.random.default_rng(9)
+    x = rng.uniform(0.95, 1.0, 8)
+    low, high = stats.seed_interval(x, bounds=(0.0, 1.0))
+    assert x.min() <= low < x.mean() < high <= min(x.max(), 1.0)
+    assert stats.seed_interval([0.3]) == (0.3, 0.3)
+    assert stats.seed_interval([1.2, 1.4], bounds=(0.0, 1.0))[1] == 1.0

@@ -184,48 +184,40 @@ def run(
         console.print(f"report: {write_report([str(path)], None)}")
 
 
-def _is_experiment(path: Path) -> bool:
-    """Whether a TOML file is an experiment (it has a ``[conditions]`` table)."""
-    import tomllib
-
-    try:
-        return "conditions" in tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return False  # load_scenario reports it
-
-
 @app.command()
 def validate(
-    scenarios: Annotated[list[Path], typer.Argument(help="Scenario TOML files.")],
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario or experiment TOML files.")],
     set_: SetOption = None,
 ) -> None:
     """Check scenario and experiment files (and what they name); one line per file.
 
-    A file with ``[conditions]`` is an experiment: its base scenario, ``[set]`` and every
-    condition are checked as ``society experiment`` would.
+    A file with ``[conditions]`` or ``[hypotheses]`` is an experiment: its base scenario,
+    ``[set]`` and every condition are checked as ``society experiment`` would.
     """
-    from society.app.experiment import load_experiment
+    from society.app.experiment import is_experiment, load_experiment
     from society.run.preflight import preflight
 
     bad = 0
     for path in scenarios:
         try:
-            if _is_experiment(path):
-                experiment, _ = load_experiment(path, set_)
-                console.print(
-                    f"ok: {path} (experiment {experiment.name}, "
-                    f"{len(experiment.conditions)} conditions x {experiment.seeds} seeds)",
-                    highlight=False,
-                    soft_wrap=True,
+            if is_experiment(path):
+                experiment, base = load_experiment(path, set_)
+                seeds = (
+                    experiment.seeds if isinstance(experiment.seeds, int) else len(experiment.seeds)
                 )
-                continue
-            config = load_scenario(path, set_)
-            preflight(config, str(path))
+                line = (
+                    f"experiment {experiment.name}: {len(experiment.conditions)} conditions x "
+                    f"{seeds} seeds of {base.name}, {len(experiment.hypotheses)} hypotheses"
+                )
+            else:
+                config = load_scenario(path, set_)
+                preflight(config, str(path))
+                line = f"{config.name}, {config.rounds} rounds"
         except ConfigError as error:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             bad += 1
             continue
-        console.print(f"ok: {path} ({config.name}, {config.rounds} rounds)", highlight=False)
+        console.print(f"ok: {path} ({line})", highlight=False)
     if bad:
         raise typer.Exit(code=2)
 
@@ -473,7 +465,14 @@ def experiment(
     except ConfigError as error:
         raise fail(str(error)) from None
     table = Table(title=f"{file.stem}: Holm-adjusted across {len(results)} hypotheses")
-    for name in ("hypothesis", "Cliff's delta", "mean diff", "p", "p (Holm)", "verdict"):
+    for name in (
+        "hypothesis",
+        "delta (or rho)",
+        "mean diff (or slope)",
+        "p",
+        "p (Holm)",
+        "verdict",
+    ):
         table.add_column(name, justify="left" if name == "hypothesis" else "right")
     for row in summary_rows(results):
         table.add_row(*row)

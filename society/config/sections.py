@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -181,6 +181,12 @@ class LearningConfig(Section):
     data: Literal["replace", "accumulate", "window"] = "replace"
     window: int = Field(3, ge=1, description="rounds kept when data = 'window'")
     init: Literal["continue", "ancestor"] = "continue"
+    ancestor_texts: Literal["all", "generation"] | Annotated[int, Field(ge=1)] = Field(
+        "all",
+        description="real texts generation 0 learns from: all of the training split; "
+        "'generation': as many as one generation learns from in a round (listening.texts, "
+        "else speech.utterances; equal data budgets, Shumailov et al. 2024); or a number",
+    )
 
 
 class MetricsConfig(Section):

@@ -11,7 +11,7 @@ read every dialect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from society.config import LanguageModelConfig, RealDataConfig
@@ -116,6 +116,7 @@ class CommunitySources:
         tokenizer: SharedTokenizer,
         main_ancestor: LanguageModel,
         communities: Iterable[int],
+        texts: Callable[[Corpus], list[str]] | None = None,
     ) -> dict[int, LanguageModel]:
         """One generation-0 model per distinct corpus, keyed by community.
 
@@ -124,6 +125,8 @@ class CommunitySources:
             tokenizer: the run's shared tokenizer.
             main_ancestor: the ancestor already trained on ``main.train``.
             communities: labels to key besides the listed ones (those of the graph).
+            texts: what a corpus's ancestor learns from (default: its training split;
+                the society passes its data budget, ``society.sim.data_budget``).
 
         Returns:
             Community label -> ancestor; unlisted communities map to ``main_ancestor``.
@@ -134,7 +137,8 @@ class CommunitySources:
             corpus = self.by_community.get(label, self.main)
             model = next((lm for seen, lm in built if seen is corpus), None)
             if model is None:
-                model = build_ancestor(config, tokenizer, corpus.train)
+                data = texts(corpus) if texts is not None else corpus.train
+                model = build_ancestor(config, tokenizer, data)
                 built.append((corpus, model))
             out[label] = model
         return out

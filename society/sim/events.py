@@ -190,7 +190,8 @@ def add_agents(model: Editable, event: AddAgents) -> str:
             community = int(model.graph.nodes[targets[0]].get("community", 0))
         model.graph.nodes[node]["community"] = community
         if event.init == "ancestor":
-            lm, data = model.ancestor_for(community).clone(), model.corpus_for(community).train
+            lm = model.ancestor_for(community).clone()
+            data = model.ancestor_texts(model.corpus_for(community))
             agent = Speaker(model, cell, lm, community, data)
         else:
             blank = build_language_model(model.scenario.language_model, model.tokenizer)

@@ -38,6 +38,7 @@ from society.metrics.suite import build_suite
 from society.sim.agents import Speaker
 from society.sim.community_sources import CommunitySources
 from society.sim.curation import Critics, Curator
+from society.sim.data_budget import ancestor_budget, generation_zero_texts
 from society.sim.events import apply_events
 from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
@@ -126,12 +127,15 @@ class Society(mesa.Model):
         net = scenario.network
         self.graph = build_graph(net, self.rng)
         self.space = Network(self.graph, random=self.random)
-        self.ancestor = build_ancestor(scenario.language_model, self.tokenizer, self.corpus.train)
+        self.ancestor = build_ancestor(
+            scenario.language_model, self.tokenizer, self.ancestor_texts(self.corpus)
+        )
         self.ancestors = self.sources.ancestors(  # community -> generation 0 (its own source)
             scenario.language_model,
             self.tokenizer,
             self.ancestor,
             (int(c) for _, c in self.graph.nodes(data="community", default=0)),
+            self.ancestor_texts,
         )
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
         self.measures = build_suite(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
@@ -142,7 +146,8 @@ class Society(mesa.Model):
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
             community = int(self.graph.nodes[node].get("community", 0))
-            lm, data = self.ancestor_for(community).clone(), self.corpus_for(community).train
+            lm = self.ancestor_for(community).clone()
+            data = self.ancestor_texts(self.corpus_for(community))
             Speaker(self, self.space[node], lm, community, data)
         self.latest: dict[str, Any] = {}
         self.event_log: list[dict[str, Any]] = []
@@ -232,6 +237,11 @@ class Society(mesa.Model):
     def corpus_for(self, community: int | None) -> Corpus:
         """The real-data corpus a community starts from (the main corpus unless listed)."""
         return self.sources.by_community.get(community, self.corpus)
+
+    def ancestor_texts(self, corpus: Corpus) -> list[str]:
+        """What generation 0 of ``corpus`` learns from (``learning.ancestor_texts``)."""
+        budget = ancestor_budget(self.scenario)
+        return generation_zero_texts(corpus.train, budget, self.scenario.seed)
 
     def ancestor_for(self, community: int | None) -> LanguageModel:
         """The generation-0 model of a community (the main ancestor unless listed)."""

@@ -72,6 +72,10 @@ class Editable(World, Protocol):
         """The real-data corpus a community starts from."""
         ...
 
+    def ancestor_texts(self, corpus: Corpus) -> list[str]:
+        """What generation 0 of ``corpus`` learns from (``learning.ancestor_texts``)."""
+        ...
+
     def record_kept(self, heard: list[tuple[int, int]], keep: np.ndarray) -> None:
         """Count, per utterance, how many listeners drew it and how many kept it."""
         ...
