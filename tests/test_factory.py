@@ -88,7 +88,7 @@ def test_a_gpt2_checkpoint_takes_the_fast_path(tokenizer, checkpoints):
     assert lm.shape.context == 24 and lm.window == 16  # the checkpoint's, cut to `context`
 
 
-def test_other_checkpoints_and_lora_take_the_general_path(tokenizer, checkpoints):
+def test_other_checkpoints_take_the_general_path_and_lora_a_population(tokenizer, checkpoints):
     from society.lm.hf import HFCausalLM
 
     llama = build_language_model(
@@ -96,10 +96,16 @@ def test_other_checkpoints_and_lora_take_the_general_path(tokenizer, checkpoints
     )
     assert isinstance(llama, HFCausalLM) and not llama.lora
     assert llama.model.config.model_type == "llama"
-    pytest.importorskip("peft")
+    from society.lm.lora_population import LoRAAgent
+
     lora = build_language_model(TransformerConfig(**TINY, lora=True, lora_rank=2), tokenizer)
-    assert isinstance(lora, HFCausalLM) and lora.lora and lora.tokens is tokenizer
+    assert isinstance(lora, LoRAAgent) and lora.tokens is tokenizer
     assert lora.state() and all("lora" in name for name in lora.state())
+    on_llama = build_language_model(
+        TransformerConfig(**TINY, path=str(checkpoints / "llama"), lora=True), tokenizer
+    )
+    assert isinstance(on_llama, LoRAAgent)
+    assert on_llama.population.model.config.model_type == "llama"
 
 
 def test_a_checkpoint_that_cannot_be_used_is_a_model_error(tokenizer, tmp_path):

@@ -82,14 +82,12 @@ def tokenizer():
 BACKENDS = {
     "ngram": NGramConfig(order=3),
     "transformer": TransformerConfig(**NEURAL),
-    "hf": TransformerConfig(**NEURAL, lora=True, lora_rank=2),
+    "lora": TransformerConfig(**NEURAL, lora=True, lora_rank=2),
 }
 
 
 @pytest.fixture(scope="module", params=list(BACKENDS))
 def backend(request, tokenizer):
-    if request.param == "hf":
-        pytest.importorskip("peft")
     lm = build_language_model(BACKENDS[request.param], tokenizer)
     if request.param == "ngram":
         lm.fit(TEXTS)  # an empty n-gram model is uniform: every token ties

@@ -353,15 +353,14 @@ def gpt2_dir(tmp_path_factory, tokenizer):
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside peft/transformers
 def test_lora_agents_own_only_their_adapters(gpt2_dir, tokenizer, texts):
-    pytest.importorskip("peft")
-    from society.lm.hf import HFCausalLM
+    from society.lm.lora_population import LoRAAgent
 
     base = tiny(tokenizer, path=str(gpt2_dir), lora=True, lora_rank=4, epochs=4, learning_rate=1e-2)
-    assert isinstance(base, HFCausalLM)
+    assert isinstance(base, LoRAAgent)
     state = base.state()
     assert state and all("lora" in k for k in state)
     assert sum(v.size for v in state.values()) < 0.2 * sum(
-        p.numel() for p in base.model.parameters()
+        p.numel() for p in base.population.model.parameters()
     )
     a, b = base.clone(), base.clone()
     fox = [t for t in texts if "fox" in t]

@@ -55,11 +55,17 @@ class TransformerConfig(Section):
     lora: bool = Field(False, description="train LoRA adapters (peft) instead of all weights")
     lora_rank: int = Field(8, ge=1, le=1024)
     lora_alpha: float = Field(16.0, gt=0)
+    lora_targets: list[str] = Field(
+        [], description="LoRA: module-name suffixes to adapt (empty: every linear but the head)"
+    )
     # hardware
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int = Field(0, ge=0, le=1024, description="torch CPU threads (0: torch default)")
     agents_per_batch: int = Field(
-        0, ge=0, description="agents trained in one stacked pass (0: 1 on CPU, 16 on CUDA)"
+        0,
+        ge=0,
+        description="agents trained in one stacked pass (0: 1 on CPU, 16 on CUDA; LoRA: all "
+        "on CPU, what free memory holds on CUDA)",
     )
     precision: Literal["auto", "fp32", "bf16"] = Field(
         "auto", description="training matmuls: bf16 mixed precision where native (auto), fp32"

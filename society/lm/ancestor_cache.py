@@ -67,6 +67,8 @@ def ancestor_key(
         settings["precision"] = resolved_precision(config)
         checkpoint = config.path
     header = {"format": FORMAT, "config": settings}
+    if isinstance(config, TransformerConfig) and config.lora:
+        header["backend"] = "lora-population"  # trained unlike the former peft path
     if checkpoint:
         header["checkpoint"] = _checkpoint_digest(checkpoint)
     digest.update(json.dumps(header, sort_keys=True).encode())

@@ -3,7 +3,9 @@
 - ``kind = "ngram"``: :class:`society.lm.ngram.NGramLM` over the run's tokenizer;
 - ``kind = "transformer"``: a GPT-2 built from the shape keys, or a local GPT-2 checkpoint
   (``path``), takes the fast stacked path, :class:`society.lm.transformer.TransformerLM`;
-  any other local checkpoint, or ``lora = true``, the general ``transformers`` path,
+  with ``lora = true``, one agent of a population of LoRA adapters on that shared frozen
+  base, trained and sampled in batches (:class:`society.lm.lora_population.LoRAAgent`);
+  any other local checkpoint, the general ``transformers`` path,
   :class:`society.lm.hf.HFCausalLM`.
 
 The backends import nothing from here, and torch is imported only when a transformer is
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 
     from society.lm.gpt import GPTShape, Params
     from society.lm.hf import HFCausalLM
+    from society.lm.lora_population import LoRAAgent
     from society.lm.ngram import NGramLM
     from society.lm.tokenizer import SharedTokenizer
     from society.lm.tokens import Tokens
@@ -63,14 +66,20 @@ def build_ngram(config: NGramConfig, tokenizer: SharedTokenizer) -> NGramLM:
     return NGramLM(tokenizer, order=config.order, discount=config.discount, memory=config.memory)
 
 
-def build_transformer(config: TransformerConfig, tokenizer: Tokens) -> TransformerLM | HFCausalLM:
+def build_transformer(
+    config: TransformerConfig, tokenizer: Tokens
+) -> TransformerLM | HFCausalLM | LoRAAgent:
     """The neural backend for a ``kind = "transformer"`` table (see the module docstring).
+
+    Each LoRA table builds its own population (one base); clones of its agent share it.
 
     Raises:
         ModelError: the checkpoint cannot be read or used, or the device is missing.
     """
     try:
-        if config.lora or (config.path and not is_gpt2_checkpoint(config.path)):
+        if config.lora:
+            return _lora(config, tokenizer)
+        if config.path and not is_gpt2_checkpoint(config.path):
             return _general(config, tokenizer)
         return _gpt2(config, tokenizer)
     except ImportError as error:
@@ -230,6 +239,64 @@ def _gpt2(config: TransformerConfig, tokenizer: Tokens) -> TransformerLM:
     stack = config.agents_per_batch or (16 if device.type == "cuda" else 1)
     window = min(config.context, shape.context)
     return TransformerLM(tokens, shape, settings, ancestor, initial, device, stack, window)
+
+
+def base_dtype(config: TransformerConfig, device: torch.device) -> torch.dtype:
+    """A frozen base's weights: bfloat16 on CUDA where bf16 is native (unless fp32), else fp32."""
+    import torch
+
+    if device.type == "cuda" and resolved_precision(config) == "bf16":
+        return torch.bfloat16
+    return torch.float32
+
+
+def _base_model(config: TransformerConfig, tokenizer: Tokens, dtype: torch.dtype):  # noqa: ANN202
+    """The checkpoint at ``path`` with its tokenizer, or a seeded GPT-2 from the shape keys."""
+    import torch
+    from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel
+
+    from society.lm.tokens import CheckpointTokens
+
+    if config.path:
+        model = AutoModelForCausalLM.from_pretrained(
+            config.path, local_files_only=True, dtype=dtype
+        )
+        return model, CheckpointTokens(config.path)
+    shape = shape_from(config, tokenizer.vocab_size)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(INIT_SEED)
+        model = GPT2LMHeadModel(GPT2Config(**shape.hf_config(tokenizer.eos_id)))
+    return model.to(dtype), tokenizer
+
+
+def _lora(config: TransformerConfig, tokenizer: Tokens) -> LoRAAgent:
+    """A new LoRA population on the table's base; returns its first agent."""
+    import torch
+
+    from society.lm.lora_population import LoRAPopulation, LoRASettings
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = resolve_device(config.device)
+    settings, ancestor = settings_from(config, resolved_precision(config))
+    model, tokens = _base_model(config, tokenizer, base_dtype(config, device))
+    limit = getattr(model.config, "max_position_embeddings", None) or config.context
+    lora = LoRASettings(
+        rank=config.lora_rank,
+        alpha=config.lora_alpha,
+        targets=tuple(config.lora_targets),
+        init_seed=INIT_SEED,
+    )
+    population = LoRAPopulation(
+        model.to(device),
+        tokens,
+        lora,
+        settings,
+        ancestor,
+        min(config.context, int(limit)),
+        config.agents_per_batch,
+    )
+    return population.agent()
 
 
 def _general(config: TransformerConfig, tokenizer: Tokens) -> HFCausalLM:
