@@ -20,6 +20,7 @@ from society.app.sweep import (
     parse_grid,
     parse_links,
     plan,
+    run_one,
     run_path,
     run_sweep,
     seed_list,
@@ -86,6 +87,8 @@ def test_parse_grid_reads_values_as_toml():
     }
     with pytest.raises(ConfigError, match="expected key.path=value1,value2"):
         parse_grid(["real_data.fraction"])
+    with pytest.raises(ConfigError, match="--grid seed: .*--seeds"):
+        parse_grid(["seed=1,2"])  # one seed column, set by --seeds
     with pytest.raises(ConfigError, match="given twice"):
         parse_grid(["a=1", "a=2"])
 
@@ -115,25 +118,39 @@ def test_plan_validates_every_cell_first(tiny_file, tmp_path):
         plan(scenario, grid_cells({"name": ["a/b", "a-b"]}), 1, tmp_path / "s")
 
 
-def test_failed_runs_are_reported_and_rerun_clean(tiny_file, tmp_path, corpus_file):
-    scenario = load_scenario(tiny_file)
-    missing = tmp_path / "later.txt"
-    cells = grid_cells({"real_data.source": [str(corpus_file), str(missing)]})
-    specs = plan(scenario, cells, [0], tmp_path / "s")
+def test_a_missing_corpus_in_one_cell_stops_the_sweep_before_any_run(
+    tiny_file, tmp_path, corpus_file
+):
+    cells = grid_cells({"real_data.source": [str(corpus_file), str(tmp_path / "later.txt")]})
+    with pytest.raises(ConfigError, match=r"real_data\.source.*not found"):
+        plan(load_scenario(tiny_file), cells, [0], tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+
+
+def test_failed_runs_are_reported_and_rerun_clean(tiny_file, tmp_path):
+    cells = grid_cells({"speech.temperature": [1.0, 1.2]})
+    specs = plan(load_scenario(tiny_file), cells, [0], tmp_path / "s")
     partial = specs[0].directory  # a run killed midway: status running, a stray file
     partial.mkdir(parents=True)
     (partial / "manifest.json").write_text(json.dumps({"status": "running"}))
     (partial / "stray.txt").write_text("left over")
+    fixed = tmp_path / "fixed"
+
+    def runner(spec: RunSpec) -> dict:  # the second cell fails until its cause is fixed
+        if spec is specs[1] and not fixed.exists():
+            raise RuntimeError("disk quota exceeded")
+        return run_one(spec)
+
     with ThreadPoolExecutor(1) as pool:
-        first = run_sweep(specs, tmp_path / "s", executor=pool)
-    assert list(first["status"]) == ["done", "failed"]
+        first = run_sweep(specs, tmp_path / "s", executor=pool, runner=runner)
+    assert list(first["status"]) == ["done", "failed"], list(first["error"])
     assert list(first["previous"]) == ["running", ""]
-    assert "real_data.source" in first["error"].iloc[1]
+    assert "disk quota exceeded" in first["error"].iloc[1]
     assert not (partial / "stray.txt").exists()
     assert manifest(partial)["status"] == "done"
-    missing.write_text(corpus_file.read_text())  # fix the cause, run again
+    fixed.touch()  # fix the cause, run again
     with ThreadPoolExecutor(1) as pool:
-        second = run_sweep(specs, tmp_path / "s", executor=pool)
+        second = run_sweep(specs, tmp_path / "s", executor=pool, runner=runner)
     assert list(second["status"]) == ["done", "done"]
     assert list(second["previous"]) == ["done", "failed"]
     on_disk = pd.read_parquet(tmp_path / "s" / "sweep.parquet")

@@ -131,6 +131,8 @@ def parse_grid(texts: Sequence[str]) -> dict[str, list[Any]]:
     grid: dict[str, list[Any]] = {}
     for text in texts:
         key, raw = _key_values(text, "--grid")
+        if key == "seed":
+            raise ConfigError("--grid seed: seeds are not a grid key; use --seeds N (--set seed=S)")
         if key in grid:
             raise ConfigError(f"--grid {key}: given twice")
         grid[key] = parse_values(key, raw)
