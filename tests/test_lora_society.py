@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cheap_metrics import cheap_metrics
+from tests.cheap_metrics import cheap_metrics
 
 from society.config import Scenario
 from society.lm import lora_population
