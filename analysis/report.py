@@ -14,6 +14,7 @@ import base64
 import html
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
-from analysis.findings import findings
+from analysis.findings import Finding, findings
 from analysis.runs import Run, RunSet, leading_comment, load_runs
 from analysis.spread import classify_innovations
 from society.run import layout
@@ -425,9 +426,11 @@ def verdicts(runs: RunSet) -> list[Path]:
     return list(found)
 
 
-def findings_html(runs: RunSet, out: Path | None = None) -> str:
+def findings_html(
+    runs: RunSet, out: Path | None = None, items: list[Finding] | None = None
+) -> str:
     """The Findings section: sentences per condition, then links to experiment verdicts."""
-    items = findings(runs)
+    items = findings(runs) if items is None else items
     parts = ['<section id="findings"><h2>Findings</h2>']
     conditions = list(dict.fromkeys(f.condition for f in items))
     for condition in conditions:
@@ -453,8 +456,16 @@ def findings_html(runs: RunSet, out: Path | None = None) -> str:
     return "".join(parts)
 
 
-def build_report(runs: RunSet, title: str | None = None, out: Path | None = None) -> str:
-    """The report's HTML text (``out``: where it will be written, for relative links)."""
+def build_report(
+    runs: RunSet,
+    title: str | None = None,
+    out: Path | None = None,
+    items: list[Finding] | None = None,
+) -> str:
+    """The report's HTML text (``out``: where it will be written, for relative links).
+
+    ``items``: the findings when already computed (else computed here).
+    """
     scenarios = dict.fromkeys(str(r.config.get("name", r.name)) for r in runs.runs)
     names = ", ".join(scenarios) + (f" ({len(runs.runs)} runs)" if len(runs.runs) > 1 else "")
     title = title or f"society report: {names}"
@@ -464,7 +475,7 @@ def build_report(runs: RunSet, title: str | None = None, out: Path | None = None
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Generated {datetime.now(UTC).isoformat(timespec='seconds')} from "
         f"{len(runs.runs)} run(s). Every number is read from the run directories.</p>",
-        findings_html(runs, out),
+        findings_html(runs, out, items),
         "<h2>Summary</h2><p>Each cell: first measured round → last measured round.</p>",
         table_html(summary_table(runs, HEADLINE, narrow=True), text_columns=("run", "condition")),
         "<details><summary>Every measure</summary>",
@@ -493,13 +504,18 @@ def build_report(runs: RunSet, title: str | None = None, out: Path | None = None
     return "\n".join(parts)
 
 
-def write_report(paths: str | Path | list[str | Path], out: str | Path | None = None) -> Path:
+def write_report(
+    paths: str | Path | list[str | Path],
+    out: str | Path | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
+) -> Path:
     """Load runs and write their report.
 
     Args:
         paths: run directories or glob patterns (see ``analysis.runs.load_runs``).
         out: the HTML file (default: ``report.html`` inside the run directory for one run,
             ``report.html`` in the current directory for several).
+        on_findings: called with the report's findings (e.g. to print them).
 
     Returns:
         The path written.
@@ -511,8 +527,11 @@ def write_report(paths: str | Path | list[str | Path], out: str | Path | None = 
     if out is None:
         out = runs.runs[0].path / layout.REPORT if len(runs.runs) == 1 else Path(layout.REPORT)
     out = Path(out)
-    text = build_report(runs, out=out)
+    items = findings(runs)
+    text = build_report(runs, out=out, items=items)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
+    if on_findings is not None:
+        on_findings(items)
     return out

@@ -70,7 +70,9 @@ def test_cli_report_passes_runs_and_out_and_rejects_bad_paths(tmp_path, monkeypa
 
     calls = []
     monkeypatch.setattr(
-        analysis.report, "write_report", lambda runs, out: calls.append((runs, out)) or out
+        analysis.report,
+        "write_report",
+        lambda runs, out, on_findings: calls.append((runs, out)) or out,
     )
     runner = CliRunner()
     out = tmp_path / "report.html"
@@ -82,6 +84,19 @@ def test_cli_report_passes_runs_and_out_and_rejects_bad_paths(tmp_path, monkeypa
     assert bad.exit_code == 2
     assert "not a run directory" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_cli_report_prints_the_findings_it_wrote(tmp_path):
+    from analysis.findings import findings
+
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(tiny_run()), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert printed.startswith("Findings Dialects. ")
+    for item in findings(load_runs(str(tiny_run()))):
+        assert f"{item.topic.capitalize()}. {item.text}" in printed
+    assert printed.endswith(f"report: {out}")
 
 
 def test_scenario_comment_is_read_from_the_scenario_file(tmp_path):
