@@ -426,9 +426,7 @@ def verdicts(runs: RunSet) -> list[Path]:
     return list(found)
 
 
-def findings_html(
-    runs: RunSet, out: Path | None = None, items: list[Finding] | None = None
-) -> str:
+def findings_html(runs: RunSet, out: Path | None = None, items: list[Finding] | None = None) -> str:
     """The Findings section: sentences per condition, then links to experiment verdicts."""
     items = findings(runs) if items is None else items
     parts = ['<section id="findings"><h2>Findings</h2>']

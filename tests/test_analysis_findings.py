@@ -28,7 +28,16 @@ def run_with(rounds: pd.DataFrame, name: str = "r", fraction: float = 0.0, **tab
 
 
 def test_one_run_names_dialects_onset_and_match_from_its_table():
-    run = load_run(tiny_run())
+    run = run_with(
+        pd.DataFrame(
+            {
+                "round": [0, 1, 2, 3, 4],
+                "dialects": [1, 2, 1, 3, 3],
+                "dialect_ari": [0.0, 0.4, 0.0, 0.93, 0.9612],
+                "dialect_p": [0.5, 0.01, 0.3, 0.01, 0.02],
+            }
+        )
+    )
     text = dialect_finding([run])
     table = run.rounds.set_index("round")
     last = table.index.max()
@@ -128,3 +137,46 @@ def test_independent_invention_is_told_apart_from_spread(tmp_path):
     bridged = classify_innovations(run, samples).set_index("word")
     assert bridged.loc["zork", "reached"] == [0, 1]
     assert bridged.loc["zork", "independent"] == []
+
+
+def test_contact_credits_each_round_of_events_until_the_next():
+    from analysis.findings import contact_finding
+
+    rounds = pd.DataFrame(
+        {
+            "round": [0, 1, 2, 3, 4, 5],
+            "dialects": [1, 2, 3, 3, 2, 1],
+            "jsd_unigram_index": [0.0, 0.1, 0.4, 0.5, 0.2, 0.05],
+        }
+    )
+    events = [
+        {"round": 1, "action": "isolate_communities", "detail": "removed 3 edges"},
+        {"round": 4, "action": "connect", "detail": "added 6 bridges between 0 and 1"},
+        {"round": 4, "action": "connect", "detail": "added 6 bridges between 1 and 2"},
+    ]
+    text = contact_finding([run_with(rounds, events=events)])
+    first, second = text.split(" Round 4: ")
+    assert "0 before it → 0.5 at round 3; dialects 1 → 3." in first
+    assert second.startswith(
+        "connect (added 6 bridges between 0 and 1; added 6 bridges between 1 and 2)."
+    )
+    assert "0.5 before it → 0.05 at round 5; dialects 3 → 1." in second
+    assert text.count("Round ") == 2
+
+
+def test_dialects_that_merged_again_are_reported():
+    rounds = pd.DataFrame(
+        {
+            "round": [0, 1, 2, 3, 4],
+            "dialects": [1, 3, 3, 2, 1],
+            "dialect_ari": [0.0, 1.0, 1.0, 0.2, 0.0],
+        }
+    )
+    text = dialect_finding([run_with(rounds)])
+    assert text.startswith("One dialect at round 4; earlier the agents had split")
+    assert "two or more dialects in rounds 1–3" in text
+    assert "at best 3 dialects, ARI with the" in text and "1 in rounds 1–2" in text
+    still = rounds.assign(dialects=[1, 1, 1, 1, 1])
+    assert "did not split" in dialect_finding([run_with(still)])
+    several = dialect_finding([run_with(rounds), run_with(rounds.assign(dialects=[1, 2, 2, 2, 2]))])
+    assert "1 of 2 runs split" in several and "1 more had split earlier and merged again" in several
