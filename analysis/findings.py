@@ -184,9 +184,13 @@ def dialect_finding(group: list[Run]) -> str:
         if np.isfinite(c)
     )
     merged = f"; {earlier} more had split earlier and merged again" if earlier else ""
+    count = (
+        f"{int(finite[0])} (every one of {len(finite)} runs)"
+        if min(finite) == max(finite)
+        else f"{int(np.median(finite))} (median; range {int(min(finite))}–{int(max(finite))})"
+    )
     return (
-        f"Dialects at round {last}: {int(np.median(finite))} (median; range "
-        f"{int(min(finite))}–{int(max(finite))}); {split} of {len(group)} runs split into "
+        f"Dialects at round {last}: {count}; {split} of {len(group)} runs split into "
         f"two or more{onset}{merged}; {match} the {communities} communities (ARI "
         f"{spread(aris, -0.5, 1)}){p_text}."
     )

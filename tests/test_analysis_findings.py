@@ -180,3 +180,9 @@ def test_dialects_that_merged_again_are_reported():
     assert "did not split" in dialect_finding([run_with(still)])
     several = dialect_finding([run_with(rounds), run_with(rounds.assign(dialects=[1, 2, 2, 2, 2]))])
     assert "1 of 2 runs split" in several and "1 more had split earlier and merged again" in several
+
+
+def test_equal_dialect_counts_are_not_a_range():
+    rounds = pd.DataFrame({"round": [0, 1], "dialects": [1, 2], "dialect_ari": [0.0, 1.0]})
+    text = dialect_finding([run_with(rounds), run_with(rounds)])
+    assert text.startswith("Dialects at round 1: 2 (every one of 2 runs); 2 of 2 runs split")
