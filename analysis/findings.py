@@ -183,14 +183,15 @@ def dialect_finding(group: list[Run]) -> str:
         for c, run in zip(counts, group, strict=True)
         if np.isfinite(c)
     )
-    merged = f"; {earlier} more had split earlier and merged again" if earlier else ""
+    merged = f"; {earlier} other run(s) had split earlier and merged again" if earlier else ""
     count = (
         f"{int(finite[0])} (every one of {len(finite)} runs)"
         if min(finite) == max(finite)
-        else f"{int(np.median(finite))} (median; range {int(min(finite))}–{int(max(finite))})"
+        else f"{fmt(float(np.median(finite)))} (median; range {int(min(finite))}–"
+        f"{int(max(finite))})"
     )
     return (
-        f"Dialects at round {last}: {count}; {split} of {len(group)} runs split into "
+        f"Dialects at round {last}: {count}; {split} of {len(group)} runs end with "
         f"two or more{onset}{merged}; {match} the {communities} communities (ARI "
         f"{spread(aris, -0.5, 1)}){p_text}."
     )
@@ -309,6 +310,8 @@ def novelty_finding(group: list[Run]) -> str:
         f"Neologisms: {spread(new, 0)} new word types coined after round 0; at round {last} "
         f"{spread(alive, 0)} in use, {spread(shared, 0)} shared by two or more agents."
     )
+    if all(_communities(run) < 2 for run in group):
+        return text
     if not logged:
         return text + " Spread is not classified: no utterances were logged (metrics.samples)."
     return text + (

@@ -60,7 +60,7 @@ def test_several_runs_give_a_confidence_interval_clipped_to_the_range():
         for d, a in (([1, 2, 2], [0, 1, 1]), ([1, 1, 3], [0, 0, 0.5]))
     ]
     text = dialect_finding([run_with(r) for r in rounds])
-    assert "2 of 2 runs split" in text
+    assert "2 of 2 runs end with two or more" in text
     assert "range 2–3" in text
     assert "(median; range 1–2)" in text  # onsets 1 and 2
 
@@ -179,10 +179,23 @@ def test_dialects_that_merged_again_are_reported():
     still = rounds.assign(dialects=[1, 1, 1, 1, 1])
     assert "did not split" in dialect_finding([run_with(still)])
     several = dialect_finding([run_with(rounds), run_with(rounds.assign(dialects=[1, 2, 2, 2, 2]))])
-    assert "1 of 2 runs split" in several and "1 more had split earlier and merged again" in several
+    assert "1 of 2 runs end with two or more" in several
+    assert "1 other run(s) had split earlier and merged again" in several
 
 
 def test_equal_dialect_counts_are_not_a_range():
     rounds = pd.DataFrame({"round": [0, 1], "dialects": [1, 2], "dialect_ari": [0.0, 1.0]})
     text = dialect_finding([run_with(rounds), run_with(rounds)])
-    assert text.startswith("Dialects at round 1: 2 (every one of 2 runs); 2 of 2 runs split")
+    odd = dialect_finding([run_with(rounds), run_with(rounds.assign(dialects=[1, 5]))])
+    assert odd.startswith("Dialects at round 1: 3.5 (median; range 2–5)")
+    assert text.startswith("Dialects at round 1: 2 (every one of 2 runs); 2 of 2 runs end with")
+
+
+def test_novelty_in_one_community_says_nothing_of_spread_between_communities():
+    from analysis.findings import novelty_finding
+
+    run = load_run(tiny_run())
+    assert "spread along the network" in novelty_finding([run])
+    run.agents = run.agents.assign(community=0)
+    text = novelty_finding([run])
+    assert text.startswith("Neologisms: ") and "communit" not in text
