@@ -280,13 +280,27 @@ def scenario_html(run: Run) -> str:
     if question:
         parts.append(f"<blockquote><pre>{html.escape(question)}</pre></blockquote>")
     if run.events:
-        items = "".join(f"<li><code>{html.escape(str(e))}</code></li>" for e in run.events)
+        items = "".join(f"<li>{html.escape(event_line(e))}</li>" for e in run.events)
         parts.append(f"<p>Events applied:</p><ul>{items}</ul>")
     parts.append(
         f"<details><summary>config.toml (fully resolved)</summary><pre>{html.escape(text)}"
         "</pre></details>"
     )
     return "".join(parts)
+
+
+def event_line(event: object) -> str:
+    """``Round 9: connect communities=[0, 1], bridges=6, weight=1.0: added 6 bridges ...``."""
+    if not isinstance(event, dict):
+        return str(event)
+    params = event.get("event") if isinstance(event.get("event"), dict) else event
+    keys = ", ".join(
+        f"{k}={v}" for k, v in params.items() if k not in ("round", "action", "detail", "event")
+    )
+    text = f"Round {event.get('round', '?')}: {event.get('action', 'event')}"
+    text += f" {keys}" if keys else ""
+    detail = str(event.get("detail", "")).strip()
+    return f"{text}: {detail}" if detail else text
 
 
 def samples_html(run: Run, samples: pd.DataFrame, rounds: list[int], seed: int = 0) -> str:

@@ -124,3 +124,24 @@ def test_report_of_an_experiment_links_its_verdict(tmp_path):
     findings = html.split('<section id="findings">')[1].split("</section>")[0]
     assert 'class="verdict" href="exp/verdict.md"' in findings
     assert "isolation raises divergence: holds" in findings
+
+
+def test_events_are_listed_as_sentences_not_dicts():
+    from analysis.report import event_line
+
+    event = {
+        "round": 9,
+        "action": "connect",
+        "detail": "added 6 bridges between communities 0 and 1",
+        "event": {"round": 9, "action": "connect", "communities": [0, 1], "bridges": 6},
+    }
+    assert event_line(event) == (
+        "Round 9: connect communities=[0, 1], bridges=6: "
+        "added 6 bridges between communities 0 and 1"
+    )
+    assert event_line({"round": 1, "action": "isolate_communities"}) == (
+        "Round 1: isolate_communities"
+    )
+    html = tiny_report().read_text()
+    assert "<li>Round 1: isolate_communities: removed" in html
+    assert "{&#x27;round&#x27;" not in html
