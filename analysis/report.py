@@ -216,6 +216,23 @@ def table_html(frame: pd.DataFrame, text_columns: tuple[str, ...] = ()) -> str:
     return f'<div class="wide">{table}</div>'
 
 
+def short_names(runs: RunSet, label_of: pd.Series) -> dict[str, str]:
+    """Run names for the narrow table, short enough to leave room for the measures.
+
+    The last folder (``seed=5``) when it and the condition tell the runs apart, else the
+    name without the folders every run shares.
+    """
+    names = [r.name for r in runs.runs]
+    conditions = len(set(label_of)) > 1
+    last = {n: Path(n).name for n in names}
+    if conditions and len({(label_of.get(n, ""), last[n]) for n in names}) == len(names):
+        return last
+    parts = [Path(n).parts for n in names]
+    common = len(os.path.commonprefix(parts)) if len(names) > 1 else 0
+    common = min(common, min(len(p) for p in parts) - 1)
+    return {n: str(Path(*p[common:])) for n, p in zip(names, parts, strict=True)}
+
+
 def summary_table(
     runs: RunSet, measures: tuple[tuple[str, str], ...] = SUMMARY, narrow: bool = False
 ) -> pd.DataFrame:
@@ -227,9 +244,10 @@ def summary_table(
         narrow: only run, condition, rounds and the measures (the table shown first).
     """
     label_of = plots.conditions(runs)
+    shown = short_names(runs, label_of) if narrow else {r.name: r.name for r in runs.runs}
     rows = []
     for run in runs.runs:
-        row: dict[str, object] = {"run": run.name}
+        row: dict[str, object] = {"run": shown[run.name]}
         if narrow and len(set(label_of)) > 1:
             row["condition"] = label_of.get(run.name, "")
         if not narrow:

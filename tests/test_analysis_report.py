@@ -145,3 +145,31 @@ def test_events_are_listed_as_sentences_not_dicts():
     html = tiny_report().read_text()
     assert "<li>Round 1: isolate_communities: removed" in html
     assert "{&#x27;round&#x27;" not in html
+
+
+def test_narrow_table_run_names_drop_what_every_run_shares():
+    from types import SimpleNamespace
+
+    from analysis.report import short_names
+
+    names = [f"runs/sw/runs/a={a}/seed={s}" for a in (1, 2) for s in (5, 6)]
+    runs = SimpleNamespace(runs=[SimpleNamespace(name=n) for n in names])
+    labels = pd.Series([f"a={n.split('a=')[1][0]}" for n in names], index=names)
+    assert list(short_names(runs, labels).values()) == ["seed=5", "seed=6"] * 2
+    one = pd.Series("all runs", index=names)
+    assert list(short_names(runs, one).values()) == [
+        "a=1/seed=5",
+        "a=1/seed=6",
+        "a=2/seed=5",
+        "a=2/seed=6",
+    ]
+
+
+def test_shared_legend_takes_fewer_columns_for_long_condition_names():
+    from analysis.curves import legend_columns
+
+    assert legend_columns(["a=1", "a=2", "a=3"], 12) == 3
+    long = ["events.1.bridges=1, events.2.bridges=1, events.3.bridges=1"] * 3
+    assert legend_columns(long, 8) == 1
+    assert legend_columns(long, 12) == 2
+    assert legend_columns([], 8) == 1
