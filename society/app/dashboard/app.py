@@ -35,6 +35,7 @@ from society.run.runner import build_society
 from society.sim.model import Society
 
 HOST = "127.0.0.1"
+PAGE = "society.app.dashboard.app:Page"
 #: Environment variable holding the resolved scenario (JSON) when the app is started by
 #: ``solara run society.app.dashboard.app`` instead of ``serve``.
 SCENARIO_ENV = "SOCIETY_VIZ_SCENARIO"
@@ -161,13 +162,16 @@ def serve(scenario: Scenario, port: int = 8765, origin: str = "<scenario>") -> N
     warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
     check_port(port)
     _served["society"] = build_society(scenario, origin)
+    # solara.server.app registers the page at import only when SOLARA_APP is already set;
+    # importing the Starlette app below (to guard it) would otherwise leave no page to serve.
+    os.environ["SOLARA_APP"] = PAGE
     from solara.server.starlette import app as starlette_app
 
     from society.app.dashboard.hosts import guard
 
     guard(starlette_app)  # refuse requests whose Host is not loopback (DNS rebinding)
     args = [
-        "society.app.dashboard.app:Page",
+        PAGE,
         "--host",
         HOST,
         "--port",
