@@ -42,11 +42,17 @@ SCENARIO_ENV = "SOCIETY_VIZ_SCENARIO"
 
 _served: dict[str, Society] = {}
 #: Page style: Mesa draws a tab bar ("PAGE 0") even for one page of panels; hide it. Slider
-#: values are always shown on their thumbs (Vuetify shows them only while dragging).
+#: values are always shown on their thumbs (Vuetify shows them only while dragging), with
+#: room above each slider so a thumb's value never covers the text above it; the Intervene
+#: card names its values in the labels, keeps its event log to a few lines (scrolling) and
+#: so fits its grid tile with every button in view.
 CSS = """
 .v-tabs { display: none !important; }
 .v-slider__thumb-label-container { display: block !important; }
-.v-input__slider { margin-top: 18px; }
+.v-input__slider { margin-top: 34px; }
+.society-intervene .v-slider__thumb-label-container { display: none !important; }
+.society-intervene .v-input__slider { margin-top: 0; }
+.society-events { max-height: 4.8em; overflow-y: auto; margin-bottom: 6px; }
 """
 
 
