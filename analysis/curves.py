@@ -251,8 +251,19 @@ def metric_curves(runs: RunSet, group: str) -> Figure | None:
         handles,
         names,
         loc="outside lower center",
-        ncols=min(len(names), 4),
+        ncols=legend_columns(names, figure.get_figwidth()),
         fontsize=8,
         frameon=False,
     )
     return figure
+
+
+def legend_columns(names: list[str], width: float, most: int = 4) -> int:
+    """As many legend columns (up to ``most``) as fit the longest name across ``width`` inches.
+
+    At 8 points a character is at most about 1/14 inch wide; each entry adds its marker.
+    """
+    if not names:
+        return 1
+    per_entry = max(len(n) for n in names) + 6
+    return max(1, min(len(names), most, int(width * 14 // per_entry)))

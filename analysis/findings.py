@@ -106,6 +106,29 @@ def _communities(run: Run) -> int:
     return int(last["community"].nunique())
 
 
+def _span(rounds: pd.Index) -> str:
+    return f"round {rounds.min()}" if len(rounds) == 1 else f"rounds {rounds.min()}–{rounds.max()}"
+
+
+def _merged(run: Run, dialects: pd.Series, last: int, communities: int) -> str:
+    """One run that split into dialects and ended with one: when, and the best match."""
+    split = dialects[dialects >= 2]
+    ari = _series(run, "dialect_ari").reindex(split.index)
+    text = (
+        f"One dialect at round {last}; earlier the agents had split (two or more dialects "
+        f"in {_span(split.index)}"
+    )
+    if ari.notna().any():
+        best = ari[ari == ari.max()].index
+        counts = split[best]
+        n = f"{int(counts.iloc[0])}" if counts.nunique() == 1 else "2 or more"
+        text += (
+            f"; at best {n} dialects, ARI with the {communities} communities "
+            f"{fmt(float(ari.max()))} in {_span(best)}"
+        )
+    return text + ") and merged again; one run."
+
+
 def dialect_finding(group: list[Run]) -> str:
     """How many dialects, from when, and their match to the communities."""
     counts, onsets, aris, ps = [], [], [], []
@@ -129,6 +152,9 @@ def dialect_finding(group: list[Run]) -> str:
     if len(group) == 1:
         n = int(counts[0])
         if n < 2:
+            d = _series(group[0], "dialects")
+            if not d.empty and d.max() >= 2:
+                return _merged(group[0], d, last, communities)
             against = (
                 f"ARI with the {communities} communities {fmt(aris[0])}"
                 if communities > 1
@@ -152,10 +178,21 @@ def dialect_finding(group: list[Run]) -> str:
         if started
         else ""
     )
+    earlier = sum(
+        c < 2 and _series(run, "dialects").max() >= 2
+        for c, run in zip(counts, group, strict=True)
+        if np.isfinite(c)
+    )
+    merged = f"; {earlier} other run(s) had split earlier and merged again" if earlier else ""
+    count = (
+        f"{int(finite[0])} (every one of {len(finite)} runs)"
+        if min(finite) == max(finite)
+        else f"{fmt(float(np.median(finite)))} (median; range {int(min(finite))}–"
+        f"{int(max(finite))})"
+    )
     return (
-        f"Dialects at round {last}: {int(np.median(finite))} (median; range "
-        f"{int(min(finite))}–{int(max(finite))}); {split} of {len(group)} runs split into "
-        f"two or more{onset}; {match} the {communities} communities (ARI "
+        f"Dialects at round {last}: {count}; {split} of {len(group)} runs end with "
+        f"two or more{onset}{merged}; {match} the {communities} communities (ARI "
         f"{spread(aris, -0.5, 1)}){p_text}."
     )
 
@@ -201,29 +238,49 @@ def _before(series: pd.Series, round_: int) -> float:
     return float(earlier.iloc[-1]) if not earlier.empty else np.nan
 
 
+def _at_or_before(series: pd.Series, round_: int) -> float:
+    earlier = series[series.index <= round_]
+    return float(earlier.iloc[-1]) if not earlier.empty else np.nan
+
+
 def contact_finding(group: list[Run]) -> str:
-    """Each event of the condition and how the dialect measures changed after it."""
+    """Each round's events and how the dialect measures changed until the next events.
+
+    Events of one round are told together; "after" is the last measured round before the
+    next round with events (or the last round), so each change is credited to its events.
+    """
     events = [e for e in group[0].events if isinstance(e, dict)]
     if not events:
         return "No events: the network did not change during the run."
     column = index_column(group[0])
-    sentences = []
+    by_round: dict[int, list[dict]] = {}
     for event in events:
-        round_ = int(event.get("round", 0))
-        what = str(event.get("action", "event"))
-        detail = str(event.get("detail", "")).strip()
+        by_round.setdefault(int(event.get("round", 0)), []).append(event)
+    starts = sorted(by_round)
+    last = max(int(r.rounds["round"].max()) for r in group)
+    sentences = []
+    for i, round_ in enumerate(starts):
+        end = starts[i + 1] - 1 if i + 1 < len(starts) else last
+        parts = []
+        for action in dict.fromkeys(str(e.get("action", "event")) for e in by_round[round_]):
+            details = [
+                str(e.get("detail", "")).strip()
+                for e in by_round[round_]
+                if str(e.get("action", "event")) == action and str(e.get("detail", "")).strip()
+            ]
+            joined = "; ".join(details)
+            parts.append(f"{action} ({joined})" if details else action)
         before_i, after_i, before_d, after_d = [], [], [], []
         for run in group:
             index, dialects = _series(run, column), _series(run, "dialects")
             before_i.append(_before(index, round_))
-            after_i.append(float(index.iloc[-1]) if not index.empty else np.nan)
+            after_i.append(_at_or_before(index, end))
             before_d.append(_before(dialects, round_))
-            after_d.append(float(dialects.iloc[-1]) if not dialects.empty else np.nan)
-        last = max(int(r.rounds["round"].max()) for r in group)
+            after_d.append(_at_or_before(dialects, end))
         sentences.append(
-            f"Round {round_}: {what}{f' ({detail})' if detail else ''}. Before it the dialect "
-            f"index ({column}) was {spread(before_i)}, at round {last} {spread(after_i)}; "
-            f"dialects {value_range(before_d)} → {value_range(after_d)}."
+            f"Round {round_}: {', '.join(parts)}. Dialect index ({column}) "
+            f"{spread(before_i)} before it → {spread(after_i)} at round {end}; dialects "
+            f"{value_range(before_d)} → {value_range(after_d)}."
         )
     return " ".join(sentences)
 
@@ -253,6 +310,8 @@ def novelty_finding(group: list[Run]) -> str:
         f"Neologisms: {spread(new, 0)} new word types coined after round 0; at round {last} "
         f"{spread(alive, 0)} in use, {spread(shared, 0)} shared by two or more agents."
     )
+    if all(_communities(run) < 2 for run in group):
+        return text
     if not logged:
         return text + " Spread is not classified: no utterances were logged (metrics.samples)."
     return text + (

@@ -14,6 +14,7 @@ import base64
 import html
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis import plots
-from analysis.findings import findings
+from analysis.findings import Finding, findings
 from analysis.runs import Run, RunSet, leading_comment, load_runs
 from analysis.spread import classify_innovations
 from society.run import layout
@@ -215,6 +216,23 @@ def table_html(frame: pd.DataFrame, text_columns: tuple[str, ...] = ()) -> str:
     return f'<div class="wide">{table}</div>'
 
 
+def short_names(runs: RunSet, label_of: pd.Series) -> dict[str, str]:
+    """Run names for the narrow table, short enough to leave room for the measures.
+
+    The last folder (``seed=5``) when it and the condition tell the runs apart, else the
+    name without the folders every run shares.
+    """
+    names = [r.name for r in runs.runs]
+    conditions = len(set(label_of)) > 1
+    last = {n: Path(n).name for n in names}
+    if conditions and len({(label_of.get(n, ""), last[n]) for n in names}) == len(names):
+        return last
+    parts = [Path(n).parts for n in names]
+    common = len(os.path.commonprefix(parts)) if len(names) > 1 else 0
+    common = min(common, min(len(p) for p in parts) - 1)
+    return {n: str(Path(*p[common:])) for n, p in zip(names, parts, strict=True)}
+
+
 def summary_table(
     runs: RunSet, measures: tuple[tuple[str, str], ...] = SUMMARY, narrow: bool = False
 ) -> pd.DataFrame:
@@ -226,9 +244,10 @@ def summary_table(
         narrow: only run, condition, rounds and the measures (the table shown first).
     """
     label_of = plots.conditions(runs)
+    shown = short_names(runs, label_of) if narrow else {r.name: r.name for r in runs.runs}
     rows = []
     for run in runs.runs:
-        row: dict[str, object] = {"run": run.name}
+        row: dict[str, object] = {"run": shown[run.name]}
         if narrow and len(set(label_of)) > 1:
             row["condition"] = label_of.get(run.name, "")
         if not narrow:
@@ -279,13 +298,27 @@ def scenario_html(run: Run) -> str:
     if question:
         parts.append(f"<blockquote><pre>{html.escape(question)}</pre></blockquote>")
     if run.events:
-        items = "".join(f"<li><code>{html.escape(str(e))}</code></li>" for e in run.events)
+        items = "".join(f"<li>{html.escape(event_line(e))}</li>" for e in run.events)
         parts.append(f"<p>Events applied:</p><ul>{items}</ul>")
     parts.append(
         f"<details><summary>config.toml (fully resolved)</summary><pre>{html.escape(text)}"
         "</pre></details>"
     )
     return "".join(parts)
+
+
+def event_line(event: object) -> str:
+    """``Round 9: connect communities=[0, 1], bridges=6, weight=1.0: added 6 bridges ...``."""
+    if not isinstance(event, dict):
+        return str(event)
+    params = event.get("event") if isinstance(event.get("event"), dict) else event
+    keys = ", ".join(
+        f"{k}={v}" for k, v in params.items() if k not in ("round", "action", "detail", "event")
+    )
+    text = f"Round {event.get('round', '?')}: {event.get('action', 'event')}"
+    text += f" {keys}" if keys else ""
+    detail = str(event.get("detail", "")).strip()
+    return f"{text}: {detail}" if detail else text
 
 
 def samples_html(run: Run, samples: pd.DataFrame, rounds: list[int], seed: int = 0) -> str:
@@ -425,9 +458,9 @@ def verdicts(runs: RunSet) -> list[Path]:
     return list(found)
 
 
-def findings_html(runs: RunSet, out: Path | None = None) -> str:
+def findings_html(runs: RunSet, out: Path | None = None, items: list[Finding] | None = None) -> str:
     """The Findings section: sentences per condition, then links to experiment verdicts."""
-    items = findings(runs)
+    items = findings(runs) if items is None else items
     parts = ['<section id="findings"><h2>Findings</h2>']
     conditions = list(dict.fromkeys(f.condition for f in items))
     for condition in conditions:
@@ -453,8 +486,16 @@ def findings_html(runs: RunSet, out: Path | None = None) -> str:
     return "".join(parts)
 
 
-def build_report(runs: RunSet, title: str | None = None, out: Path | None = None) -> str:
-    """The report's HTML text (``out``: where it will be written, for relative links)."""
+def build_report(
+    runs: RunSet,
+    title: str | None = None,
+    out: Path | None = None,
+    items: list[Finding] | None = None,
+) -> str:
+    """The report's HTML text (``out``: where it will be written, for relative links).
+
+    ``items``: the findings when already computed (else computed here).
+    """
     scenarios = dict.fromkeys(str(r.config.get("name", r.name)) for r in runs.runs)
     names = ", ".join(scenarios) + (f" ({len(runs.runs)} runs)" if len(runs.runs) > 1 else "")
     title = title or f"society report: {names}"
@@ -464,7 +505,7 @@ def build_report(runs: RunSet, title: str | None = None, out: Path | None = None
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='note'>Generated {datetime.now(UTC).isoformat(timespec='seconds')} from "
         f"{len(runs.runs)} run(s). Every number is read from the run directories.</p>",
-        findings_html(runs, out),
+        findings_html(runs, out, items),
         "<h2>Summary</h2><p>Each cell: first measured round → last measured round.</p>",
         table_html(summary_table(runs, HEADLINE, narrow=True), text_columns=("run", "condition")),
         "<details><summary>Every measure</summary>",
@@ -493,13 +534,18 @@ def build_report(runs: RunSet, title: str | None = None, out: Path | None = None
     return "\n".join(parts)
 
 
-def write_report(paths: str | Path | list[str | Path], out: str | Path | None = None) -> Path:
+def write_report(
+    paths: str | Path | list[str | Path],
+    out: str | Path | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
+) -> Path:
     """Load runs and write their report.
 
     Args:
         paths: run directories or glob patterns (see ``analysis.runs.load_runs``).
         out: the HTML file (default: ``report.html`` inside the run directory for one run,
             ``report.html`` in the current directory for several).
+        on_findings: called with the report's findings (e.g. to print them).
 
     Returns:
         The path written.
@@ -511,8 +557,11 @@ def write_report(paths: str | Path | list[str | Path], out: str | Path | None = 
     if out is None:
         out = runs.runs[0].path / layout.REPORT if len(runs.runs) == 1 else Path(layout.REPORT)
     out = Path(out)
-    text = build_report(runs, out=out)
+    items = findings(runs)
+    text = build_report(runs, out=out, items=items)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
+    if on_findings is not None:
+        on_findings(items)
     return out

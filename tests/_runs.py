@@ -17,6 +17,7 @@ TINY = {
     "network.kind": "caveman",
     "network.communities": 2,
     "network.size": 4,
+    "language_model.discount": 0.1,  # faithful learners: the islands split into dialects
     "speech.utterances": 40,
     "speech.max_tokens": 25,
     "real_data.max_texts": 1500,

@@ -28,7 +28,16 @@ def run_with(rounds: pd.DataFrame, name: str = "r", fraction: float = 0.0, **tab
 
 
 def test_one_run_names_dialects_onset_and_match_from_its_table():
-    run = load_run(tiny_run())
+    run = run_with(
+        pd.DataFrame(
+            {
+                "round": [0, 1, 2, 3, 4],
+                "dialects": [1, 2, 1, 3, 3],
+                "dialect_ari": [0.0, 0.4, 0.0, 0.93, 0.9612],
+                "dialect_p": [0.5, 0.01, 0.3, 0.01, 0.02],
+            }
+        )
+    )
     text = dialect_finding([run])
     table = run.rounds.set_index("round")
     last = table.index.max()
@@ -51,7 +60,7 @@ def test_several_runs_give_a_confidence_interval_clipped_to_the_range():
         for d, a in (([1, 2, 2], [0, 1, 1]), ([1, 1, 3], [0, 0, 0.5]))
     ]
     text = dialect_finding([run_with(r) for r in rounds])
-    assert "2 of 2 runs split" in text
+    assert "2 of 2 runs end with two or more" in text
     assert "range 2–3" in text
     assert "(median; range 1–2)" in text  # onsets 1 and 2
 
@@ -128,3 +137,65 @@ def test_independent_invention_is_told_apart_from_spread(tmp_path):
     bridged = classify_innovations(run, samples).set_index("word")
     assert bridged.loc["zork", "reached"] == [0, 1]
     assert bridged.loc["zork", "independent"] == []
+
+
+def test_contact_credits_each_round_of_events_until_the_next():
+    from analysis.findings import contact_finding
+
+    rounds = pd.DataFrame(
+        {
+            "round": [0, 1, 2, 3, 4, 5],
+            "dialects": [1, 2, 3, 3, 2, 1],
+            "jsd_unigram_index": [0.0, 0.1, 0.4, 0.5, 0.2, 0.05],
+        }
+    )
+    events = [
+        {"round": 1, "action": "isolate_communities", "detail": "removed 3 edges"},
+        {"round": 4, "action": "connect", "detail": "added 6 bridges between 0 and 1"},
+        {"round": 4, "action": "connect", "detail": "added 6 bridges between 1 and 2"},
+    ]
+    text = contact_finding([run_with(rounds, events=events)])
+    first, second = text.split(" Round 4: ")
+    assert "0 before it → 0.5 at round 3; dialects 1 → 3." in first
+    assert second.startswith(
+        "connect (added 6 bridges between 0 and 1; added 6 bridges between 1 and 2)."
+    )
+    assert "0.5 before it → 0.05 at round 5; dialects 3 → 1." in second
+    assert text.count("Round ") == 2
+
+
+def test_dialects_that_merged_again_are_reported():
+    rounds = pd.DataFrame(
+        {
+            "round": [0, 1, 2, 3, 4],
+            "dialects": [1, 3, 3, 2, 1],
+            "dialect_ari": [0.0, 1.0, 1.0, 0.2, 0.0],
+        }
+    )
+    text = dialect_finding([run_with(rounds)])
+    assert text.startswith("One dialect at round 4; earlier the agents had split")
+    assert "two or more dialects in rounds 1–3" in text
+    assert "at best 3 dialects, ARI with the" in text and "1 in rounds 1–2" in text
+    still = rounds.assign(dialects=[1, 1, 1, 1, 1])
+    assert "did not split" in dialect_finding([run_with(still)])
+    several = dialect_finding([run_with(rounds), run_with(rounds.assign(dialects=[1, 2, 2, 2, 2]))])
+    assert "1 of 2 runs end with two or more" in several
+    assert "1 other run(s) had split earlier and merged again" in several
+
+
+def test_equal_dialect_counts_are_not_a_range():
+    rounds = pd.DataFrame({"round": [0, 1], "dialects": [1, 2], "dialect_ari": [0.0, 1.0]})
+    text = dialect_finding([run_with(rounds), run_with(rounds)])
+    odd = dialect_finding([run_with(rounds), run_with(rounds.assign(dialects=[1, 5]))])
+    assert odd.startswith("Dialects at round 1: 3.5 (median; range 2–5)")
+    assert text.startswith("Dialects at round 1: 2 (every one of 2 runs); 2 of 2 runs end with")
+
+
+def test_novelty_in_one_community_says_nothing_of_spread_between_communities():
+    from analysis.findings import novelty_finding
+
+    run = load_run(tiny_run())
+    assert "spread along the network" in novelty_finding([run])
+    run.agents = run.agents.assign(community=0)
+    text = novelty_finding([run])
+    assert text.startswith("Neologisms: ") and "communit" not in text

@@ -70,7 +70,9 @@ def test_cli_report_passes_runs_and_out_and_rejects_bad_paths(tmp_path, monkeypa
 
     calls = []
     monkeypatch.setattr(
-        analysis.report, "write_report", lambda runs, out: calls.append((runs, out)) or out
+        analysis.report,
+        "write_report",
+        lambda runs, out, on_findings: calls.append((runs, out)) or out,
     )
     runner = CliRunner()
     out = tmp_path / "report.html"
@@ -82,6 +84,19 @@ def test_cli_report_passes_runs_and_out_and_rejects_bad_paths(tmp_path, monkeypa
     assert bad.exit_code == 2
     assert "not a run directory" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_cli_report_prints_the_findings_it_wrote(tmp_path):
+    from analysis.findings import findings
+
+    out = tmp_path / "r.html"
+    result = CliRunner().invoke(app, ["report", str(tiny_run()), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.output.split())
+    assert printed.startswith("Findings Dialects. ")
+    for item in findings(load_runs(str(tiny_run()))):
+        assert f"{item.topic.capitalize()}. {item.text}" in printed
+    assert printed.endswith(f"report: {out}")
 
 
 def test_scenario_comment_is_read_from_the_scenario_file(tmp_path):
@@ -109,3 +124,52 @@ def test_report_of_an_experiment_links_its_verdict(tmp_path):
     findings = html.split('<section id="findings">')[1].split("</section>")[0]
     assert 'class="verdict" href="exp/verdict.md"' in findings
     assert "isolation raises divergence: holds" in findings
+
+
+def test_events_are_listed_as_sentences_not_dicts():
+    from analysis.report import event_line
+
+    event = {
+        "round": 9,
+        "action": "connect",
+        "detail": "added 6 bridges between communities 0 and 1",
+        "event": {"round": 9, "action": "connect", "communities": [0, 1], "bridges": 6},
+    }
+    assert event_line(event) == (
+        "Round 9: connect communities=[0, 1], bridges=6: "
+        "added 6 bridges between communities 0 and 1"
+    )
+    assert event_line({"round": 1, "action": "isolate_communities"}) == (
+        "Round 1: isolate_communities"
+    )
+    html = tiny_report().read_text()
+    assert "<li>Round 1: isolate_communities: removed" in html
+    assert "{&#x27;round&#x27;" not in html
+
+
+def test_narrow_table_run_names_drop_what_every_run_shares():
+    from types import SimpleNamespace
+
+    from analysis.report import short_names
+
+    names = [f"runs/sw/runs/a={a}/seed={s}" for a in (1, 2) for s in (5, 6)]
+    runs = SimpleNamespace(runs=[SimpleNamespace(name=n) for n in names])
+    labels = pd.Series([f"a={n.split('a=')[1][0]}" for n in names], index=names)
+    assert list(short_names(runs, labels).values()) == ["seed=5", "seed=6"] * 2
+    one = pd.Series("all runs", index=names)
+    assert list(short_names(runs, one).values()) == [
+        "a=1/seed=5",
+        "a=1/seed=6",
+        "a=2/seed=5",
+        "a=2/seed=6",
+    ]
+
+
+def test_shared_legend_takes_fewer_columns_for_long_condition_names():
+    from analysis.curves import legend_columns
+
+    assert legend_columns(["a=1", "a=2", "a=3"], 12) == 3
+    long = ["events.1.bridges=1, events.2.bridges=1, events.3.bridges=1"] * 3
+    assert legend_columns(long, 8) == 1
+    assert legend_columns(long, 12) == 2
+    assert legend_columns([], 8) == 1

@@ -305,3 +305,64 @@ def test_shipped_experiments_reach_their_expected_verdicts(path, tmp_path):
     again = run_experiment(path, out, on_start=lambda todo, skipped: seen.append((todo, skipped)))
     assert seen == [(0, runs)]  # resumed: nothing to run
     pd.testing.assert_frame_equal(again, results)
+
+
+LINKED = f"""# Question: do more, stronger bridges keep two islands together?
+name = "linked"
+scenario = "{ROOT / "scenarios" / "islands.toml"}"
+seeds = 2
+control = false
+
+[set]
+rounds = 3
+network.communities = 2
+events = [
+    {{round = 1, action = "isolate_communities"}},
+    {{round = 2, action = "connect", communities = [0, 1], bridges = 1}},
+]
+
+[factor]
+name = "bridges"
+key = "events.1.bridges"
+values = "1:3:1"
+
+[factor.linked]
+events.1.weight = [0.5, 1.0, 2.0]
+
+[[hypotheses]]
+metric = "jsd_unigram_between"
+trend = "decreasing"
+"""
+
+
+def test_linked_factor_keys_vary_together_in_each_condition(tmp_path):
+    experiment, base = load_experiment(write(tmp_path, LINKED))
+    assert experiment.factor.values == [1, 2, 3]
+    assert experiment.conditions == {
+        "bridges-1": {"events.1.bridges": 1, "events.1.weight": 0.5},
+        "bridges-2": {"events.1.bridges": 2, "events.1.weight": 1.0},
+        "bridges-3": {"events.1.bridges": 3, "events.1.weight": 2.0},
+    }
+    scenario = base.with_overrides(experiment.conditions["bridges-3"])
+    assert (scenario.events[1].bridges, scenario.events[1].weight) == (3, 2.0)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("[0.5, 1.0, 2.0]", "[0.5, 1.0]", "linked.events.1.weight: needs a list of 3 values"),
+        (
+            "[0.5, 1.0, 2.0]",
+            "[0.5, 1.0, -2.0]",
+            r"\(conditions.bridges-3\): events.1.connect.weight",
+        ),
+        ("events.1.weight =", "events.1.bridges =", "linked.events.1.bridges: is the factor's own"),
+        ('"1:3:1"', '"3:1:1"', "need step > 0 and stop >= start"),
+    ],
+)
+def test_bad_linked_factor_is_one_line(tmp_path, old, new, message):
+    assert old in LINKED
+    path = write(tmp_path, LINKED.replace(old, new))
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_experiment(path)
+    assert str(caught.value).startswith(str(path)) and "\n" not in str(caught.value)

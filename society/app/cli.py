@@ -181,7 +181,7 @@ def run(
     if report:
         from analysis.report import write_report
 
-        console.print(f"report: {write_report([str(path)], None)}")
+        console.print(f"report: {write_report([str(path)], None, print_findings)}")
 
 
 @app.command()
@@ -485,6 +485,19 @@ def experiment(
         raise typer.Exit(code=1)
 
 
+def print_findings(items: list[Any]) -> None:
+    """The report's Findings, condition by condition, as plain lines."""
+    conditions = list(dict.fromkeys(item.condition for item in items))
+    console.print("Findings", style="bold")
+    for condition in conditions:
+        if len(conditions) > 1:
+            console.print(f"{condition}:", markup=False, highlight=False)
+        for item in items:
+            if item.condition == condition:
+                text = f"  {item.topic.capitalize()}. {item.text}"
+                console.print(text, markup=False, highlight=False)
+
+
 @app.command()
 def report(
     runs: Annotated[list[str], typer.Argument(help="Run directories or glob patterns.")],
@@ -493,12 +506,12 @@ def report(
         typer.Option(help="HTML file (default: RUN/report.html, or ./report.html for many)."),
     ] = None,
 ) -> None:
-    """Write one self-contained HTML report (figures embedded, opens offline)."""
+    """Write one self-contained HTML report (figures embedded, opens offline); print Findings."""
     from analysis.report import write_report
     from analysis.runs import RunError
 
     try:
-        path = write_report(runs, out)
+        path = write_report(runs, out, print_findings)
     except (RunError, OSError) as error:
         raise fail(str(error)) from None
     console.print(f"report: {path}")

@@ -34,7 +34,10 @@ all its runs (a permutation test) with the least-squares slope and its bootstrap
     [factor]
     name = "bridges"
     key = "events.1.bridges"
-    values = [0, 2, 4, 8]
+    values = [0, 2, 4, 8]             # or a range: "0:8:2"
+
+    [factor.linked]                   # optional: keys that vary with it, value by value
+    events.1.weight = [0.5, 1, 1, 2]
 
     [[hypotheses]]
     metric = "jsd_unigram_between"
@@ -58,11 +61,18 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from analysis.runs import leading_comment, load_run
 from analysis.stats import compare, holm, trend
-from society.app.sweep import Cell, OnResult, plan, run_sweep
+from society.app.sweep import Cell, OnResult, parse_range, plan, run_sweep
 from society.config import (
     ConfigError,
     Scenario,
@@ -137,27 +147,68 @@ class Hypothesis(BaseModel):
 
 
 class Factor(BaseModel):
-    """A numeric factor: one condition per value, named ``<name>-<value>``."""
+    """A numeric factor: one condition per value, named ``<name>-<value>``.
+
+    ``values`` is a list or a range ``"start:stop:step"`` (stop included, as ``--grid``).
+    ``linked`` names keys that vary together with ``key``, one value per value of ``key``
+    (the i-th with the i-th), as ``society sweep --link`` does; the trend is tested
+    against ``values``.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.]+$")
     key: str
     values: list[float] = Field(min_length=2)
+    linked: dict[str, Any] = Field(
+        default_factory=dict, description="key.path = [one value per value of key]"
+    )
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _range(cls, values: Any) -> Any:
+        return _expand(values)
 
     @model_validator(mode="after")
     def _distinct(self) -> Factor:
         if len(set(self.values)) != len(self.values):
             raise ValueError("values: each value once")
+        linked = {}
+        for key, values in flatten(self.linked).items():
+            values = _expand(values)
+            if key == self.key:
+                raise ValueError(f"linked.{key}: is the factor's own key")
+            if not isinstance(values, list) or len(values) != len(self.values):
+                raise ValueError(
+                    f"linked.{key}: needs a list of {len(self.values)} values, one per value"
+                )
+            linked[key] = values
+        self.linked = linked
         return self
 
     def conditions(self) -> dict[str, dict[str, Any]]:
-        """Condition name -> its override."""
+        """Condition name -> its overrides (the factor's key and every linked key)."""
         out = {}
-        for value in self.values:
+        for i, value in enumerate(self.values):
             number: float | int = int(value) if float(value).is_integer() else value
-            out[f"{self.name}-{number:g}"] = {self.key: number}
+            out[f"{self.name}-{number:g}"] = {
+                self.key: number,
+                **{key: values[i] for key, values in self.linked.items()},
+            }
         return out
+
+
+def _expand(values: Any) -> Any:
+    """A ``"start:stop:step"`` string as its values; anything else as it is."""
+    if not isinstance(values, str):
+        return values
+    try:
+        expanded = parse_range(values, "range")
+    except ConfigError as error:
+        raise ValueError(str(error)) from None
+    if expanded is None:
+        raise ValueError(f"expected a list or start:stop:step, got {values!r}")
+    return expanded
 
 
 class Experiment(BaseModel):

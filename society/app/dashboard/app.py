@@ -35,17 +35,24 @@ from society.run.runner import build_society
 from society.sim.model import Society
 
 HOST = "127.0.0.1"
+PAGE = "society.app.dashboard.app:Page"
 #: Environment variable holding the resolved scenario (JSON) when the app is started by
 #: ``solara run society.app.dashboard.app`` instead of ``serve``.
 SCENARIO_ENV = "SOCIETY_VIZ_SCENARIO"
 
 _served: dict[str, Society] = {}
 #: Page style: Mesa draws a tab bar ("PAGE 0") even for one page of panels; hide it. Slider
-#: values are always shown on their thumbs (Vuetify shows them only while dragging).
+#: values are always shown on their thumbs (Vuetify shows them only while dragging), with
+#: room above each slider so a thumb's value never covers the text above it; the Intervene
+#: card names its values in the labels, keeps its event log to a few lines (scrolling) and
+#: so fits its grid tile with every button in view.
 CSS = """
 .v-tabs { display: none !important; }
 .v-slider__thumb-label-container { display: block !important; }
-.v-input__slider { margin-top: 18px; }
+.v-input__slider { margin-top: 34px; }
+.society-intervene .v-slider__thumb-label-container { display: none !important; }
+.society-intervene .v-input__slider { margin-top: 0; }
+.society-events { max-height: 4.8em; overflow-y: auto; margin-bottom: 6px; }
 """
 
 
@@ -161,13 +168,16 @@ def serve(scenario: Scenario, port: int = 8765, origin: str = "<scenario>") -> N
     warnings.filterwarnings("ignore", message="Cookies with samesite=none", category=UserWarning)
     check_port(port)
     _served["society"] = build_society(scenario, origin)
+    # solara.server.app registers the page at import only when SOLARA_APP is already set;
+    # importing the Starlette app below (to guard it) would otherwise leave no page to serve.
+    os.environ["SOLARA_APP"] = PAGE
     from solara.server.starlette import app as starlette_app
 
     from society.app.dashboard.hosts import guard
 
     guard(starlette_app)  # refuse requests whose Host is not loopback (DNS rebinding)
     args = [
-        "society.app.dashboard.app:Page",
+        PAGE,
         "--host",
         HOST,
         "--port",

@@ -67,8 +67,8 @@ def round_figure(society: Society, title: str) -> Figure:
     ax.set_xlabel("round")
     ax.set_ylabel(ylabel)
     round_axis(ax, table["round"])
-    if len(columns) > 1:
-        ax.legend(fontsize=7)
+    if len(columns) > 1:  # below the axes: the curves span the whole panel
+        fig.legend(loc="outside lower center", ncols=2, fontsize=7, frameon=False)
     return fig
 
 
