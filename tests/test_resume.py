@@ -1,20 +1,28 @@
-"""``society run --resume``: a run killed mid-way finishes identical to one never stopped."""
+"""``society run --resume``: a run killed mid-way finishes identical to one never stopped.
+
+The run saves its resume state (``society.run.state``) after every round, so a resume
+starts from the last saved round, not from round 0 (the manifest's ``resumed`` says which).
+"""
 
 from __future__ import annotations
 
 import json
 import signal
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from society.config import load_scenario
 from society.run import layout
+from society.run.runner import resume_run, run_scenario
+from society.run.state import read_header
 from tests._process import society, wait_for_round
 
 NGRAM = """
 name = "resume"
-rounds = 5
+rounds = 8
 [network]
 kind = "caveman"
 communities = 2
@@ -32,14 +40,38 @@ heldout_texts = 30
 [checkpoints]
 every = 2
 [[events]]
-round = 4
+round = 2
+action = "set"
+key = "speech.temperature"
+value = 0.7
+[[events]]
+round = 2
+action = "cut_edges"
+edges = [[0, 1]]
+[[events]]
+round = 3
+action = "connect"
+communities = [0, 1]
+bridges = 2
+[[events]]
+round = 3
+action = "add_agents"
+count = 1
+community = 1
+[[events]]
+round = 6
 action = "remove_agents"
 count = 1
+[[events]]
+round = 7
+action = "add_agents"
+count = 1
+community = 0
 """
 
 TRANSFORMER = """
 name = "resume-neural"
-rounds = 3
+rounds = 4
 [network]
 kind = "ring"
 agents = 3
@@ -66,6 +98,11 @@ self_bleu_texts = 0
 classifier_agents = 0
 dialect_null = 0
 mantel_permutations = 0
+[[events]]
+round = 1
+action = "set"
+key = "speech.temperature"
+value = 0.8
 """
 
 
@@ -79,39 +116,68 @@ def same_run(a: Path, b: Path) -> None:
         )
     assert (a / layout.SAMPLES).read_bytes() == (b / layout.SAMPLES).read_bytes()
     assert (a / layout.EVENTS).read_bytes() == (b / layout.EVENTS).read_bytes()
+    assert (a / layout.NETWORK).read_bytes() == (b / layout.NETWORK).read_bytes()
 
 
-def kill_and_resume(tmp_path: Path, body: str, kill_after: int) -> tuple[Path, Path]:
+def wait_for_state(proc, run: Path, round_: int, timeout: float = 300) -> None:
+    """Block until the run's resume state holds round ``round_`` or later."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        header = read_header(run)
+        if header is not None and header.round >= round_:
+            return
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before its state of round {round_}")
+        time.sleep(0.05)
+    raise AssertionError(f"no state of round {round_} in {timeout} s")
+
+
+def kill_and_resume(tmp_path: Path, body: str, state_round: int) -> tuple[Path, Path, int]:
+    """Run whole; run again, SIGKILL it once its state holds ``state_round``; resume it.
+
+    Returns:
+        The whole run, the killed-and-resumed run, and the round its state held.
+    """
     path = tmp_path / "scenario.toml"
     path.write_text(body)
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     done = society("run", str(path), "--out", str(whole))
     assert done.wait(timeout=600) == 0, done.stderr.read()
+    assert not (whole / layout.STATE).exists()  # removed when the run is done
     proc = society("run", str(path), "--out", str(killed))
-    wait_for_round(proc, killed, kill_after)
+    wait_for_state(proc, killed, state_round)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
     before = json.loads((killed / layout.MANIFEST).read_text())
     assert before["status"] == layout.RUNNING  # SIGKILL: nothing could mark it
     assert before["rounds_done"] < before["rounds"]
+    saved = read_header(killed).round
+    assert state_round <= saved <= before["rounds_done"]
     resumed = society("run", "--resume", str(killed))
     out, err = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, err
-    return whole, killed
+    assert f"resumed from round {saved} (state)" in out
+    return whole, killed, saved
 
 
-def test_a_killed_ngram_run_resumes_to_the_uninterrupted_result(tmp_path):
-    whole, killed = kill_and_resume(tmp_path, NGRAM, kill_after=2)
+def test_a_killed_ngram_run_with_events_resumes_from_its_state_to_the_same_result(tmp_path):
+    """Events before the kill (set, cut_edges, connect, add_agents) are restored, not redone."""
+    whole, killed, saved = kill_and_resume(tmp_path, NGRAM, state_round=3)
     same_run(whole, killed)
     manifest = json.loads((killed / layout.MANIFEST).read_text())
     assert manifest["status"] == layout.DONE
-    assert manifest["resumed"][0]["from_round"] >= 2
+    assert manifest["resumed"] == [
+        {"at": manifest["resumed"][0]["at"], "from_round": saved, "from": "state"}
+    ]
+    assert not (killed / layout.STATE).exists()
     rounds = sorted(int(p.name.split("-")[1]) for p in layout.checkpoints(killed).glob("round-*"))
-    assert rounds == [2, 4, 5]
+    assert rounds == [2, 4, 6, 8]
+    agents = pd.read_parquet(layout.table(killed, "agents"))
+    assert sorted(agents["agent"].unique())[-2:] == [7, 8]  # added in rounds 3 and 7
 
 
-def test_a_killed_transformer_run_resumes_to_the_uninterrupted_result(tmp_path):
-    whole, killed = kill_and_resume(tmp_path, TRANSFORMER, kill_after=1)
+def test_a_killed_transformer_run_resumes_from_its_state_to_the_same_result(tmp_path):
+    whole, killed, _ = kill_and_resume(tmp_path, TRANSFORMER, state_round=2)
     same_run(whole, killed)
 
 
@@ -131,6 +197,81 @@ def test_a_failed_run_resumes_and_a_half_line_is_cut(tmp_path):
     resumed = society("run", "--resume", str(stopped))
     assert resumed.wait(timeout=600) == 0, resumed.stderr.read()
     same_run(whole, stopped)
+
+
+class CrashError(Exception):
+    """Stands for a crash after a round (the run is marked failed)."""
+
+
+def crash_at(round_: int):
+    def on_round(society) -> None:
+        if society.round == round_:
+            raise CrashError
+
+    return on_round
+
+
+def run_crashed(tmp_path: Path, body: str, crash: int, **sets) -> tuple[Path, Path]:
+    """An uninterrupted run and one crashed after round ``crash``, both of ``body``."""
+    path = tmp_path / "scenario.toml"
+    path.write_text(body)
+    scenario = load_scenario(path, [f"{k}={v}" for k, v in sets.items()] or None)
+    whole, crashed = tmp_path / "whole", tmp_path / "crashed"
+    run_scenario(scenario, whole)
+    with pytest.raises(CrashError):
+        run_scenario(scenario, crashed, on_round=crash_at(crash))
+    assert json.loads((crashed / layout.MANIFEST).read_text())["status"] == layout.FAILED
+    return whole, crashed
+
+
+def test_resume_starts_at_the_saved_round_not_round_0(tmp_path):
+    whole, crashed = run_crashed(tmp_path, NGRAM, crash=5)
+    assert read_header(crashed).round == 5
+    seen: list[int] = []
+    resume_run(crashed, on_round=lambda society: seen.append(society.round))
+    assert seen == [5, 6, 7, 8]  # rounds 1-4 are not recomputed
+    same_run(whole, crashed)
+    assert pd.read_parquet(layout.table(crashed, "agents"))["agent"].max() == 8  # Mesa's ids
+
+
+def test_a_state_every_k_rounds_recomputes_from_the_last_one(tmp_path):
+    whole, crashed = run_crashed(tmp_path, NGRAM, crash=5, **{"checkpoints.state_every": 2})
+    assert read_header(crashed).round == 4
+    seen: list[int] = []
+    resume_run(crashed, on_round=lambda society: seen.append(society.round))
+    assert seen == [4, 5, 6, 7, 8]
+    same_run(whole, crashed)
+    manifest = json.loads((crashed / layout.MANIFEST).read_text())
+    assert manifest["resumed"][-1]["from_round"] == 4
+    assert manifest["resumed"][-1]["from"] == "state"
+
+
+def test_without_a_state_resume_replays_from_round_0(tmp_path):
+    whole, crashed = run_crashed(tmp_path, NGRAM, crash=3, **{"checkpoints.state_every": 0})
+    assert read_header(crashed) is None
+    seen: list[int] = []
+    resume_run(crashed, on_round=lambda society: seen.append(society.round))
+    assert seen == list(range(9))  # replayed from round 0
+    same_run(whole, crashed)
+    assert json.loads((crashed / layout.MANIFEST).read_text())["resumed"][-1]["from"] == "replay"
+
+
+def test_a_corrupt_state_is_not_used_and_resume_replays(tmp_path):
+    whole, crashed = run_crashed(tmp_path, NGRAM, crash=3)
+    (crashed / layout.STATE).write_bytes(b"not a state")
+    warnings: list[str] = []
+    resume_run(crashed, on_warning=warnings.append)
+    assert [w for w in warnings if w.startswith("resume state not used")], warnings
+    same_run(whole, crashed)
+    assert json.loads((crashed / layout.MANIFEST).read_text())["resumed"][-1]["from"] == "replay"
+
+
+def test_keep_state_keeps_the_last_state_of_a_finished_run(tmp_path):
+    path = tmp_path / "scenario.toml"
+    path.write_text(NGRAM)
+    run = tmp_path / "run"
+    run_scenario(load_scenario(path, ["checkpoints.keep_state=true"]), run)
+    assert read_header(run).round == 7  # the last round before the end
 
 
 @pytest.mark.parametrize("status", [layout.DONE])

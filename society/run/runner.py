@@ -363,10 +363,13 @@ def resume_run(
     checked = preflight(scenario, origin)
     samples = run_dir / layout.SAMPLES
     header = read_header(run_dir) if (run_dir / layout.TOKENIZER).is_file() else None
+    unused = f"{layout.STATE} unreadable"
     if header is not None and (samples.stat().st_size if samples.exists() else 0) < (
         header.samples_bytes
     ):
-        header = None  # the samples on disk end before the state: it cannot be trusted
+        header, unused = None, f"{layout.SAMPLES} ends before it"  # cannot be trusted
+    if header is None and (run_dir / layout.STATE).exists() and on_warning:
+        on_warning(f"resume state not used ({unused}); replaying from round 0")
     replay = int(manifest.get("rounds_done") or 0)
     if not (run_dir / layout.TOKENIZER).is_file():
         replay = 0  # killed while building: nothing of the rounds is on disk

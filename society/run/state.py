@@ -239,7 +239,12 @@ def restore(run: Path, fresh: Society) -> Society:
     for path, kind in header["static"].items():
         if path not in static or type(static[path]).__qualname__ != kind:
             raise StateError(f"{layout.STATE}: the rebuilt society differs at {path}")
-    society = _Unpickler(io.BytesIO(body), static).load()
+    try:
+        society = _Unpickler(io.BytesIO(body), static).load()
+    except StateError:
+        raise
+    except Exception as error:  # e.g. CUDA tensors on a machine without CUDA
+        raise StateError(f"{layout.STATE}: cannot load: {error}") from None
     mesa.Agent._ids[society] = itertools.count(int(header["next_id"]))
     mesa.Agent._ids.pop(fresh, None)
     _set_global_streams(header["streams"])
