@@ -284,3 +284,67 @@ def test_resume_refuses_a_finished_run(tmp_path, status):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2
     assert err.strip().splitlines() == [f"error: {run}: status: the run is already done"]
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+def test_a_crashed_lora_society_resumes_from_its_state_to_the_same_result(tmp_path):
+    """LoRA agents share one frozen base; each agent's adapter and AdamW moments are restored."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from society.corpora import load_corpus
+    from society.lm.tokenizer import SharedTokenizer
+
+    tokenizer = SharedTokenizer.train(load_corpus("grammar", max_texts=600).train, 200, 2)
+    config = GPT2Config(
+        vocab_size=tokenizer.vocab_size,
+        n_positions=32,
+        n_embd=32,
+        n_layer=1,
+        n_head=2,
+        bos_token_id=tokenizer.eos_id,
+        eos_token_id=tokenizer.eos_id,
+    )
+    torch.manual_seed(0)
+    base = tmp_path / "base"
+    GPT2LMHeadModel(config).save_pretrained(base)
+    tokenizer.as_transformers().save_pretrained(base)
+    body = f"""
+name = "resume-lora"
+rounds = 4
+[network]
+kind = "complete"
+agents = 3
+[speech]
+utterances = 6
+max_tokens = 8
+[listening]
+texts = 6
+[real_data]
+source = "grammar"
+max_texts = 600
+[language_model]
+kind = "transformer"
+path = "{base}"
+lora = true
+lora_rank = 2
+context = 32
+ancestor_epochs = 1
+epochs = 1
+batch_size = 4
+device = "cpu"
+[metrics]
+heldout_texts = 10
+self_bleu_texts = 0
+classifier_agents = 0
+dialect_null = 0
+mantel_permutations = 0
+"""
+    whole, crashed = run_crashed(tmp_path, body, crash=2)
+    assert read_header(crashed).round == 2
+    # the frozen base comes back from the rebuild, so the state holds far less than it
+    assert (crashed / layout.STATE).stat().st_size < (base / "model.safetensors").stat().st_size
+    seen: list[int] = []
+    resume_run(crashed, on_round=lambda society: seen.append(society.round))
+    assert seen == [2, 3, 4]
+    same_run(whole, crashed)
