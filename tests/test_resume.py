@@ -16,7 +16,7 @@ import pytest
 
 from society.config import load_scenario
 from society.run import layout
-from society.run.runner import resume_run, run_scenario
+from society.run.runner import RunError, resume_run, run_scenario
 from society.run.state import read_header
 from tests._process import society, wait_for_round
 
@@ -348,3 +348,34 @@ mantel_permutations = 0
     resume_run(crashed, on_round=lambda society: seen.append(society.round))
     assert seen == [2, 3, 4]
     same_run(whole, crashed)
+
+
+def test_a_full_disk_while_saving_the_state_keeps_the_previous_one(tmp_path, monkeypatch):
+    """ENOSPC mid-save: the run fails cleanly, the last good state stays and resume uses it."""
+    import errno
+    import os
+
+    from society.run import state
+
+    real, calls = state.atomic_write_bytes, {"n": 0}
+
+    def full(path: Path, data: bytes) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:  # the state of round 3, after its temporary file exists
+            path.with_name(f".{path.name}.tmp").write_bytes(data[:10])
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, data)
+
+    path = tmp_path / "scenario.toml"
+    path.write_text(NGRAM)
+    whole, full_disk = tmp_path / "whole", tmp_path / "full"
+    run_scenario(load_scenario(path), whole)
+    monkeypatch.setattr(state, "atomic_write_bytes", full)
+    with pytest.raises(RunError, match="No space left on device"):
+        run_scenario(load_scenario(path), full_disk)
+    monkeypatch.setattr(state, "atomic_write_bytes", real)
+    assert not list(full_disk.rglob(".*.tmp"))
+    assert json.loads((full_disk / layout.MANIFEST).read_text())["status"] == layout.FAILED
+    assert read_header(full_disk).round == 2
+    resume_run(full_disk)
+    same_run(whole, full_disk)
