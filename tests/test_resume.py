@@ -379,3 +379,24 @@ def test_a_full_disk_while_saving_the_state_keeps_the_previous_one(tmp_path, mon
     assert read_header(full_disk).round == 2
     resume_run(full_disk)
     same_run(whole, full_disk)
+
+
+def test_a_society_that_cannot_be_saved_still_runs_and_warns(tmp_path):
+    """Something unpicklable in the society stops the saving, not the run."""
+    import threading
+
+    path = tmp_path / "scenario.toml"
+    path.write_text(NGRAM)
+    run, warnings = tmp_path / "run", []
+
+    def on_round(society) -> None:
+        if society.round == 1:
+            society.lock = threading.Lock()
+
+    run_scenario(load_scenario(path), run, on_round=on_round, on_warning=warnings.append)
+    manifest = json.loads((run / layout.MANIFEST).read_text())
+    assert manifest["status"] == layout.DONE
+    assert [w for w in warnings if w.startswith("round 2: resume state not saved")] == [
+        w for w in manifest["warnings"] if "resume state" in w
+    ]
+    assert len([w for w in warnings if "resume state" in w]) == 1  # said once, then off

@@ -158,11 +158,15 @@ class _Loop:
         every = society.scenario.checkpoints.state_every
         if not every or society.round % every or society.round >= society.rounds:
             return
-        if society.round == self.skip_state:
+        if society.round == self.skip_state or self.skip_state == -1:
             return
         samples = out / layout.SAMPLES
-        with critical():
-            save_state(out, society, samples.stat().st_size if samples.exists() else 0)
+        try:
+            with critical():
+                save_state(out, society, samples.stat().st_size if samples.exists() else 0)
+        except StateError as error:  # never fail a run for its resume state
+            self.skip_state = -1
+            self.warn([f"round {society.round}: resume state not saved ({error})"])
 
     def after_round(self) -> None:
         society, out = self.society, self.store.path

@@ -174,10 +174,17 @@ def save_state(run: Path, society: Society, samples_bytes: int) -> int:
 
     Returns:
         The size of the file in bytes.
+
+    Raises:
+        StateError: something the society holds cannot be saved (nothing is written).
+        OSError: the file could not be written (the previous state is left as it was).
     """
     buffer = io.BytesIO()
     pickler = _Pickler(buffer, static_objects(society))
-    pickler.dump(society)
+    try:
+        pickler.dump(society)
+    except (pickle.PicklingError, TypeError, AttributeError) as error:
+        raise StateError(f"cannot save the society: {error}") from None
     header = {
         "format": FORMAT,
         "round": society.round,
