@@ -400,3 +400,14 @@ def test_a_society_that_cannot_be_saved_still_runs_and_warns(tmp_path):
         w for w in manifest["warnings"] if "resume state" in w
     ]
     assert len([w for w in warnings if "resume state" in w]) == 1  # said once, then off
+
+
+def test_a_resumed_run_that_crashes_again_resumes_again(tmp_path):
+    whole, crashed = run_crashed(tmp_path, NGRAM, crash=3)
+    with pytest.raises(CrashError):
+        resume_run(crashed, on_round=crash_at(6))
+    assert read_header(crashed).round == 6
+    resume_run(crashed)
+    same_run(whole, crashed)
+    resumed = json.loads((crashed / layout.MANIFEST).read_text())["resumed"]
+    assert [(r["from_round"], r["from"]) for r in resumed] == [(3, "state"), (6, "state")]
