@@ -230,8 +230,8 @@ def restore(run: Path, fresh: Society) -> Society:
     Args:
         run: the run directory.
         fresh: a society freshly built from the run's ``config.toml``: it gives the objects
-            the state left out (corpora, tokenizer, ancestors, ...) and is not changed, so
-            a caller can replay it from round 0 when the state does not fit.
+            the state left out (corpora, tokenizer, ancestors, ...); on a StateError it is
+            unchanged, so a caller can replay it from round 0 instead.
 
     Returns:
         The restored society, after the saved round; the process-wide random streams are
@@ -252,11 +252,11 @@ def restore(run: Path, fresh: Society) -> Society:
         raise
     except Exception as error:  # e.g. CUDA tensors on a machine without CUDA
         raise StateError(f"{layout.STATE}: cannot load: {error}") from None
-    mesa.Agent._ids[society] = itertools.count(int(header["next_id"]))
-    mesa.Agent._ids.pop(fresh, None)
-    _set_global_streams(header["streams"])
     if society.round != header["round"]:
         raise StateError(f"{layout.STATE}: round {society.round}, header {header['round']}")
+    mesa.Agent._ids[society] = itertools.count(int(header["next_id"]))
+    mesa.Agent._ids.pop(fresh, None)  # Mesa's counters hold their model: let ``fresh`` go
+    _set_global_streams(header["streams"])
     return society
 
 
