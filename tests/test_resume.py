@@ -411,3 +411,21 @@ def test_a_resumed_run_that_crashes_again_resumes_again(tmp_path):
     same_run(whole, crashed)
     resumed = json.loads((crashed / layout.MANIFEST).read_text())["resumed"]
     assert [(r["from_round"], r["from"]) for r in resumed] == [(3, "state"), (6, "state")]
+
+
+def test_a_state_that_does_not_fit_the_rebuilt_society_falls_back_to_replay(tmp_path):
+    """The rebuilt society lacks an object the state names: warn, replay, same result."""
+    import gzip
+    import pickle
+
+    whole, crashed = run_crashed(tmp_path, NGRAM, crash=3)
+    path = crashed / layout.STATE
+    header, body = pickle.loads(gzip.decompress(path.read_bytes()))
+    header["static"]["corpus.gone"] = "list"
+    path.write_bytes(gzip.compress(pickle.dumps((header, body))))
+    warnings: list[str] = []
+    seen: list[int] = []
+    resume_run(crashed, on_warning=warnings.append, on_round=lambda s: seen.append(s.round))
+    assert [w for w in warnings if "differs at corpus.gone" in w], warnings
+    assert seen == list(range(9))
+    same_run(whole, crashed)

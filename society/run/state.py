@@ -11,7 +11,7 @@ whatever a future stage keeps between rounds is saved without a list to maintain
 What a rebuild from ``config.toml`` gives back identically (corpora, tokenizer, ancestors,
 critics, the measures' setup, the table reporters) is not written: the pickler names those
 objects by a path (``persistent_id``) and :func:`restore` takes them from a freshly built
-society, which keeps the file small (an n-gram society of 6 agents: ~0.3 MB).
+society, which keeps the file small (``islands.toml``, 12 n-gram agents: ~0.3 MB).
 
 The file is replaced atomically, only the latest is kept, and the runner removes it when
 the run ends ``done`` (``[checkpoints] keep_state = true`` keeps it). It is a pickle: resume
