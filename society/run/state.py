@@ -41,6 +41,9 @@ from society.sim.model import Society
 FORMAT = 1
 """Bump when what the state holds changes; an older state is ignored (resume replays)."""
 
+BIG = 64 << 20
+"""States larger than this (bytes, before compression) are stored without compressing."""
+
 #: Society attributes a rebuild from the scenario gives back unchanged (with their members).
 STATIC = ("sources", "corpus", "tokenizer", "ancestor", "ancestors", "heldout", "critics")
 
@@ -194,7 +197,8 @@ def save_state(run: Path, society: Society, samples_bytes: int) -> int:
         "streams": _global_streams(),
     }
     data = pickle.dumps((header, buffer.getvalue()), protocol=pickle.HIGHEST_PROTOCOL)
-    packed = gzip.compress(data, compresslevel=3, mtime=0)
+    level = 3 if len(data) < BIG else 0  # weights barely compress: store big states plain
+    packed = gzip.compress(data, compresslevel=level, mtime=0)
     atomic_write_bytes(run / layout.STATE, packed)
     return len(packed)
 
