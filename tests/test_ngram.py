@@ -351,6 +351,23 @@ def test_state_roundtrip(model: NGramLM, tok: SharedTokenizer, corpus: list[str]
         NGramLM(other).load(state)
 
 
+def test_pickle_keeps_counts_and_derives_the_same_tables(model: NGramLM) -> None:
+    """A run's resume state pickles the counts; the lookup tables are derived again."""
+    import pickle
+
+    data = pickle.dumps(model)
+    assert "_tables" not in model.__getstate__()
+    assert len(data) < len(pickle.dumps(model.__dict__)) - len(pickle.dumps(model._tables)) / 2
+    twin = pickle.loads(data)
+    for a, b in zip(vars(twin._tables).values(), vars(model._tables).values(), strict=True):
+        pairs = zip(a, b, strict=True) if isinstance(a, list) else [(a, b)]
+        for x, y in pairs:
+            np.testing.assert_array_equal(x, y)
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    assert twin.sample(SpeechRequest(10, rng=rng_a)) == model.sample(SpeechRequest(10, rng=rng_b))
+    assert not twin._counts.flags.writeable
+
+
 def test_clone_is_independent(model: NGramLM, corpus: list[str]) -> None:
     probe = make_corpus(30, seed=11)
     before = model.score(probe)[0].copy()

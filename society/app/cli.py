@@ -177,6 +177,9 @@ def run(
     for metric, (first, final) in summary(last["society"]).items():
         table.add_row(metric, f"{first:.4g}", f"{final:.4g}")
     console.print(table)
+    if resume is not None:
+        start = (RunStore(path).manifest.get("resumed") or [{}])[-1]
+        console.print(f"resumed from round {start.get('from_round')} ({start.get('from')})")
     console.print(f"run directory: {path}")
     if report:
         from analysis.report import write_report

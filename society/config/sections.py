@@ -271,6 +271,12 @@ class MetricsConfig(Section):
 
 
 class CheckpointsConfig(Section):
-    """Which rounds save every agent's model to ``RUN/checkpoints`` (the last always does)."""
+    """Which rounds save the agents' models (the last always does) and the resume state."""
 
     every: int = Field(0, ge=0, description="also save every N rounds (0: the last round only)")
+    state_every: int = Field(
+        1,
+        ge=0,
+        description="save the resume state every N rounds (0: never; resume then replays)",
+    )
+    keep_state: bool = Field(False, description="keep the resume state when the run is done")

@@ -796,6 +796,17 @@ class NGramLM:
         grams = np.asarray(state["grams"], dtype=np.int32).reshape(-1, self.order)
         self._set_counts(grams.copy(), np.array(state["counts"], dtype=np.float64))
 
+    def __getstate__(self) -> dict:
+        """Pickle the counts, not the lookup tables derived from them (a run's resume state)."""
+        state = dict(self.__dict__)
+        del state["_tables"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickled model, deriving its lookup tables again (the same, bit for bit)."""
+        self.__dict__.update(state)
+        self._set_counts(self._grams, self._counts)
+
     def clone(self) -> NGramLM:
         """Return an independent copy (arrays are read-only, so they are shared safely).
 

@@ -19,6 +19,8 @@ the simulation (``tests/test_imports.py`` checks both)::
         ancestor.safetensors      ancestor_checkpoint(RUN)       generation 0
         round-<R>/agent-<ID>.safetensors  agent_checkpoint(RUN, R, ID)
       report.html                 REPORT            written by ``society report``
+      state.pkl.gz                STATE             resume state after the last saved round
+                                                    (removed when the run ends ``done``)
 
 A sweep directory (``society sweep``; an experiment is a sweep plus its verdict)::
 
@@ -50,6 +52,7 @@ NETWORK_INITIAL = "network_initial.json"
 CHECKPOINTS = "checkpoints"
 ANCESTOR = "ancestor.safetensors"
 REPORT = "report.html"
+STATE = "state.pkl.gz"
 
 #: ``manifest.json``'s ``status``: written ``running``, ended ``done`` or ``failed``; the sweep
 #: index's ``status`` column uses the last two (and ``pending``).

@@ -24,6 +24,7 @@ from society.run.checkpoints import checkpoint_if_due
 from society.run.preflight import check_out as preflight_out
 from society.run.preflight import preflight
 from society.run.signals import Stopped, critical, stop_on_signals
+from society.run.state import StateError, read_header, remove_state, restore, save_state
 from society.run.store import (
     RunStore,
     atomic_write_text,
@@ -123,7 +124,11 @@ def write_round(store: RunStore, society: Society, samples: bool = True) -> None
 
 
 class _Loop:
-    """Steps a society into its store; ``start`` rounds are replayed without writing."""
+    """Steps a society into its store; ``start`` rounds are replayed without writing.
+
+    After every ``checkpoints.state_every`` rounds the resume state (``run.state``) is saved;
+    a society restored from it (``resumed``) starts writing at its own round.
+    """
 
     def __init__(
         self,
@@ -132,17 +137,36 @@ class _Loop:
         on_round: Progress | None,
         on_warning: Callable[[str], None] | None,
         start: int = 0,
+        resumed: bool = False,
     ) -> None:
         self.store, self.society, self.start = store, society, start
         self.on_round, self.on_warning = on_round, on_warning
         self.replayed: list[dict[str, Any]] = []  # samples of replayed rounds
+        self.skip_state = society.round if resumed else None  # the state on disk is this round
 
     def warn(self, messages: list[str]) -> None:
         for message in messages:
             known = self.store.manifest.get("warnings") or []
+            if message in known:  # a resumed run recomputing rounds it had done
+                continue
             self.store.update_manifest(warnings=[*known, message])
             if self.on_warning:
                 self.on_warning(message)
+
+    def save_state(self) -> None:
+        society, out = self.society, self.store.path
+        every = society.scenario.checkpoints.state_every
+        if not every or society.round % every or society.round >= society.rounds:
+            return
+        if society.round == self.skip_state or self.skip_state == -1:
+            return
+        samples = out / layout.SAMPLES
+        try:
+            with critical():
+                save_state(out, society, samples.stat().st_size if samples.exists() else 0)
+        except StateError as error:  # never fail a run for its resume state
+            self.skip_state = -1
+            self.warn([f"round {society.round}: resume state not saved ({error})"])
 
     def after_round(self) -> None:
         society, out = self.society, self.store.path
@@ -155,11 +179,13 @@ class _Loop:
                     self.store.rewrite_samples(samples)
                 write_round(self.store, society, samples=False)
             checkpoint_if_due(out, society)
+            self.save_state()
         else:
             write_round(self.store, society)
             self.warn(round_warnings(society))
             with critical():
                 checkpoint_if_due(out, society)
+            self.save_state()
         if self.on_round:
             self.on_round(society)
 
@@ -172,6 +198,8 @@ class _Loop:
         society.log_samples(final=True)
         write_round(self.store, society)
         self.store.write_json(layout.EVENTS, society.event_log)
+        if not society.scenario.checkpoints.keep_state:
+            remove_state(self.store.path)
 
 
 def _fail(store: RunStore, error: BaseException, **fields: Any) -> None:
@@ -296,10 +324,16 @@ def resume_run(
 ) -> tuple[Path, Scenario]:
     """Continue a killed or failed run from its last saved round.
 
-    The society is rebuilt from the run's ``config.toml`` and replayed, without writing, up
-    to the last round on disk (every random stream is the society's, so the replay is
-    exact); from there it writes as an uninterrupted run would, so the finished run's tables
-    and samples are identical to one that was never stopped.
+    The society is rebuilt from the run's ``config.toml`` (which gives back the corpora,
+    tokenizer and ancestors) and restored from the resume state ``RUN/state.pkl.gz``
+    (``society.run.state``): the round it was saved after, every model, buffer, random
+    stream, event and measure state. ``samples.jsonl`` is cut back to that round and the
+    tables are rewritten from it, then the run goes on as if never stopped, so the finished
+    tables and samples are identical to an uninterrupted run's. Without a usable state
+    (``checkpoints.state_every = 0``, killed before the first save, another version) the
+    society is replayed from round 0 without writing up to the last round on disk.
+    The manifest's ``resumed`` list records each resume: ``from_round`` and ``from``
+    (``state`` or ``replay``).
 
     Args:
         run_dir: the run directory.
@@ -331,14 +365,19 @@ def resume_run(
     origin = str(run_dir / layout.CONFIG)
     scenario = load_scenario(run_dir / layout.CONFIG)
     checked = preflight(scenario, origin)
-    start = int(manifest.get("rounds_done") or 0)
+    samples = run_dir / layout.SAMPLES
+    header = read_header(run_dir) if (run_dir / layout.TOKENIZER).is_file() else None
+    unused = f"{layout.STATE} unreadable"
+    if header is not None and (samples.stat().st_size if samples.exists() else 0) < (
+        header.samples_bytes
+    ):
+        header, unused = None, f"{layout.SAMPLES} ends before it"  # cannot be trusted
+    if header is None and (run_dir / layout.STATE).exists() and on_warning:
+        on_warning(f"resume state not used ({unused}); replaying from round 0")
+    replay = int(manifest.get("rounds_done") or 0)
     if not (run_dir / layout.TOKENIZER).is_file():
-        start = 0  # killed while building: nothing of the rounds is on disk
-    if start == 0:
-        (run_dir / layout.SAMPLES).unlink(missing_ok=True)  # written again from round 0
-    complete_lines(run_dir / layout.SAMPLES)
+        replay = 0  # killed while building: nothing of the rounds is on disk
     remove_temporary(run_dir)
-    history = [*manifest.get("resumed", []), {"at": now(), "from_round": start}]
     store.update_manifest(
         status=layout.RUNNING,
         pid=os.getpid(),
@@ -347,16 +386,44 @@ def resume_run(
         finished=None,
         error=None,
         signal=None,
-        resumed=history,
     )
+    plan: dict[str, Any] = {}
+
+    def record(start: int, source: str) -> None:
+        entry = {"at": now(), "from_round": start, "from": source}
+        store.update_manifest(resumed=[*manifest.get("resumed", []), entry])
+        plan.update(start=start, resumed=source == "state")
 
     def build() -> Society:
         society = build_society(scenario, origin, checked.sources.main)
         with critical():
             atomic_write_text(run_dir / layout.TOKENIZER, society.tokenizer.to_str())
+        if header is not None:
+            try:
+                restored = restore(run_dir, society)
+            except (StateError, OSError) as error:
+                if on_warning:
+                    on_warning(f"resume state not used ({error}); replaying from round 0")
+            else:
+                with critical():
+                    if samples.exists():
+                        with open(samples, "r+b") as handle:
+                            handle.truncate(header.samples_bytes)
+                record(restored.round, "state")
+                return restored
+        if replay == 0:
+            samples.unlink(missing_ok=True)  # written again from round 0
+        complete_lines(samples)
+        record(replay, "replay")
         return society
 
-    _drive(store, build, origin, lambda s: _Loop(store, s, on_round, on_warning, start).run())
+    def loop(society: Society) -> None:
+        if plan["resumed"]:
+            _Loop(store, society, on_round, on_warning, resumed=True).run()
+        else:
+            _Loop(store, society, on_round, on_warning, plan["start"]).run()
+
+    _drive(store, build, origin, loop)
     return run_dir, scenario
 
 
