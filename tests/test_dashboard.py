@@ -17,7 +17,9 @@ from society.app.dashboard.mesa_api import Slider
 from society.app.dashboard.network_view import (
     align_to_communities,
     current_dialects,
+    dialect_distance,
     edge_divergence,
+    network_figure,
     network_svg,
 )
 from society.app.dashboard.panels import (
@@ -102,18 +104,39 @@ def test_current_dialects_are_the_measured_ones(society, monkeypatch):
     assert current_dialects(society) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 2, 9: 2}
 
 
-def test_without_measured_dialects_the_last_pair_table_is_clustered(society):
+def test_without_measured_dialects_nothing_is_reclustered(society):
+    """A silhouette cut of the pair table would split these groups; the picture does not."""
     society.measured = None  # no measured round: no measured dialects
     society.pairs = [crafted_pairs([[1, 2, 3, 4, 5, 6], [7, 8, 9]])]
-    assert current_dialects(society) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 2, 9: 2}
-    society.pairs = [crafted_pairs([[1, 2, 3, 4], [5, 6], [7, 8, 9]])]
-    assert current_dialects(society) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 1, 6: 1, 7: 2, 8: 2, 9: 2}
+    assert set(current_dialects(society).values()) == {None}
+    title = network_figure(society).axes[0].get_title()
+    assert "dialects not measured" in title
 
 
-def test_edges_carry_their_pair_divergence(society):
+def test_an_agent_joined_since_the_last_measure_is_unmeasured(society, monkeypatch):
+    labels = dict(zip(range(1, 9), [4, 4, 4, 4, 4, 4, 7, 7], strict=True))
+    monkeypatch.setattr(society, "agent_measures", lambda uid: {"dialect": labels.get(uid)})
+    assert current_dialects(society) == {1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 2, 8: 2, 9: None}
+
+
+def test_title_gives_the_measured_count_and_its_permutation_p(tiny):
+    society = Society(tiny.with_overrides({"metrics.dialect_null": 39}))
+    society.step()
+    title = network_figure(society).axes[0].get_title()
+    k, p = int(society.latest["dialects"]), society.latest["dialect_p"]
+    assert 0 < p <= 1
+    assert f"{k} dialect{'s' * (k != 1)} (p = {p:.2g})" in title
+    untested = Society(tiny)  # metrics.dialect_null = 0: no test behind the count
+    assert "(untested)" in network_figure(untested).axes[0].get_title()
+
+
+@pytest.mark.parametrize(("values", "suffix"), [("excess", "_excess"), ("raw", "")])
+def test_edges_carry_the_divergence_dialects_are_clustered_on(tiny, values, suffix):
+    society = Society(tiny.with_overrides({"metrics.dialect_values": values}))
+    column = society.scenario.metrics.dialect_distance + suffix
+    assert dialect_distance(society) == column
     divergence = edge_divergence(society)
     assert set(divergence) == set(society.graph.edges)
-    column = society.scenario.metrics.dialect_distance
     pairs = society.pairs[-1].set_index(["agent_i", "agent_j"])[column]
     node_agent = {a.node: a.unique_id for a in society.agents}
     for (u, v), value in divergence.items():

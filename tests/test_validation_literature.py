@@ -6,8 +6,11 @@ file runs in about a minute on two cores; the scenarios in ``scenarios/`` ask th
 questions at a larger size.
 
 Set ``SOCIETY_VALIDATION_SOURCE`` to run results 1-8 on another corpus (any
-``real_data.source``: a text file, folder, JSONL, saved dataset), and
-``SOCIETY_VALIDATION_TIPPING_SOURCE`` for result 9 (default: the synthetic grammar).
+``real_data.source``: a text file, folder, JSONL, saved dataset; any language), and
+``SOCIETY_VALIDATION_TIPPING_SOURCE`` for result 9 (default: the synthetic grammar). Nothing
+is tuned to a corpus: result 3's word bands come from the ancestor's own frequency ranking
+and result 9's marker from the corpus's frequency band (``marker_word``); the thresholds
+were fixed on KJV and the grammar before other corpora were tried.
 """
 
 from __future__ import annotations
@@ -86,18 +89,23 @@ def corpus():
 
 @pytest.fixture(scope="module")
 def isolation_runs(corpus):
-    """Per seed, per regime: one row per round of cross-entropy and text statistics."""
-    real_counts = Counter(w for t in tokenize_all(corpus.train) for w in t)
-    tail = tail_words(real_counts, 0.1)
+    """Per seed, per regime: one row per round of cross-entropy and text statistics.
+
+    Word bands come from the ancestor's frequency ranking (the texts generation 0 learned
+    from): ``hapax`` are the words it saw once, ``head`` the most frequent words holding
+    half of its tokens; a band's share is the share of the round's pooled speech tokens
+    that fall on it.
+    """
 
     def measure(society):
         said = speech(society)
         counts = Counter(w for t in tokenize_all(said) for w in t)
         lexical = text_metrics(said)  # the measures of the agents table, on pooled speech
+        hapax, head = bands(society)
         return {
             "ce": cross_entropy(society),
-            "tail": tail_mass(counts, tail),
-            "hapax": lexical["hapax_ratio"],
+            "hapax_share": tail_mass(counts, hapax),
+            "head_share": tail_mass(counts, head),
             "entropy": lexical["entropy"],
             "distinct_2": lexical["distinct_2"],
             "vocab": len(counts),
@@ -149,15 +157,34 @@ def test_2_ten_percent_real_data_keeps_drift_small(isolation_runs):
     assert np.mean(late) < 0.4, late
 
 
+def bands(society: Society) -> tuple[frozenset[str], frozenset[str]]:
+    """The ancestor's hapax legomena and its head (the top ranks holding half its tokens)."""
+    counts = Counter(w for t in tokenize_all(society.ancestor_texts(society.corpus)) for w in t)
+    return (
+        frozenset(w for w, c in counts.items() if c == 1),
+        frozenset(counts) - tail_words(counts, 0.5),
+    )
+
+
+def fall(values: np.ndarray) -> float:
+    """Relative fall from round 0 to the mean of the last three rounds (1 = all gone)."""
+    return float(1 - values[-3:].mean() / values[0])
+
+
 def test_3_tails_vanish_first(isolation_runs):
-    """Shumailov; Dohmatob et al. 2024: rare words go first. The relative fall of tail
-    mass (1.5x) and of the hapax ratio (2x) exceeds the relative fall of entropy."""
+    """Shumailov; Dohmatob et al. 2024: rare words go first. Bands of the ancestor's
+    frequency ranking (its hapax legomena; its head holding half its tokens), each band's
+    share of speech tokens compared between round 0 and the mean of rounds 6-8, every
+    seed: the hapax share falls by over 20%, by at least 0.2 more than the head's share
+    falls, and by over twice the relative fall of unigram entropy. Hapax words are
+    thousands of types even in a small corpus, so their share is estimated from hundreds
+    of tokens a round (a 10%-mass tail on a small corpus can be a few dozen types)."""
     for seed, runs in isolation_runs.items():
         r = runs["replace"]
-        fall = {k: 1 - r[k][-1] / r[k][0] for k in ("tail", "hapax", "entropy")}
-        assert fall["entropy"] > 0, (seed, fall)
-        assert fall["tail"] > 1.5 * fall["entropy"], (seed, fall)
-        assert fall["hapax"] > 2 * fall["entropy"], (seed, fall)
+        hapax, head, entropy = (fall(r[k]) for k in ("hapax_share", "head_share", "entropy"))
+        assert hapax > 0.2, (seed, hapax)
+        assert hapax > head + 0.2, (seed, hapax, head)
+        assert hapax > 2 * entropy, (seed, hapax, entropy)
 
 
 def test_4_lexical_diversity_falls_under_isolation(isolation_runs):
@@ -256,12 +283,31 @@ def test_8_temperature_raises_novelty(corpus):
         assert novelty[2] - novelty[0] > 0.05, (seed, novelty)
 
 
+#: Result 9's marker band: a word's share of the corpus's word tokens. Above the band sit the
+#: function words ("the", "and", "der", "de": 2-8%); below it a word is too rare to count
+#: (at 0.2% a round's speech holds 5-40 uses, and conformists silence both variants).
+MARKER_BAND = (0.003, 0.03)
+#: Words this long are rarely function words in alphabetic languages ("shall", "women").
+MARKER_LETTERS = 5
+
+
 def marker_word(corpus) -> str:
-    """The convention at stake: "man" in the grammar, else the most frequent long word."""
-    counts = Counter(w for t in tokenize_all(corpus.train) for w in t)
-    if counts["man"] > 50:
-        return "man"
-    return next(w for w, _ in counts.most_common() if w.isalpha() and len(w) >= 4)
+    """The convention at stake, picked from the corpus by frequency band.
+
+    The most frequent alphabetic word of at least ``MARKER_LETTERS`` letters whose share of
+    the training tokens lies in ``MARKER_BAND``; when no word qualifies (a corpus of short
+    words), the alphabetic word of 3 or more letters whose share is nearest 1%.
+    """
+    counts = Counter(w for t in tokenize_all(corpus.train) for w in t if w.isalpha())
+    total = sum(counts.values())
+    low, high = MARKER_BAND
+    ranked = counts.most_common()
+    for word, count in ranked:
+        if len(word) >= MARKER_LETTERS and low <= count / total <= high:
+            return word
+    return min(
+        (w for w, _ in ranked if len(w) >= 3), key=lambda w: abs(np.log(counts[w] / total / 0.01))
+    )
 
 
 @pytest.fixture(scope="module")

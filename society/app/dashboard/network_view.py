@@ -3,10 +3,13 @@
 The picture is a matplotlib SVG drawn with networkx and inlined in the page, so its parts
 can be found in the browser: between-community edges are the paths of ``g#between-edges``,
 within-community edges those of ``g#within-edges``, and each community's nodes are the
-markers of ``g#community-<c>``. Edge colour is the divergence dialects are clustered on
-(``metrics.dialect_distance``: Jensen-Shannon of word distributions) this round, scaled
-from the round's least to its most divergent edge (darker: they speak less alike), so
-dialect boundaries stand out.
+markers of ``g#community-<c>``. Node colour is the dialect the measurement suite gave each
+agent (``society.metrics.measures.dialect``: a split only when the permutation test's
+``dialect_p`` is below ``metrics.dialect_alpha``); the title names the count and that
+p-value, and agents the suite has not measured yet are grey. Edge colour is the divergence
+dialects are clustered on (``metrics.dialect_distance``, its null-corrected ``_excess``
+twin when ``metrics.dialect_values = "excess"``) this round, scaled from the round's least
+to its most divergent edge (darker: they speak less alike), so dialect boundaries stand out.
 """
 
 from __future__ import annotations
@@ -25,13 +28,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from scipy.optimize import linear_sum_assignment
 
-from society.metrics.dialects import cluster_dialects, distance_matrix
-
 if TYPE_CHECKING:
     from society.sim.model import Society
 
 SHAPES = "os^Dvph8*P"
 PALETTE = mpl.colormaps["tab10"]
+UNMEASURED = "#bbbbbb"
+"""The colour of agents without a measured dialect (e.g. newcomers since the last round)."""
 
 _layouts: weakref.WeakKeyDictionary[Society, dict[int, np.ndarray]] = weakref.WeakKeyDictionary()
 
@@ -44,8 +47,16 @@ def layout(society: Society) -> dict[int, np.ndarray]:
 
 
 def dialect_distance(society: Society) -> str:
-    """The pair measure dialects are clustered on (``metrics.dialect_distance``)."""
-    return society.scenario.metrics.dialect_distance
+    """The pair column dialects are clustered on (``metrics.dialect_distance``).
+
+    Its null-corrected ``_excess`` twin when ``metrics.dialect_values = "excess"`` and the
+    pair table carries it, else the raw column.
+    """
+    metrics = society.scenario.metrics
+    excess = f"{metrics.dialect_distance}_excess"
+    if metrics.dialect_values == "excess" and excess in latest_pairs(society):
+        return excess
+    return metrics.dialect_distance
 
 
 def latest_pairs(society: Society) -> pd.DataFrame:
@@ -81,28 +92,31 @@ def align_to_communities(dialects: np.ndarray, communities: np.ndarray) -> np.nd
     return np.array([rename[int(d)] for d in dialects], dtype=np.int64)
 
 
-def current_dialects(society: Society) -> dict[int, int]:
-    """Each agent's dialect in the last measured round, named after communities.
+def current_dialects(society: Society) -> dict[int, int | None]:
+    """Each agent's measured dialect in the last measured round, named after communities.
 
-    Uses the agents' measured ``dialect`` when the metrics provide one, else clusters the
-    last pair table (``society.metrics.dialects.cluster_dialects``). Everyone is one
-    dialect when no pairs were measured.
+    The labels are the measurement suite's (calibrated: one dialect unless its permutation
+    test rejects); nothing is re-clustered here. An agent without a measured dialect (no
+    round measured yet, or it joined since) maps to ``None``.
     """
     agents = sorted(society.agents, key=lambda a: a.unique_id)
-    ids = [a.unique_id for a in agents]
-    communities = np.array([a.community for a in agents])
-    measured = [society.agent_measures(a.unique_id) for a in agents]
-    if all("dialect" in row for row in measured):
-        labels = np.array([int(row["dialect"]) for row in measured])
-    else:
-        pairs = latest_pairs(society)
-        if pairs.empty:
-            labels = np.zeros(len(ids), dtype=np.int64)
-        else:
-            metrics = society.scenario.metrics
-            distance = distance_matrix(pairs, ids, metrics.dialect_distance)
-            labels = cluster_dialects(distance, max_k=metrics.max_dialects)
-    return dict(zip(ids, align_to_communities(labels, communities).tolist(), strict=True))
+    measured = {a.unique_id: society.agent_measures(a.unique_id).get("dialect") for a in agents}
+    known = [a for a in agents if measured[a.unique_id] is not None]
+    out: dict[int, int | None] = dict.fromkeys(measured)
+    if known:
+        labels = np.array([int(measured[a.unique_id]) for a in known])
+        names = align_to_communities(labels, np.array([a.community for a in known]))
+        out.update(zip([a.unique_id for a in known], names.tolist(), strict=True))
+    return out
+
+
+def dialect_title(society: Society, dialects: int) -> str:
+    """The count of dialects with the test behind it, e.g. ``2 dialects (p = 0.01)``."""
+    if not dialects:
+        return "dialects not measured"
+    p = society.latest.get("dialect_p", float("nan"))
+    test = f" (p = {p:.2g})" if np.isfinite(p) else " (untested)"
+    return f"{dialects} dialect{'s' * (dialects != 1)}{test}"
 
 
 def edge_divergence(society: Society) -> dict[tuple[int, int], float]:
@@ -123,6 +137,16 @@ def edge_divergence(society: Society) -> dict[tuple[int, int], float]:
         if (a, b) in by_agents:
             out[(u, v)] = float(by_agents[(a, b)])
     return out
+
+
+def colour(dialect: int | None) -> str | tuple[float, ...]:
+    """A dialect's node colour (grey when it was not measured)."""
+    return UNMEASURED if dialect is None else PALETTE(dialect % 10)
+
+
+def legend_label(dialect: int | None) -> str:
+    """A dialect's legend entry."""
+    return "dialect not measured" if dialect is None else f"dialect {dialect}"
 
 
 def network_figure(society: Society, size: tuple[float, float] = (5.2, 4.2)) -> Figure:
@@ -173,7 +197,7 @@ def network_figure(society: Society, size: tuple[float, float] = (5.2, 4.2)) -> 
             edgecolors="black",
             linewidths=1.2,
             node_shape=SHAPES[c % len(SHAPES)],
-            node_color=[PALETTE(node_dialect[n] % 10) for n in nodes],
+            node_color=[colour(node_dialect[n]) for n in nodes],
         )
         drawn.set_gid(f"community-{c}")
     nx.draw_networkx_labels(
@@ -184,10 +208,11 @@ def network_figure(society: Society, size: tuple[float, float] = (5.2, 4.2)) -> 
         font_size=7,
         font_color="white",
     )
-    dialects = sorted(set(node_dialect.values()))
+    dialects = sorted({d for d in node_dialect.values() if d is not None})
+    unmeasured = None in node_dialect.values()
     handles = [
-        Line2D([], [], marker="o", linestyle="", color=PALETTE(d % 10), label=f"dialect {d}")
-        for d in dialects
+        Line2D([], [], marker="o", linestyle="", color=colour(d), label=legend_label(d))
+        for d in [*dialects, *[None] * unmeasured]
     ] + [
         Line2D(
             [],
@@ -203,7 +228,7 @@ def network_figure(society: Society, size: tuple[float, float] = (5.2, 4.2)) -> 
     ax.legend(handles=handles, loc="upper left", fontsize=8, frameon=False, bbox_to_anchor=(1, 1))
     between = sum(1 for u, v in graph.edges if community[u] != community[v])
     ax.set_title(
-        f"round {society.round}: {len(dialects)} dialect{'s' * (len(dialects) != 1)}, "
+        f"round {society.round}: {dialect_title(society, len(dialects))}, "
         f"{graph.number_of_edges()} edges ({between} between communities)",
         fontsize=9,
     )
