@@ -334,11 +334,23 @@ def bench(
     ] = None,
     quick: Annotated[bool, typer.Option(help="Smaller workloads (a rough check).")] = False,
     threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: default).")] = 0,
+    device: Annotated[
+        str, typer.Option(help="cpu (every item) or cuda (the GPU items, on the GPU).")
+    ] = "cpu",
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated items, e.g. lora_population,sampling.")
+    ] = None,
 ) -> None:
-    """Measure this machine: matmul, training, sampling, a round, n-gram rounds, measures."""
-    from society.app.bench import print_results, run_bench
+    """Measure this machine: matmul, training, sampling, rounds, memory, measures, LoRA."""
+    from society.app.bench import BenchError, print_results, run_bench
 
-    results = run_bench(quick=quick, threads=threads, console=console)
+    items = [name.strip() for name in only.split(",") if name.strip()] if only else None
+    try:
+        results = run_bench(
+            quick=quick, threads=threads, console=console, device=device, only=items
+        )
+    except BenchError as error:
+        raise fail(str(error)) from None
     print_results(results, console)
     if json_out is not None:
         json_out.write_text(json.dumps(results, indent=2))
