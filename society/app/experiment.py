@@ -230,6 +230,8 @@ def load_experiment(
     path: str | Path,
     overrides: list[str] | None = None,
     seeds: int | None = None,
+    *,
+    local_files: bool = True,
 ) -> tuple[Experiment, Scenario]:
     """Read an experiment file and its base scenario (with ``[set]`` and ``--set`` applied).
 
@@ -237,6 +239,8 @@ def load_experiment(
         path: the experiment TOML file.
         overrides: extra ``key.path=value`` strings for every condition (``--set``).
         seeds: replaces the file's ``seeds`` when given.
+        local_files: a missing checkpoint or corpus is an error (False: ``validate``,
+            see :func:`society.run.preflight.preflight`).
 
     Returns:
         The experiment and the base scenario.
@@ -265,7 +269,7 @@ def load_experiment(
         where = f"{origin} (conditions.{name})"
         scenario = base.with_overrides(flatten(condition), origin=where)
         check_hypothesis_rounds(experiment, scenario, where)
-        preflight(scenario, where)
+        preflight(scenario, where, local_files=local_files)
     return experiment, base
 
 

@@ -225,7 +225,11 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
     for label in list(by_community) if isinstance(by_community, dict) else ():
         _resolve_entry(by_community, label, base_dir, keep=BUILTIN_SOURCES)
     _resolve_entry(data.get("network"), "path", base_dir)
-    _resolve_entry(data.get("language_model"), "path", base_dir)
+    model = data.get("language_model")
+    _resolve_entry(model, "path", base_dir)
+    by_community = model.get("communities") if isinstance(model, dict) else None
+    for table in by_community.values() if isinstance(by_community, dict) else ():
+        _resolve_entry(table, "path", base_dir)
     _resolve_entry(data.get("curation"), "labels", base_dir)
 
 
