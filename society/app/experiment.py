@@ -70,6 +70,7 @@ from society.config import (
     load_scenario,
     parse_override,
     read_toml,
+    resolve_paths,
 )
 from society.metrics.suite import ROUND_COLUMNS
 from society.run import layout
@@ -251,6 +252,9 @@ def load_experiment(
     path = Path(path)
     origin = str(path)
     data = read_toml(path, "experiment")
+    for table in [data.get("set"), *(data.get("conditions") or {}).values()]:
+        if isinstance(table, dict):  # paths in [set] and conditions: from this file's folder
+            resolve_paths(table, path.resolve().parent)
     if seeds is not None:
         data["seeds"] = seeds
     try:

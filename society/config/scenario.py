@@ -218,7 +218,12 @@ def _resolve_entry(table: Any, key: Any, base_dir: Path, keep: tuple[str, ...] =
         table[key] = str((base_dir / value).resolve())
 
 
-def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
+def resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
+    """Make the relative path values of nested scenario data absolute against ``base_dir``.
+
+    Real-data sources (built-in names stay), the graph file, every language-model
+    checkpoint and the curation labels.
+    """
     real = data.get("real_data")
     _resolve_entry(real, "source", base_dir, keep=BUILTIN_SOURCES)
     by_community = real.get("communities") if isinstance(real, dict) else None
@@ -269,5 +274,5 @@ def load_scenario(
         _set_path(data, key, value, f"{origin} (--set {key})")
     if seed is not None:
         data["seed"] = seed
-    _resolve_paths(data, path.resolve().parent)
+    resolve_paths(data, path.resolve().parent)
     return validate_scenario(data, origin)
