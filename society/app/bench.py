@@ -546,10 +546,14 @@ def _items(device: str, only: list[str] | None) -> list[str]:
 
 
 def lora_item(device: str, quick: bool) -> dict[str, Any]:
-    """The ``lora_population`` item (quick: 4 agents on a 2-block base, short texts)."""
+    """The ``lora_population`` item (quick on CPU: 4 agents on a 2-block base, short texts).
+
+    On CUDA the full item is seconds, so ``quick`` keeps it whole (a tiny round would
+    measure kernel launches, not the population).
+    """
     from society.app.bench_lora import lora_population
 
-    if quick:
+    if quick and device == "cpu":
         return lora_population(
             device, agents=4, texts=12, utterances=6, max_tokens=12, width=64, layers=2
         )
