@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from cheap_metrics import cheap_metrics
 
 from society.config import Scenario
 from society.lm import lora_population
 from society.lm.lora_population import LoRAAgent
 from society.lm.tokenizer import SharedTokenizer
 from society.sim.model import Society
+from tests.cheap_metrics import cheap_metrics
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
