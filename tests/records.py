@@ -37,6 +37,7 @@ def agent(
     model: Any = None,
     heard: int = 0,
     kept: int = 0,
+    model_label: str = "",
 ) -> AgentRecord:
     """One agent's round (node = id unless given; a ``Flat(1.0)`` model unless given)."""
     return AgentRecord.of(
@@ -47,6 +48,7 @@ def agent(
         heard=heard,
         kept=kept,
         model=model if model is not None else Flat(1.0),
+        model_label=model_label,
     )
 
 

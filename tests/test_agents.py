@@ -48,6 +48,9 @@ class Tiny(mesa.Model):
     def ancestor_for(self, community: int | None) -> NGramLM:
         return self.ancestor
 
+    def model_label_for(self, community: int | None) -> str:
+        return "ngram2"
+
 
 def tiny(**overrides) -> tuple[Tiny, dict[int, Speaker]]:
     """Node 0 hears node 1 (weight 3) and node 2 (weight 1); each has said 10 texts."""

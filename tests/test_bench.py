@@ -89,8 +89,8 @@ def test_cli_writes_json_and_table(monkeypatch, tmp_path):
     results = fake_results()
     results["verdicts"] = bench.verdicts(results)
 
-    def fake_run(quick, threads, console):
-        assert quick and threads == 1
+    def fake_run(quick, threads, console, device, only):
+        assert quick and threads == 1 and device == "cpu" and only is None
         return results
 
     monkeypatch.setattr(bench, "run_bench", fake_run)
@@ -125,3 +125,73 @@ def test_tokens_until_end_counts_each_rows_first_end_and_not_the_padding():
         ]
     )
     assert bench.tokens_until_end(generated, eos) == 3 + 1 + 5 + 2
+
+
+def test_bench_json_has_the_lora_population_item(tmp_path):
+    """The real item, shrunk: N LoRA agents on a tiny local base against peft per agent."""
+    out = tmp_path / "bench.json"
+    args = ["bench", "--only", "lora_population", "--quick", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    lora = data["lora_population"]
+    assert lora["device"] == "cpu" and lora["agents"] == 4
+    assert lora["speedup"] == pytest.approx(lora["naive_s"] / lora["ours_s"])
+    assert lora["ours_tokens_per_s"] > 0 and lora["naive_tokens_per_s"] > 0
+    # an agent holds its adapter and two AdamW moments: far less than the base it shares
+    assert 0 < lora["bytes_per_agent"] < lora["base_bytes"] / 2
+    assert lora["naive_bytes_per_agent"] == lora["base_bytes"] + lora["bytes_per_agent"]
+    assert data["verdicts"]["lora_speedup"] == (lora["speedup"] >= 1.5)
+    assert "training" not in data and "LoRA round of 4 agents" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "lora,matmul"], "--only: unknown item 'lora'"),
+        (["--device", "tpu"], "--device: 'tpu' is not 'cpu' or 'cuda'"),
+    ],
+)
+def test_bench_refuses_bad_items_and_devices_in_one_line(args, message):
+    result = CliRunner().invoke(app, ["bench", *args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {message}")
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CUDA device is present")
+def test_bench_on_cuda_without_one_says_so():
+    result = CliRunner().invoke(app, ["bench", "--device", "cuda", "--quick"])
+    assert result.exit_code == 2
+    assert "no CUDA device is available" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_gpu_items_are_the_ones_run_on_cuda_and_training_brings_its_peak():
+    assert bench._items("cpu", ["training"]) == ["matmul", "training"]
+    assert bench._items("cpu", None) == list(bench.ITEMS)
+    if __import__("torch").cuda.is_available():
+        assert bench._items("cuda", None) == list(bench.GPU_ITEMS)
+
+
+def test_print_results_shows_only_what_was_measured():
+    from rich.console import Console
+
+    lora = {
+        "device": "cpu",
+        "agents": 4,
+        "ours_s": 1.0,
+        "naive_s": 2.0,
+        "speedup": 2.0,
+        "ours_tokens_per_s": 500.0,
+        "bytes_per_agent": 2e5,
+        "target": 1.5,
+    }
+    results = {"lora_population": lora}
+    results["verdicts"] = bench.verdicts(results)
+    assert results["verdicts"]["lora_speedup"] is True
+    assert results["verdicts"]["sampling_speedup"] is None
+    console = Console(record=True, width=200)
+    bench.print_results(results, console)
+    text = console.export_text()
+    assert "2.0x" in text and "0.20 MB per agent" in text and "matmul" not in text

@@ -40,7 +40,7 @@ def test_a_table_without_kind_is_an_ngram(tmp_path):
 
 def test_each_kind_has_only_its_own_keys():
     ngram, neural = set(NGramConfig.model_fields), set(TransformerConfig.model_fields)
-    assert ngram & neural == {"kind"}
+    assert ngram & neural == {"kind", "communities"}  # communities: a mixed population
     assert {"order", "discount", "memory"} <= ngram
     assert {"layers", "path", "lora_rank", "device", "precision"} <= neural
 

@@ -155,3 +155,28 @@ def test_nan_in_an_always_measured_column_is_a_warning():
     assert round_warnings(society(12.5)) == []  # NaN where a measure is off: no warning
     assert round_warnings(society(float("nan"))) == ["round 3: NaN in perplexity"]
     assert round_warnings(society(float("nan"), measured=2)) == []  # not measured this round
+
+
+def test_missing_local_files_fail_a_run_but_not_validate(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[language_model]\nkind = "transformer"\npath = "weights/none"\n'
+        '[language_model.communities.0]\nkind = "ngram"\n'
+        '[real_data]\nsource = "data/none.txt"\n'
+    )
+    from society.config import load_scenario
+
+    scenario = load_scenario(path)
+    checked = preflight(scenario, str(path), local_files=False)
+    assert checked.missing == [
+        f"language_model.path: {tmp_path / 'weights/none'}",
+        f"real_data.source: {tmp_path / 'data/none.txt'}",
+    ]
+    assert checked.sources is None  # nothing that needs them was attempted
+    with pytest.raises(ConfigError, match=r"language_model.path: .* is not a checkpoint"):
+        preflight(scenario, str(path))
+    ok = CliRunner().invoke(app, ["validate", str(path)])
+    assert ok.exit_code == 0 and "needs local files not here" in ok.output
+    run = CliRunner().invoke(app, ["run", str(path), "--out", str(tmp_path / "run")])
+    assert run.exit_code == 2 and "language_model.path" in run.stderr
+    assert not (tmp_path / "run").exists()

@@ -319,13 +319,15 @@ def test_save_pretrained_checkpoint_fine_tunes_as_an_agent(tmp_path, tokenizer, 
     assert perplexity(*lm.score(texts[:40])) < before
 
 
-def test_bad_checkpoint_path_is_a_config_error(tmp_path):
+def test_bad_checkpoint_path_is_a_config_error_at_preflight(tmp_path):
     from society.config import ConfigError
+    from society.run.preflight import preflight
 
-    with pytest.raises(ConfigError, match="language_model.*path"):
-        Scenario().with_overrides(
-            {"language_model.kind": "transformer", "language_model.path": str(tmp_path)}
-        )
+    scenario = Scenario().with_overrides(  # the file still validates: weights may be elsewhere
+        {"language_model.kind": "transformer", "language_model.path": str(tmp_path)}
+    )
+    with pytest.raises(ConfigError, match="language_model.path: .* is not a checkpoint"):
+        preflight(scenario, "s.toml", load_data=False)
 
 
 # ---------------------------------------------------------------- the general path and LoRA

@@ -16,9 +16,14 @@ Items (each a dict in the result, ratios where the issue sets a target):
 6. ``ngram``: seconds per round of n-gram societies of 10, 100 and 1,000 agents.
 7. ``measures``: CPU seconds of each registered measure (``society.metrics.suite``) on
    one round of a 100-agent n-gram society.
+8. ``lora_population``: one round of N LoRA agents on one small local base against one
+   peft model per agent with its own AdamW loop and ``generate``
+   (:mod:`society.app.bench_lora`); ``lora_population_cuda`` too when CUDA is present.
 
-Timings are wall-clock minima over repeats (the measures: CPU time of one call); the
-machine should be quiet.
+With ``device="cuda"`` the items that run on a GPU (matmul, training, sampling,
+lora_population) run there and the CPU-only ones (the Trainer round, resident memory,
+n-gram rounds, measures) are left out. Timings are wall-clock minima over repeats (the
+measures: CPU time of one call); the machine should be quiet.
 """
 
 from __future__ import annotations
@@ -39,7 +44,38 @@ from society.lm.request import SpeechRequest
 
 STACK = 8
 """Agents per stacked training pass in the ``stacked`` measurement (the CUDA default is 16)."""
-TARGETS = {"training_share": 0.35, "sampling_speedup": 3.0, "round_speedup": 3.0, "memory_gb": 4.0}
+TARGETS = {
+    "training_share": 0.35,
+    "sampling_speedup": 3.0,
+    "round_speedup": 3.0,
+    "memory_gb": 4.0,
+    "lora_speedup": 1.5,
+}
+ITEMS = (
+    "matmul",
+    "training",
+    "sampling",
+    "round",
+    "memory",
+    "ngram",
+    "measures",
+    "lora_population",
+)
+"""Every item, in the order measured (``--only`` picks among them)."""
+GPU_ITEMS = ("matmul", "training", "sampling", "lora_population")
+"""The items measured on the device with ``--device cuda``."""
+
+
+class BenchError(ValueError):
+    """A bench request that cannot be met (no CUDA device, an unknown item); one line."""
+
+
+def _sync() -> None:
+    """Wait for queued CUDA work, so wall-clock timings cover it (nothing without CUDA)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def _best(fn: Callable[[], Any], repeats: int) -> float:
@@ -57,19 +93,22 @@ def _best_alternating(fns: list[Callable[[], Any]], repeats: int) -> list[float]
     best = [math.inf] * len(fns)
     for _ in range(repeats):
         for i, fn in enumerate(fns):
+            _sync()
             start = time.perf_counter()
             fn()
+            _sync()
             best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
-def matmul_peak(size: int = 2048, repeats: int = 5) -> dict[str, float]:
+def matmul_peak(size: int = 2048, repeats: int = 5, device: str = "cpu") -> dict[str, float]:
     """fp32 (and bf16) FLOP/s of a ``size`` x ``size`` matmul (best of ``repeats``)."""
     import torch
 
-    out: dict[str, float] = {"size": size, "threads": torch.get_num_threads()}
+    out: dict[str, Any] = {"size": size, "threads": torch.get_num_threads(), "device": device}
     for key, dtype in (("flops", torch.float32), ("bf16_flops", torch.bfloat16)):
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
+        a = torch.randn(size, size, dtype=dtype, device=device)
+        b = torch.randn(size, size, dtype=dtype, device=device)
         out[key] = 2.0 * size**3 / _best(lambda a=a, b=b: torch.mm(a, b), repeats)
     return out
 
@@ -93,7 +132,7 @@ def _full_rows(rows: int, context: int, vocab: int, rng: np.random.Generator):  
 
 
 def training_throughput(
-    peak: float, steps: int = 6, vocab: int = 2000, precision: str = "auto"
+    peak: float, steps: int = 6, vocab: int = 2000, precision: str = "auto", device: str = "cpu"
 ) -> dict[str, float]:
     """Training tokens/s and achieved FLOP/s of the default agent, alone and stacked.
 
@@ -102,6 +141,7 @@ def training_throughput(
         steps: optimizer steps per measurement.
         vocab: vocabulary size.
         precision: ``[language_model] precision`` (``auto``: the scenario default).
+        device: ``cpu`` or ``cuda``.
     """
     import torch
 
@@ -112,8 +152,8 @@ def training_throughput(
 
     config = default_config(precision=precision)
     shape = shape_from(config, vocab)
-    device = torch.device("cpu")
-    resolved = resolve_precision(config.precision, device)
+    where = torch.device(device)
+    resolved = resolve_precision(config.precision, where)
     settings = replace(settings_from(config, resolved)[0], steps=steps)
     rng = np.random.default_rng(0)
     out: dict[str, Any] = {
@@ -126,7 +166,7 @@ def training_throughput(
         data = [_full_rows(config.batch_size * steps, config.context, vocab, rng) for _ in models]
         seconds = _best(
             lambda models=models, data=data: train_stack(
-                models, shape, data, list(range(len(models))), settings, device
+                models, shape, data, list(range(len(models))), settings, where
             ),
             3,
         )
@@ -139,13 +179,13 @@ def training_throughput(
     return out
 
 
-def _untrained_default(tokenizer):  # noqa: ANN001, ANN202
+def _untrained_default(tokenizer, device: str = "cpu"):  # noqa: ANN001, ANN202
     from society.lm.factory import build_language_model
 
-    return build_language_model(default_config(), tokenizer)
+    return build_language_model(default_config(device=device), tokenizer)
 
 
-def bench_ancestor(texts: int = 2000):  # noqa: ANN201
+def bench_ancestor(texts: int = 2000, device: str = "cpu"):  # noqa: ANN201
     """The default agent trained for one epoch on KJV verses (cached like any ancestor).
 
     Returns:
@@ -159,7 +199,8 @@ def bench_ancestor(texts: int = 2000):  # noqa: ANN201
         "kjv", holdout=0.1, split_seed=0, max_texts=texts, unit="sentence", text_field="text"
     )
     tokenizer = SharedTokenizer.train(corpus.train, 2000, 2)
-    model = build_ancestor(default_config(ancestor_epochs=1.0), tokenizer, corpus.train)
+    config = default_config(ancestor_epochs=1.0, device=device)
+    model = build_ancestor(config, tokenizer, corpus.train)
     return model, corpus
 
 
@@ -167,7 +208,7 @@ def _generate(model, batch: int, max_tokens: int, eos: int) -> int:  # noqa: ANN
     """``model.generate`` from end-of-text prompts; returns the tokens generated."""
     import torch
 
-    start = torch.full((batch, 1), eos, dtype=torch.long)
+    start = torch.full((batch, 1), eos, dtype=torch.long, device=model.device)
     with torch.inference_mode():
         out = model.generate(
             start,
@@ -177,7 +218,7 @@ def _generate(model, batch: int, max_tokens: int, eos: int) -> int:  # noqa: ANN
             max_new_tokens=max_tokens,
             pad_token_id=eos,
         )
-    return tokens_until_end(out[:, 1:].numpy(), eos)
+    return tokens_until_end(out[:, 1:].cpu().numpy(), eos)
 
 
 def tokens_until_end(generated: np.ndarray, eos: int) -> int:
@@ -196,7 +237,7 @@ def sampling_throughput(lm, batch: int = 100, max_tokens: int = 40) -> dict[str,
 
     Tokens/s count generated tokens up to each text's end (what a society receives).
     """
-    hf = lm.to_transformers()
+    hf = lm.to_transformers().to(lm.device)
     eos = lm.tokens.eos_id
     counted: dict[str, int] = {}
     said: list[str] = []
@@ -482,21 +523,71 @@ def measure_times(
     return {"agents": float(agents), **seconds, "total": sum(seconds.values())}
 
 
-def run_bench(quick: bool = False, threads: int = 0, console=None) -> dict[str, Any]:  # noqa: ANN001
+def _items(device: str, only: list[str] | None) -> list[str]:
+    """The items to measure, in order; training needs the matmul peak, so it brings it.
+
+    Raises:
+        BenchError: an unknown item, or ``cuda`` without a CUDA device.
+    """
+    import torch
+
+    if device not in ("cpu", "cuda"):
+        raise BenchError(f"--device: {device!r} is not 'cpu' or 'cuda'")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise BenchError("--device cuda: no CUDA device is available (torch sees none)")
+    chosen = list(only or ITEMS)
+    unknown = [name for name in chosen if name not in ITEMS]
+    if unknown:
+        raise BenchError(f"--only: unknown item {unknown[0]!r} (items: {', '.join(ITEMS)})")
+    if "training" in chosen:
+        chosen.append("matmul")
+    available = GPU_ITEMS if device == "cuda" else ITEMS
+    return [name for name in ITEMS if name in chosen and name in available]
+
+
+def lora_item(device: str, quick: bool) -> dict[str, Any]:
+    """The ``lora_population`` item (quick on CPU: 4 agents on a 2-block base, short texts).
+
+    On CUDA the full item is seconds, so ``quick`` keeps it whole (a tiny round would
+    measure kernel launches, not the population).
+    """
+    from society.app.bench_lora import lora_population
+
+    if quick and device == "cpu":
+        return lora_population(
+            device, agents=4, texts=12, utterances=6, max_tokens=12, width=64, layers=2
+        )
+    return lora_population(device)
+
+
+def run_bench(  # noqa: C901 - one branch per item
+    quick: bool = False,
+    threads: int = 0,
+    console=None,  # noqa: ANN001
+    device: str = "cpu",
+    only: list[str] | None = None,
+) -> dict[str, Any]:
     """Measure every item; ``quick`` shrinks workloads (rough numbers, a few minutes).
 
     Args:
         quick: smaller workloads (2 agents in the round, 16 in the memory test, no 1,000
-            agent n-gram society, 20 agents for the measures).
+            agent n-gram society, 20 agents for the measures, a tiny LoRA round).
         threads: torch CPU threads (0: torch's default, one per core).
         console: a rich console for progress lines.
+        device: ``cpu`` (every item; the LoRA round on CUDA too when present) or ``cuda``
+            (the items of :data:`GPU_ITEMS`, on the GPU).
+        only: measure just these items of :data:`ITEMS`.
 
     Returns:
         ``{"machine": ..., "matmul": ..., "training": ..., ...}`` plus ``targets`` and
         ``verdicts`` (whether each target of the issue is met on this machine).
+
+    Raises:
+        BenchError: an unknown item, or ``cuda`` without a CUDA device.
     """
     import torch
 
+    items = _items(device, only)
     if threads:
         torch.set_num_threads(threads)
 
@@ -512,91 +603,130 @@ def run_bench(quick: bool = False, threads: int = 0, console=None) -> dict[str, 
             "torch_threads": torch.get_num_threads(),
             "torch": torch.__version__,
             "cuda": torch.cuda.is_available(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "device": device,
             "quick": quick,
         }
     }
-    say("matmul peak")
-    results["matmul"] = matmul_peak(1024 if quick else 2048)
-    say("training throughput")
-    steps = 2 if quick else 6
-    results["training"] = training_throughput(results["matmul"]["flops"], steps, precision="fp32")
-    from society.lm.precision import cpu_has_native_bf16
-
-    if cpu_has_native_bf16():
-        say("training throughput, bf16 mixed precision")
-        results["training_bf16"] = training_throughput(
-            results["matmul"]["bf16_flops"], steps, precision="bf16"
+    if "matmul" in items:
+        say(f"matmul peak ({device})")
+        results["matmul"] = matmul_peak(1024 if quick else 2048, device=device)
+    if "training" in items:
+        say("training throughput")
+        steps = 2 if quick else 6
+        results["training"] = training_throughput(
+            results["matmul"]["flops"], steps, precision="fp32", device=device
         )
-    say("the default agent, trained on KJV (cached after the first run)")
-    ancestor, corpus = bench_ancestor()
-    say("sampling throughput")
-    results["sampling"] = sampling_throughput(ancestor)
-    results["sampling_full_length"] = sampling_throughput(_untrained_default(ancestor.tokens))
-    say("one round, ours vs Trainer + generate")
-    try:
-        results["round"] = round_speed(ancestor, corpus, agents=2 if quick else 8)
-    except ImportError as error:  # transformers.Trainer needs accelerate
-        results["round"] = {"skipped": str(error)}
-    say("memory of 64 agents")
-    results["memory"] = memory(16 if quick else 64)
-    say("n-gram rounds")
-    results["ngram"] = ngram_rounds((10, 100) if quick else (10, 100, 1000))
-    say("each registered measure, one round")
-    results["measures"] = measure_times(20 if quick else 100)
+        from society.lm.precision import cpu_has_native_bf16
+
+        if device == "cuda" or cpu_has_native_bf16():
+            say("training throughput, bf16 mixed precision")
+            results["training_bf16"] = training_throughput(
+                results["matmul"]["bf16_flops"], steps, precision="bf16", device=device
+            )
+    if "sampling" in items or "round" in items:
+        say("the default agent, trained on KJV (cached after the first run)")
+        ancestor, corpus = bench_ancestor(device=device)
+    if "sampling" in items:
+        say("sampling throughput")
+        results["sampling"] = sampling_throughput(ancestor)
+        results["sampling_full_length"] = sampling_throughput(
+            _untrained_default(ancestor.tokens, device)
+        )
+    if "round" in items:
+        say("one round, ours vs Trainer + generate")
+        try:
+            results["round"] = round_speed(ancestor, corpus, agents=2 if quick else 8)
+        except ImportError as error:  # transformers.Trainer needs accelerate
+            results["round"] = {"skipped": str(error)}
+    if "memory" in items:
+        say("memory of 64 agents")
+        results["memory"] = memory(16 if quick else 64)
+    if "ngram" in items:
+        say("n-gram rounds")
+        results["ngram"] = ngram_rounds((10, 100) if quick else (10, 100, 1000))
+    if "measures" in items:
+        say("each registered measure, one round")
+        results["measures"] = measure_times(20 if quick else 100)
+    if "lora_population" in items:
+        say(f"a LoRA population round vs one peft model per agent ({device})")
+        results["lora_population"] = lora_item(device, quick)
+        if device == "cpu" and torch.cuda.is_available():
+            say("the same on CUDA")
+            results["lora_population_cuda"] = lora_item("cuda", quick)
     results["targets"] = TARGETS
     results["verdicts"] = verdicts(results)
     return results
 
 
+def _at_least(item: dict[str, Any] | None, key: str, target: float) -> bool | None:
+    """Whether ``item[key] >= target`` (None when the item or key was not measured)."""
+    if not item or key not in item:
+        return None
+    return bool(item[key] >= target)
+
+
 def verdicts(results: dict[str, Any]) -> dict[str, bool | None]:
-    """Whether each target is met (None when not measured)."""
-    round_ = results.get("round", {})
+    """Whether each target is met (None when not measured).
+
+    The LoRA target is the issue's for the device it ran on (1.5x on CPU, 3x on CUDA).
+    """
     mem = results.get("memory", {})
+    lora = results.get("lora_population_cuda") or results.get("lora_population") or {}
     return {
-        "training_share": results["training"]["alone_share_of_peak"] >= TARGETS["training_share"],
-        "sampling_speedup": results["sampling"]["speedup"] >= TARGETS["sampling_speedup"],
-        "round_speedup": (
-            round_["speedup"] >= TARGETS["round_speedup"] if "speedup" in round_ else None
+        "training_share": _at_least(
+            results.get("training"), "alone_share_of_peak", TARGETS["training_share"]
         ),
+        "sampling_speedup": _at_least(
+            results.get("sampling"), "speedup", TARGETS["sampling_speedup"]
+        ),
+        "round_speedup": _at_least(results.get("round"), "speedup", TARGETS["round_speedup"]),
         "memory_gb": (
             mem["peak_rss_gb"] * 64 / mem["agents"] <= TARGETS["memory_gb"]
             if mem.get("agents") == 64
             else None
         ),
+        "lora_speedup": _at_least(lora, "speedup", lora.get("target", TARGETS["lora_speedup"])),
     }
 
 
-def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
-    """A rich table of the headline numbers."""
-    from rich.table import Table
+Row = tuple[str, str, str, bool | None]
 
-    table = Table(title="society bench")
-    table.add_column("item")
-    table.add_column("measured", justify="right")
-    table.add_column("target", justify="right")
-    table.add_column("met")
-    v = results["verdicts"]
+
+def _machine_rows(results: dict[str, Any], v: dict[str, bool | None]) -> list[Row]:
+    """Matmul peaks and training throughput."""
+    rows: list[Row] = []
+    if "matmul" not in results:
+        return rows
     peak = results["matmul"]["flops"]
-    train = results["training"]
-    sample = results["sampling"]
-    rows = [
-        ("fp32 matmul peak", f"{peak / 1e9:.1f} GFLOP/s", "", None),
-        ("bf16 matmul peak", f"{results['matmul']['bf16_flops'] / 1e9:.1f} GFLOP/s", "", None),
+    where = results["matmul"].get("device", "cpu")
+    rows += [
+        (f"fp32 matmul peak ({where})", f"{peak / 1e9:.1f} GFLOP/s", "", None),
         (
-            "training, default agent, fp32",
-            f"{train['alone_tokens_per_s']:.0f} tok/s, "
-            f"{train['alone_share_of_peak']:.0%} of fp32 peak",
-            "35% of peak",
-            v["training_share"],
-        ),
-        (
-            f"training, {train['stacked_agents']} agents stacked, fp32",
-            f"{train['stacked_tokens_per_s'] / train['stacked_agents']:.0f} tok/s per agent, "
-            f"{train['stacked_share_of_peak']:.0%} of fp32 peak",
+            f"bf16 matmul peak ({where})",
+            f"{results['matmul']['bf16_flops'] / 1e9:.1f} GFLOP/s",
             "",
             None,
         ),
     ]
+    if "training" in results:
+        train = results["training"]
+        rows += [
+            (
+                "training, default agent, fp32",
+                f"{train['alone_tokens_per_s']:.0f} tok/s, "
+                f"{train['alone_share_of_peak']:.0%} of fp32 peak",
+                "35% of peak",
+                v["training_share"],
+            ),
+            (
+                f"training, {train['stacked_agents']} agents stacked, fp32",
+                f"{train['stacked_tokens_per_s'] / train['stacked_agents']:.0f} tok/s per agent, "
+                f"{train['stacked_share_of_peak']:.0%} of fp32 peak",
+                "",
+                None,
+            ),
+        ]
     if "training_bf16" in results:
         bf16 = results["training_bf16"]
         rows.append(
@@ -609,7 +739,15 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
                 None,
             )
         )
-    rows += [
+    return rows
+
+
+def _sampling_rows(results: dict[str, Any], v: dict[str, bool | None]) -> list[Row]:
+    """Our sampler against ``generate``, trained and untrained."""
+    if "sampling" not in results:
+        return []
+    sample, full = results["sampling"], results["sampling_full_length"]
+    return [
         (
             "sampling vs generate, trained default agent",
             f"{sample['ours_tokens_per_s']:.0f} vs "
@@ -617,19 +755,21 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
             "3x",
             v["sampling_speedup"],
         ),
-    ]
-    full = results["sampling_full_length"]
-    rows.append(
         (
             "sampling vs generate, untrained (full length)",
             f"{full['ours_tokens_per_s']:.0f} vs {full['generate_tokens_per_s']:.0f} tok/s = "
             f"{full['speedup']:.1f}x",
             "",
             None,
-        )
-    )
-    round_ = results["round"]
-    if "speedup" in round_:
+        ),
+    ]
+
+
+def _round_rows(results: dict[str, Any], v: dict[str, bool | None]) -> list[Row]:
+    """The round against Trainer + generate, and the memory of many agents."""
+    rows: list[Row] = []
+    round_ = results.get("round")
+    if round_ is not None and "speedup" in round_:
         rows.append(
             (
                 f"round of {round_['agents']} agents vs Trainer + generate "
@@ -648,25 +788,76 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
                 None,
             )
         )
-    else:
+    elif round_ is not None:
         rows.append(("round vs Trainer + generate", round_.get("skipped", ""), "3x", None))
-    mem = results["memory"]
-    rows.append(
-        (
-            f"memory, one round of {mem['agents']} agents",
-            f"{mem['rss_gb']:.2f} GB resident ({mem['baseline_gb']:.2f} before the agents), "
-            f"peak {mem['peak_rss_gb']:.2f} GB",
-            "4 GB for 64",
-            v["memory_gb"],
+    if "memory" in results:
+        mem = results["memory"]
+        rows.append(
+            (
+                f"memory, one round of {mem['agents']} agents",
+                f"{mem['rss_gb']:.2f} GB resident ({mem['baseline_gb']:.2f} before the agents), "
+                f"peak {mem['peak_rss_gb']:.2f} GB",
+                "4 GB for 64",
+                v["memory_gb"],
+            )
         )
-    )
-    for key, seconds in results["ngram"].items():
+    return rows
+
+
+def _lora_rows(results: dict[str, Any]) -> list[Row]:
+    """The LoRA population round against one peft model per agent, per device."""
+    rows: list[Row] = []
+    for key in ("lora_population", "lora_population_cuda"):
+        item = results.get(key)
+        if item is None:
+            continue
+        if "speedup" not in item:
+            rows.append((f"LoRA population round ({key})", item.get("skipped", ""), "", None))
+            continue
+        rows.append(
+            (
+                f"LoRA round of {item['agents']} agents vs peft per agent ({item['device']})",
+                f"{item['ours_s']:.2f} s vs {item['naive_s']:.2f} s = {item['speedup']:.1f}x; "
+                f"{item['ours_tokens_per_s']:.0f} tok/s; "
+                f"{item['bytes_per_agent'] / 1e6:.2f} MB per agent",
+                f"{item['target']:g}x",
+                bool(item["speedup"] >= item["target"]),
+            )
+        )
+    return rows
+
+
+def _cpu_rows(results: dict[str, Any]) -> list[Row]:
+    """n-gram rounds and the CPU time of each measure."""
+    rows: list[Row] = []
+    for key, seconds in results.get("ngram", {}).items():
         size = key.split("_")[1]
         rows.append((f"n-gram round, {size} agents", f"{seconds:.2f} s", "", None))
-    measures = dict(results["measures"])
-    size = int(measures.pop("agents"))
-    for name, seconds in measures.items():
-        rows.append((f"measure {name}, {size} agents (CPU)", f"{seconds:.3f} s", "", None))
+    if "measures" in results:
+        measures = dict(results["measures"])
+        size = int(measures.pop("agents"))
+        for name, seconds in measures.items():
+            rows.append((f"measure {name}, {size} agents (CPU)", f"{seconds:.3f} s", "", None))
+    return rows
+
+
+def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
+    """A rich table of the headline numbers (of the items measured)."""
+    from rich.table import Table
+
+    table = Table(title="society bench")
+    table.add_column("item")
+    table.add_column("measured", justify="right")
+    table.add_column("target", justify="right")
+    table.add_column("met")
+    v = results["verdicts"]
+    rows = [
+        *_machine_rows(results, v),
+        *_sampling_rows(results, v),
+        *_round_rows(results, v),
+        *_lora_rows(results),
+        *_cpu_rows(results),
+    ]
     for item, measured, target, met in rows:
         mark = "" if met is None else ("yes" if met else "NO")
         table.add_row(item, measured, target, mark)

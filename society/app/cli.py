@@ -195,16 +195,18 @@ def validate(
     """Check scenario and experiment files (and what they name); one line per file.
 
     A file with ``[conditions]`` or ``[hypotheses]`` is an experiment: its base scenario,
-    ``[set]`` and every condition are checked as ``society experiment`` would.
+    ``[set]`` and every condition are checked as ``society experiment`` would. A local
+    checkpoint or corpus this machine lacks does not fail validation (the structure is
+    checked; the run's preflight refuses it): the line names it.
     """
     from society.app.experiment import is_experiment, load_experiment
-    from society.run.preflight import preflight
+    from society.run.preflight import missing_local_files, preflight
 
     bad = 0
     for path in scenarios:
         try:
             if is_experiment(path):
-                experiment, base = load_experiment(path, set_)
+                experiment, base = load_experiment(path, set_, local_files=False)
                 seeds = (
                     experiment.seeds if isinstance(experiment.seeds, int) else len(experiment.seeds)
                 )
@@ -212,15 +214,18 @@ def validate(
                     f"experiment {experiment.name}: {len(experiment.conditions)} conditions x "
                     f"{seeds} seeds of {base.name}, {len(experiment.hypotheses)} hypotheses"
                 )
+                missing = missing_local_files(base)
             else:
                 config = load_scenario(path, set_)
-                preflight(config, str(path))
+                missing = preflight(config, str(path), local_files=False).missing
                 line = f"{config.name}, {config.rounds} rounds"
         except ConfigError as error:
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             bad += 1
             continue
-        console.print(f"ok: {path} ({line})", highlight=False)
+        if missing:
+            line += f"; needs local files not here, checked at run time: {'; '.join(missing)}"
+        console.print(f"ok: {path} ({line})", highlight=False, soft_wrap=True)
     if bad:
         raise typer.Exit(code=2)
 
@@ -337,11 +342,23 @@ def bench(
     ] = None,
     quick: Annotated[bool, typer.Option(help="Smaller workloads (a rough check).")] = False,
     threads: Annotated[int, typer.Option(min=0, help="torch CPU threads (0: default).")] = 0,
+    device: Annotated[
+        str, typer.Option(help="cpu (every item) or cuda (the GPU items, on the GPU).")
+    ] = "cpu",
+    only: Annotated[
+        str | None, typer.Option(help="Comma-separated items, e.g. lora_population,sampling.")
+    ] = None,
 ) -> None:
-    """Measure this machine: matmul, training, sampling, a round, n-gram rounds, measures."""
-    from society.app.bench import print_results, run_bench
+    """Measure this machine: matmul, training, sampling, rounds, memory, measures, LoRA."""
+    from society.app.bench import BenchError, print_results, run_bench
 
-    results = run_bench(quick=quick, threads=threads, console=console)
+    items = [name.strip() for name in only.split(",") if name.strip()] if only else None
+    try:
+        results = run_bench(
+            quick=quick, threads=threads, console=console, device=device, only=items
+        )
+    except BenchError as error:
+        raise fail(str(error)) from None
     print_results(results, console)
     if json_out is not None:
         json_out.write_text(json.dumps(results, indent=2))

@@ -80,6 +80,7 @@ from society.config import (
     load_scenario,
     parse_override,
     read_toml,
+    resolve_paths,
 )
 from society.metrics.suite import ROUND_COLUMNS
 from society.run import layout
@@ -281,6 +282,8 @@ def load_experiment(
     path: str | Path,
     overrides: list[str] | None = None,
     seeds: int | None = None,
+    *,
+    local_files: bool = True,
 ) -> tuple[Experiment, Scenario]:
     """Read an experiment file and its base scenario (with ``[set]`` and ``--set`` applied).
 
@@ -288,6 +291,8 @@ def load_experiment(
         path: the experiment TOML file.
         overrides: extra ``key.path=value`` strings for every condition (``--set``).
         seeds: replaces the file's ``seeds`` when given.
+        local_files: a missing checkpoint or corpus is an error (False: ``validate``,
+            see :func:`society.run.preflight.preflight`).
 
     Returns:
         The experiment and the base scenario.
@@ -298,6 +303,9 @@ def load_experiment(
     path = Path(path)
     origin = str(path)
     data = read_toml(path, "experiment")
+    for table in [data.get("set"), *(data.get("conditions") or {}).values()]:
+        if isinstance(table, dict):  # paths in [set] and conditions: from this file's folder
+            resolve_paths(table, path.resolve().parent)
     if seeds is not None:
         data["seeds"] = seeds
     try:
@@ -316,7 +324,7 @@ def load_experiment(
         where = f"{origin} (conditions.{name})"
         scenario = base.with_overrides(flatten(condition), origin=where)
         check_hypothesis_rounds(experiment, scenario, where)
-        preflight(scenario, where)
+        preflight(scenario, where, local_files=local_files)
     return experiment, base
 
 

@@ -43,6 +43,7 @@ from society.config.scenario import (
     load_scenario,
     parse_override,
     read_toml,
+    resolve_paths,
     validate_scenario,
 )
 from society.config.sections import (
@@ -99,6 +100,7 @@ __all__ = [
     "load_scenario",
     "parse_override",
     "read_toml",
+    "resolve_paths",
     "schedule_value",
     "settable_summary",
     "validate_scenario",

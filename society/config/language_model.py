@@ -2,10 +2,16 @@
 
 A union keyed on ``kind`` (``"ngram"`` when the table has none): each kind has its own
 keys, and a key of the other kind is an unknown key, like any typo.
+
+``[language_model.communities.<label>]`` gives a community a language-model table of its
+own (a mixed population: another kind, checkpoint or size). Each such table is complete
+in itself (its keys default as in ``[language_model]``, nothing is inherited) and has no
+``communities`` of its own; communities not listed use ``[language_model]``.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,6 +20,7 @@ from pydantic import (
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails
@@ -21,7 +28,32 @@ from pydantic_core import InitErrorDetails
 from society.config.base import Section
 
 
-class NGramConfig(Section):
+class _Table(Section):
+    """What every kind has: the per-community tables of a mixed population."""
+
+    communities: dict[int, LanguageModelConfig] = Field(
+        {},
+        description="community label -> its own [language_model] table (a mixed population)",
+    )
+
+    @field_validator("communities", mode="before")
+    @classmethod
+    def _labels_are_integers(cls, value: Any) -> Any:
+        for label in value if isinstance(value, dict) else ():
+            if isinstance(label, bool) or not re.fullmatch(r"-?\d+", str(label).strip()):
+                raise ValueError(f"community label {label!r} is not an integer")
+        return value
+
+    @field_validator("communities", mode="after")
+    @classmethod
+    def _one_level(cls, value: dict[int, Any]) -> dict[int, Any]:
+        for label, table in value.items():
+            if table.communities:
+                raise ValueError(f"{label}.communities: a community's table has no communities")
+        return value
+
+
+class NGramConfig(_Table):
     """Interpolated Kneser-Ney n-grams over the run's shared tokenizer."""
 
     kind: Literal["ngram"] = "ngram"
@@ -32,7 +64,7 @@ class NGramConfig(Section):
     )
 
 
-class TransformerConfig(Section):
+class TransformerConfig(_Table):
     """A GPT-2 built from these keys, or the local checkpoint at ``path``."""
 
     kind: Literal["transformer"] = "transformer"
@@ -76,10 +108,10 @@ class TransformerConfig(Section):
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> TransformerConfig:
+        # whether `path` holds a checkpoint is checked by preflight (run.preflight), so a
+        # file naming weights this machine lacks still validates
         if self.width % self.heads:
             raise ValueError(f"width: {self.width} is not a multiple of heads ({self.heads})")
-        if self.path and not (Path(self.path) / "config.json").is_file():
-            raise ValueError(f"path: {self.path} is not a checkpoint directory (no config.json)")
         return self
 
 
@@ -113,6 +145,27 @@ def _by_kind(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 LanguageModelConfig = Annotated[NGramConfig | TransformerConfig, WrapValidator(_by_kind)]
 """The ``[language_model]`` table: :class:`NGramConfig` or :class:`TransformerConfig`."""
 
+_Table.model_rebuild()
+NGramConfig.model_rebuild()
+TransformerConfig.model_rebuild()
+
+
+def table_for(config: NGramConfig | TransformerConfig, community: int | None):  # noqa: ANN201
+    """The table a community's agents are built from (its own, else ``config`` itself)."""
+    return config.communities.get(community, config) if community is not None else config
+
+
+def model_label(config: NGramConfig | TransformerConfig) -> str:
+    """A short name of a table's model for the agents table's ``model`` column.
+
+    ``ngram3`` (kind and order); a checkpoint's folder name; ``gpt2-4x128`` (blocks x
+    width) for a GPT-2 built from the keys; ``+lora`` when adapters are trained.
+    """
+    if isinstance(config, NGramConfig):
+        return f"ngram{config.order}"
+    name = Path(config.path).name if config.path else f"gpt2-{config.layers}x{config.width}"
+    return name + ("+lora" if config.lora else "")
+
 
 def own_keys(table: dict[str, Any]) -> dict[str, Any]:
     """A resolved ``[language_model]`` table without the keys its kind does not have.
@@ -130,4 +183,7 @@ def explicit_keys(config: NGramConfig | TransformerConfig) -> dict[str, Any]:
     Switching ``kind`` from here keeps only what was chosen: defaults of the old kind are
     not carried over as foreign keys.
     """
-    return {"kind": config.kind, **config.model_dump(mode="json", exclude_defaults=True)}
+    out = {"kind": config.kind, **config.model_dump(mode="json", exclude_defaults=True)}
+    if config.communities:  # each community's table names its own kind too
+        out["communities"] = {str(k): explicit_keys(v) for k, v in config.communities.items()}
+    return out

@@ -218,14 +218,23 @@ def _resolve_entry(table: Any, key: Any, base_dir: Path, keep: tuple[str, ...] =
         table[key] = str((base_dir / value).resolve())
 
 
-def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
+def resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
+    """Make the relative path values of nested scenario data absolute against ``base_dir``.
+
+    Real-data sources (built-in names stay), the graph file, every language-model
+    checkpoint and the curation labels.
+    """
     real = data.get("real_data")
     _resolve_entry(real, "source", base_dir, keep=BUILTIN_SOURCES)
     by_community = real.get("communities") if isinstance(real, dict) else None
     for label in list(by_community) if isinstance(by_community, dict) else ():
         _resolve_entry(by_community, label, base_dir, keep=BUILTIN_SOURCES)
     _resolve_entry(data.get("network"), "path", base_dir)
-    _resolve_entry(data.get("language_model"), "path", base_dir)
+    model = data.get("language_model")
+    _resolve_entry(model, "path", base_dir)
+    by_community = model.get("communities") if isinstance(model, dict) else None
+    for table in by_community.values() if isinstance(by_community, dict) else ():
+        _resolve_entry(table, "path", base_dir)
     _resolve_entry(data.get("curation"), "labels", base_dir)
 
 
@@ -265,5 +274,5 @@ def load_scenario(
         _set_path(data, key, value, f"{origin} (--set {key})")
     if seed is not None:
         data["seed"] = seed
-    _resolve_paths(data, path.resolve().parent)
+    resolve_paths(data, path.resolve().parent)
     return validate_scenario(data, origin)

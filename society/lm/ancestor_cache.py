@@ -28,7 +28,7 @@ from society.lm.tokenizer import SharedTokenizer
 FORMAT = "ancestor-v3"
 """Bump when training code changes what an ancestor is."""
 
-NOT_IN_KEY = ("epochs", "steps", "device", "threads", "agents_per_batch")
+NOT_IN_KEY = ("epochs", "steps", "device", "threads", "agents_per_batch", "communities")
 """``[language_model]`` keys that do not change the ancestor."""
 
 

@@ -43,6 +43,7 @@ class AgentRecord:
         heard: how many texts it heard this round.
         kept: how many of them it kept.
         model: its language model, to be used only through ``score``.
+        model_label: a short name of its model's kind (``config.model_label``).
     """
 
     id: int
@@ -53,6 +54,7 @@ class AgentRecord:
     heard: int
     kept: int
     model: Scorer
+    model_label: str = ""
 
     @classmethod
     def of(
@@ -64,6 +66,7 @@ class AgentRecord:
         heard: int,
         kept: int,
         model: Scorer,
+        model_label: str = "",
     ) -> AgentRecord:
         """Freeze one agent's round, tokenising its texts once.
 
@@ -75,13 +78,14 @@ class AgentRecord:
             heard: texts heard this round.
             kept: texts kept this round.
             model: its language model.
+            model_label: a short name of its model's kind.
 
         Returns:
             The record.
         """
         texts = tuple(texts)
         docs = tuple(tuple(words) for words in tokenize_all(texts))
-        return cls(id, node, community, texts, docs, heard, kept, model)
+        return cls(id, node, community, texts, docs, heard, kept, model, model_label)
 
 
 @dataclass(frozen=True)

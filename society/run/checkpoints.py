@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from safetensors import safe_open
 from safetensors.numpy import load_file
 from safetensors.numpy import save as save_bytes
 
 from society.config import Scenario, TransformerConfig, validate_scenario
-from society.config.language_model import own_keys
+from society.config.language_model import own_keys, table_for
 from society.lm.base import LanguageModel
 from society.lm.factory import build_language_model
 from society.lm.tokenizer import SharedTokenizer
@@ -53,14 +54,21 @@ def save_checkpoint(run_dir: Path, round_: int, society: Society) -> Path:
     Returns:
         The round's checkpoint directory.
     """
-    kind = society.scenario.language_model.kind
+    config = society.scenario.language_model
     folder = layout.round_dir(run_dir, round_)
     folder.mkdir(parents=True, exist_ok=True)
     ancestor = layout.ancestor_checkpoint(run_dir)
     if not ancestor.exists():
-        _write_state(ancestor, society.ancestor, {"backend": kind, "round": "0", "agent": "-1"})
+        meta = {"backend": config.kind, "round": "0", "agent": "-1"}
+        _write_state(ancestor, society.ancestor, meta)
     for agent in society.agents:
-        meta = {"backend": kind, "round": str(round_), "agent": str(agent.unique_id)}
+        meta = {
+            "backend": table_for(config, agent.model_from).kind,
+            "round": str(round_),
+            "agent": str(agent.unique_id),
+        }
+        if agent.model_from in config.communities:  # a mixed population: whose table
+            meta["community"] = str(agent.model_from)
         _write_state(layout.agent_checkpoint(run_dir, round_, agent.unique_id), agent.lm, meta)
     return folder
 
@@ -97,7 +105,9 @@ def run_scenario_config(run_dir: Path) -> Scenario:
 def _rebuild(run_dir: Path, path: Path) -> LanguageModel:
     scenario = run_scenario_config(run_dir)
     tokenizer = SharedTokenizer.load(Path(run_dir) / layout.TOKENIZER)
-    config = scenario.language_model
+    with safe_open(str(path), "np") as handle:
+        community = (handle.metadata() or {}).get("community")
+    config = table_for(scenario.language_model, None if community is None else int(community))
     if isinstance(config, TransformerConfig):
         # a run made on a GPU opens anywhere: rebuild on whatever device this machine has
         config = config.model_copy(update={"device": "auto"})

@@ -22,6 +22,7 @@ import networkx as nx
 import numpy as np
 
 from society.config import (
+    BUILTIN_SOURCES,
     AddAgents,
     AgentChoice,
     Commit,
@@ -54,6 +55,7 @@ class Checked:
     graph: nx.Graph
     sources: CommunitySources | None = None
     warnings: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # local files left unchecked
 
 
 def _walk(data: Any, path: str = ""):  # noqa: ANN202
@@ -93,6 +95,10 @@ def check_paths(scenario: Scenario, origin: str) -> None:
     for label, source in scenario.real_data.communities.items():
         if not source.strip():
             raise ConfigError(f"{origin}: real_data.communities.{label}: is empty")
+    for where, table in model_tables(scenario)[1:]:
+        path = getattr(table, "path", None)
+        if isinstance(path, str) and not path.strip():
+            raise ConfigError(f"{origin}: {where}.path: is empty (give a checkpoint folder)")
 
 
 def check_out(out: Path, origin: str = "--out") -> None:
@@ -114,17 +120,68 @@ def check_out(out: Path, origin: str = "--out") -> None:
         raise ConfigError(f"{out}: {parent} is not writable ({error.strerror})") from None
 
 
+def model_tables(scenario: Scenario) -> list[tuple[str, Any]]:
+    """``(field, table)`` of ``[language_model]`` and of each community's own table."""
+    config = scenario.language_model
+    out: list[tuple[str, Any]] = [("language_model", config)]
+    for label, table in sorted(config.communities.items()):
+        out.append((f"language_model.communities.{label}", table))
+    return out
+
+
 def check_checkpoint(scenario: Scenario, origin: str) -> None:
-    """An external checkpoint must hold safetensors weights: pickle is never loaded."""
-    path = getattr(scenario.language_model, "path", None)
-    if not path or not Path(path).is_dir():
-        return
-    if not any(Path(path).glob("*.safetensors")):
-        pickled = sorted(p.name for p in Path(path).glob("*.bin")) or ["no weights"]
-        raise ConfigError(
-            f"{origin}: language_model.path: {path} has no .safetensors weights "
-            f"({pickled[0]}: pickle checkpoints are never loaded; convert to safetensors)"
-        )
+    """A checkpoint ``path`` is a directory with ``config.json`` and safetensors weights.
+
+    Pickle is never loaded. Checked here rather than when the file is read, so a scenario
+    naming weights this machine lacks still validates its structure (``society validate``
+    with ``local_files=False``).
+    """
+    for where, table in model_tables(scenario):
+        path = getattr(table, "path", None)
+        if not path or not path.strip():
+            continue
+        if not (Path(path) / "config.json").is_file():
+            raise ConfigError(
+                f"{origin}: {where}.path: {path} is not a checkpoint directory (no config.json)"
+            )
+        if not any(Path(path).glob("*.safetensors")):
+            pickled = sorted(p.name for p in Path(path).glob("*.bin")) or ["no weights"]
+            raise ConfigError(
+                f"{origin}: {where}.path: {path} has no .safetensors weights "
+                f"({pickled[0]}: pickle checkpoints are never loaded; convert to safetensors)"
+            )
+
+
+def check_model_communities(scenario: Scenario, graph: nx.Graph, origin: str) -> None:
+    """Every ``[language_model.communities.<label>]`` names a community of the graph."""
+    have = sorted(set(communities(graph).values()))
+    for label in sorted(scenario.language_model.communities):
+        if label not in have:
+            raise ConfigError(
+                f"{origin}: language_model.communities.{label}: no community {label} "
+                f"(the graph has {', '.join(map(str, have))})"
+            )
+
+
+def missing_local_files(scenario: Scenario) -> list[str]:
+    """Local paths the scenario names that this machine lacks (``field: path``).
+
+    Checkpoints (``path`` of every language-model table) and a real-data source given as
+    a path; built-in sources are not paths.
+    """
+    out = [
+        f"{where}.path: {table.path}"
+        for where, table in model_tables(scenario)
+        if getattr(table, "path", None) and not Path(table.path).exists()
+    ]
+    sources = [("real_data.source", scenario.real_data.source)] + [
+        (f"real_data.communities.{label}", source)
+        for label, source in sorted(scenario.real_data.communities.items())
+    ]
+    for where, source in sources:
+        if source not in BUILTIN_SOURCES and not Path(source).exists():
+            out.append(f"{where}: {source}")
+    return out
 
 
 def build_checked_graph(scenario: Scenario, origin: str) -> nx.Graph:
@@ -304,7 +361,12 @@ def corpus_warnings(sources: CommunitySources) -> list[str]:
 
 
 def preflight(
-    scenario: Scenario, origin: str, out: Path | None = None, *, load_data: bool = True
+    scenario: Scenario,
+    origin: str,
+    out: Path | None = None,
+    *,
+    load_data: bool = True,
+    local_files: bool = True,
 ) -> Checked:
     """Check a scenario (and its run directory) before anything is written or trained.
 
@@ -313,23 +375,31 @@ def preflight(
         origin: the scenario file, for error messages.
         out: the run directory to be (None: not checked).
         load_data: also load the corpus (to check it and to warn about its size).
+        local_files: a checkpoint or corpus path this machine lacks is an error (True:
+            a run); False (``society validate``): such paths are listed in ``missing``
+            and what needs them (checkpoint and corpus checks) is skipped, the rest is
+            checked.
 
     Returns:
-        The graph (and corpus) it built, and warnings about legal but suspicious input.
+        The graph (and corpus) it built, warnings about legal but suspicious input, and
+        the missing local files (with ``local_files=False``).
 
     Raises:
         ConfigError: one line naming file and field.
     """
+    missing = [] if local_files else missing_local_files(scenario)
     check_numbers(scenario, origin)
     check_paths(scenario, origin)
-    check_checkpoint(scenario, origin)
+    if not missing:
+        check_checkpoint(scenario, origin)
     if out is not None:
         check_out(out)
     graph = build_checked_graph(scenario, origin)
+    check_model_communities(scenario, graph, origin)
     check_listeners(scenario, graph, origin)
     check_events(scenario, graph, origin)
-    checked = Checked(graph, warnings=check_curation(scenario, origin))
-    if load_data:
+    checked = Checked(graph, warnings=check_curation(scenario, origin), missing=missing)
+    if load_data and not missing:
         checked.sources = load_sources(scenario, origin)
         if len(checked.sources.main.train) < 2:
             raise ConfigError(

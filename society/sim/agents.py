@@ -42,6 +42,7 @@ class Speaker(FixedAgent):
         self.cell = cell
         self.lm = lm
         self.community = community
+        self.model_from = community  # whose language-model table built `lm`
         self.learning = True
         self.utterances: list[str] = []
         self.heard: list[tuple[int, int]] = []  # (speaker id, utterance index); -1 = real text
@@ -49,6 +50,15 @@ class Speaker(FixedAgent):
         self.kept: list[str] = []
         self.kept_from: list[int] = []  # speaker id of each kept text (-1 = real text)
         self.buffer: deque[list[str]] = deque([data], maxlen=self._buffer_rounds())
+
+    @property
+    def model_label(self) -> str:
+        """A short name of the agent's model (the agents table's ``model`` column).
+
+        The model of the community that built it (``model_from``): an agent that migrates
+        keeps its model until it starts again from its new community's ancestor.
+        """
+        return self.model.model_label_for(self.model_from)
 
     @property
     def node(self) -> int:
@@ -162,5 +172,10 @@ class Speaker(FixedAgent):
         self.buffer.append(self.kept)
         data = [text for texts in self.buffer for text in texts]
         if self.model.scenario.learning.init == "ancestor":
-            self.lm = self.model.ancestor_for(self.community).clone()
+            self.restart()
         self.lm.update(data)
+
+    def restart(self) -> None:
+        """Start again from generation 0 of the agent's community (and its kind of model)."""
+        self.lm = self.model.ancestor_for(self.community).clone()
+        self.model_from = self.community

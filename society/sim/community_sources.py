@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from society.config import LanguageModelConfig, RealDataConfig
+from society.config.language_model import table_for
 from society.corpora import Corpus, CorpusError, load_corpus
 from society.lm.ancestor_cache import build_ancestor
 from society.lm.base import LanguageModel
@@ -118,10 +120,11 @@ class CommunitySources:
         communities: Iterable[int],
         texts: Callable[[Corpus], list[str]] | None = None,
     ) -> dict[int, LanguageModel]:
-        """One generation-0 model per distinct corpus, keyed by community.
+        """One generation-0 model per distinct corpus and language-model table, by community.
 
         Args:
-            config: the scenario's ``[language_model]`` table.
+            config: the scenario's ``[language_model]`` table; a community listed in its
+                ``communities`` gets an ancestor of its own table (a mixed population).
             tokenizer: the run's shared tokenizer.
             main_ancestor: the ancestor already trained on ``main.train``.
             communities: labels to key besides the listed ones (those of the graph).
@@ -131,15 +134,17 @@ class CommunitySources:
         Returns:
             Community label -> ancestor; unlisted communities map to ``main_ancestor``.
         """
-        built: list[tuple[Corpus, LanguageModel]] = [(self.main, main_ancestor)]
+        built: list[tuple[Corpus, Any, LanguageModel]] = [(self.main, config, main_ancestor)]
         out: dict[int, LanguageModel] = {}
-        for label in sorted(set(communities) | set(self.by_community)):
+        labels = set(communities) | set(self.by_community) | set(config.communities)
+        for label in sorted(labels):
             corpus = self.by_community.get(label, self.main)
-            model = next((lm for seen, lm in built if seen is corpus), None)
+            table = table_for(config, label)
+            model = next((lm for seen, cfg, lm in built if seen is corpus and cfg == table), None)
             if model is None:
                 data = texts(corpus) if texts is not None else corpus.train
-                model = build_ancestor(config, tokenizer, data)
-                built.append((corpus, model))
+                model = build_ancestor(table, tokenizer, data)
+                built.append((corpus, table, model))
             out[label] = model
         return out
 

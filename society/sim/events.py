@@ -28,6 +28,7 @@ from society.config import (
     SetParameter,
     apply_set,
 )
+from society.config.language_model import table_for
 from society.lm.factory import build_language_model
 from society.sim.agents import Speaker
 from society.sim.network import between_community_edges, community_members
@@ -194,7 +195,8 @@ def add_agents(model: Editable, event: AddAgents) -> str:
             data = model.ancestor_texts(model.corpus_for(community))
             agent = Speaker(model, cell, lm, community, data)
         else:
-            blank = build_language_model(model.scenario.language_model, model.tokenizer)
+            table = table_for(model.scenario.language_model, community)
+            blank = build_language_model(table, model.tokenizer)
             agent = Speaker(model, cell, blank, community, [])
             agent.buffer.clear()
         agent.listen(model.attention)  # last round's selection factors
@@ -247,7 +249,7 @@ def commit(model: Editable, event: Commit) -> str:
     for agent in chosen:
         if event.rewrite:
             data = rewrite_words((t for texts in agent.buffer for t in texts), event.rewrite)
-            agent.lm = model.ancestor_for(agent.community).clone()
+            agent.restart()
             agent.lm.update(data)
         agent.learning = False
     return f"committed nodes {[agent.node for agent in chosen]}"

@@ -27,6 +27,7 @@ import pandas as pd
 from mesa.discrete_space import Network
 
 from society.config import Scenario, flat_to_dotted
+from society.config.language_model import model_label, table_for
 from society.corpora import Corpus
 from society.lm.ancestor_cache import build_ancestor
 from society.lm.base import LanguageModel, sample_many
@@ -80,6 +81,7 @@ def agent_record(agent: Speaker) -> AgentRecord:
         heard=len(agent.heard),
         kept=len(agent.kept),
         model=agent.lm,
+        model_label=agent.model_label,
     )
 
 
@@ -90,7 +92,9 @@ class Society(mesa.Model):
     ancestor (``corpus_for``, ``ancestor_for``, ``ancestors``) and draws its real text and
     prompts from that corpus; ``corpus``, ``ancestor`` and ``heldout`` stay the main
     source's (held-out perplexity, critics and metrics use them). The tokenizer is trained
-    on every source's training split.
+    on every source's training split. With ``[language_model.communities]`` a listed
+    community's agents hold a model of its own table (a mixed population), with its own
+    ancestor; ``model_label_for`` names it in the agents table's ``model`` column.
 
     Args:
         scenario: the scenario (defaults for everything when omitted).
@@ -246,6 +250,10 @@ class Society(mesa.Model):
     def ancestor_for(self, community: int | None) -> LanguageModel:
         """The generation-0 model of a community (the main ancestor unless listed)."""
         return self.ancestors.get(community, self.ancestor)
+
+    def model_label_for(self, community: int | None) -> str:
+        """A short name of the model a community's agents hold (the ``model`` column)."""
+        return model_label(table_for(self.scenario.language_model, community))
 
     def real_texts(self, n: int, *, community: int | None = None) -> list[str]:
         """``n`` real training texts drawn without replacement (never held-out text).

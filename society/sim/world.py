@@ -51,6 +51,10 @@ class World(Protocol):
         """The generation-0 model of a community."""
         ...
 
+    def model_label_for(self, community: int | None) -> str:
+        """A short name of the model a community's agents hold."""
+        ...
+
 
 class Editable(World, Protocol):
     """The society as events see it: the world plus what an event may edit.

@@ -7,15 +7,18 @@ from society.metrics.registry import Columns, Measure, Results, Rows
 
 
 class Identity(Measure):
-    """Each agent's node and community; the round and how many agents it had."""
+    """Each agent's node, community and model; the round and how many agents it had."""
 
     name = "identity"
-    columns = Columns(agent=("node", "community"), round=("round", "agents"))
+    columns = Columns(agent=("node", "community", "model"), round=("round", "agents"))
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """The record's node and community per agent, its round and size."""
+        """The record's node, community and model label per agent, its round and size."""
         return Rows(
-            agent=[{"node": a.node, "community": a.community} for a in record.agents],
+            agent=[
+                {"node": a.node, "community": a.community, "model": a.model_label}
+                for a in record.agents
+            ],
             round={"round": record.round, "agents": len(record.agents)},
         )
 
