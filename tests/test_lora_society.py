@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from society.config import Scenario
 from society.lm import lora_population
@@ -11,6 +10,7 @@ from society.lm.lora_population import LoRAAgent
 from society.lm.tokenizer import SharedTokenizer
 from society.sim.model import Society
 from tests.cheap_metrics import cheap_metrics
+from tests.tiny_checkpoints import save_tiny_gpt2
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -18,24 +18,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.fixture(scope="module")
 def base(tmp_path_factory, grammar_600):
     """A tiny GPT-2 checkpoint with a tokenizer of the grammar corpus, saved locally."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     tokenizer = SharedTokenizer.train(grammar_600.train, 200, 2)
-    eos = tokenizer.eos_id
-    config = GPT2Config(
-        vocab_size=tokenizer.vocab_size,
-        n_positions=32,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=eos,
-        eos_token_id=eos,
-    )
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("base")
-    GPT2LMHeadModel(config).save_pretrained(path)
-    tokenizer.as_transformers().save_pretrained(path)
-    return str(path)
+    return str(save_tiny_gpt2(tmp_path_factory.mktemp("base"), tokenizer))
 
 
 def test_a_lora_society_trains_and_speaks_in_one_pass_per_round(base, grammar_600, monkeypatch):

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import torch
 from typer.testing import CliRunner
 
 from society.app.cli import app
 from society.run import layout
+from tests.tiny_checkpoints import save_tiny_gpt2
 
 pytestmark = pytest.mark.filterwarnings("ignore::FutureWarning")
 
@@ -22,25 +22,11 @@ EXPERIMENT = (
 @pytest.fixture(scope="module")
 def local_files(tmp_path_factory, grammar_600):
     """A tiny GPT-2 saved with save_pretrained, and a corpus file, in a temporary folder."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     from society.lm.tokenizer import SharedTokenizer
 
     root = tmp_path_factory.mktemp("local")
     tokenizer = SharedTokenizer.train(grammar_600.train, 300, 2)
-    eos = tokenizer.eos_id
-    config = GPT2Config(
-        vocab_size=tokenizer.vocab_size,
-        n_positions=64,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=eos,
-        eos_token_id=eos,
-    )
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(root / "tiny-gpt2")
-    tokenizer.as_transformers().save_pretrained(root / "tiny-gpt2")
+    save_tiny_gpt2(root / "tiny-gpt2", tokenizer, positions=64)
     (root / "corpus.txt").write_text("\n".join(grammar_600.train + grammar_600.heldout) + "\n")
     return root
 

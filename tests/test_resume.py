@@ -19,6 +19,7 @@ from society.run import layout
 from society.run.runner import RunError, resume_run, run_scenario
 from society.run.state import read_header
 from tests._process import society, wait_for_round
+from tests.tiny_checkpoints import save_tiny_gpt2
 
 NGRAM = """
 name = "resume"
@@ -289,26 +290,11 @@ def test_resume_refuses_a_finished_run(tmp_path, status):
 @pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_a_crashed_lora_society_resumes_from_its_state_to_the_same_result(tmp_path):
     """LoRA agents share one frozen base; each agent's adapter and AdamW moments are restored."""
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     from society.corpora import load_corpus
     from society.lm.tokenizer import SharedTokenizer
 
     tokenizer = SharedTokenizer.train(load_corpus("grammar", max_texts=600).train, 200, 2)
-    config = GPT2Config(
-        vocab_size=tokenizer.vocab_size,
-        n_positions=32,
-        n_embd=32,
-        n_layer=1,
-        n_head=2,
-        bos_token_id=tokenizer.eos_id,
-        eos_token_id=tokenizer.eos_id,
-    )
-    torch.manual_seed(0)
-    base = tmp_path / "base"
-    GPT2LMHeadModel(config).save_pretrained(base)
-    tokenizer.as_transformers().save_pretrained(base)
+    base = save_tiny_gpt2(tmp_path / "base", tokenizer)
     body = f"""
 name = "resume-lora"
 rounds = 4

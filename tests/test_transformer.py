@@ -12,6 +12,7 @@ from society.lm.sampler import SamplingSettings, next_tokens, sample_stack
 from society.lm.tokenizer import SharedTokenizer
 from society.lm.train import TrainSettings, train_stack
 from society.lm.transformer import TransformerLM
+from tests.tiny_checkpoints import save_tiny_gpt2
 
 TINY = {
     "kind": "transformer",
@@ -292,20 +293,9 @@ def test_state_load_clone(tokenizer, texts):
 
 
 def test_save_pretrained_checkpoint_fine_tunes_as_an_agent(tmp_path, tokenizer, texts):
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
-    config = GPT2Config(
-        vocab_size=tokenizer.vocab_size,
-        n_positions=32,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.eos_id,
-        eos_token_id=tokenizer.eos_id,
-    )
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(tmp_path / "ckpt")
-    tokenizer.as_transformers().save_pretrained(tmp_path / "ckpt")
+    save_tiny_gpt2(tmp_path / "ckpt", tokenizer, layers=2)
     lm = tiny(tokenizer, path=str(tmp_path / "ckpt"), epochs=3)
     assert lm.shape.width == 32 and lm.tokens is not tokenizer
     hf = GPT2LMHeadModel.from_pretrained(tmp_path / "ckpt")
@@ -335,22 +325,7 @@ def test_bad_checkpoint_path_is_a_config_error_at_preflight(tmp_path):
 
 @pytest.fixture(scope="module")
 def gpt2_dir(tmp_path_factory, tokenizer):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    path = tmp_path_factory.mktemp("gpt2")
-    config = GPT2Config(
-        vocab_size=tokenizer.vocab_size,
-        n_positions=32,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.eos_id,
-        eos_token_id=tokenizer.eos_id,
-    )
-    torch.manual_seed(0)
-    GPT2LMHeadModel(config).save_pretrained(path)
-    tokenizer.as_transformers().save_pretrained(path)
-    return path
+    return save_tiny_gpt2(tmp_path_factory.mktemp("gpt2"), tokenizer, layers=2)
 
 
 @pytest.mark.filterwarnings("ignore::FutureWarning")  # raised inside peft/transformers

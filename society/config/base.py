@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import bisect
+import re
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +20,18 @@ class Section(BaseModel):
     """Base for every scenario table: unknown keys are errors, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def check_integer_labels(value: Any) -> Any:
+    """A ``communities`` table's keys must be community labels (integers); returns it as is.
+
+    Raises:
+        ValueError: naming the first key that is not an integer.
+    """
+    for label in value if isinstance(value, dict) else ():
+        if isinstance(label, bool) or not re.fullmatch(r"-?\d+", str(label).strip()):
+            raise ValueError(f"community label {label!r} is not an integer")
+    return value
 
 
 def check_schedule(points: list[tuple[int, float]], name: str, high: float | None) -> None:

@@ -11,7 +11,6 @@ in itself (its keys default as in ``[language_model]``, nothing is inherited) an
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from society.config.base import Section
+from society.config.base import Section, check_integer_labels
 
 
 class _Table(Section):
@@ -39,10 +38,7 @@ class _Table(Section):
     @field_validator("communities", mode="before")
     @classmethod
     def _labels_are_integers(cls, value: Any) -> Any:
-        for label in value if isinstance(value, dict) else ():
-            if isinstance(label, bool) or not re.fullmatch(r"-?\d+", str(label).strip()):
-                raise ValueError(f"community label {label!r} is not an integer")
-        return value
+        return check_integer_labels(value)
 
     @field_validator("communities", mode="after")
     @classmethod

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from society.config.base import Section, check_schedule
+from society.config.base import Section, check_integer_labels, check_schedule
 
 
 class NetworkConfig(Section):
@@ -67,10 +66,7 @@ class RealDataConfig(Section):
     @field_validator("communities", mode="before")
     @classmethod
     def _labels_are_integers(cls, value: Any) -> Any:
-        for label in value if isinstance(value, dict) else ():
-            if isinstance(label, bool) or not re.fullmatch(r"-?\d+", str(label).strip()):
-                raise ValueError(f"community label {label!r} is not an integer")
-        return value
+        return check_integer_labels(value)
 
     @model_validator(mode="after")
     def _schedule_is_ordered(self) -> RealDataConfig:
