@@ -62,3 +62,35 @@ def sample_many(
     if together is not None:
         return together(list(models), list(requests))
     return [model.sample(request) for model, request in zip(models, requests, strict=True)]
+
+
+def update_many(models: Sequence[LanguageModel], texts: Sequence[Sequence[str]]) -> None:
+    """Each model's ``update(texts[i])``, in order.
+
+    A backend whose class has ``update_together(models, texts)`` gets all its models at
+    once; the models must end exactly as if updated one by one.
+    """
+    if not models:
+        return
+    kinds = {type(model) for model in models}
+    together = getattr(kinds.pop(), "update_together", None) if len(kinds) == 1 else None
+    if together is not None:
+        together(list(models), list(texts))
+        return
+    for model, data in zip(models, texts, strict=True):
+        model.update(data)
+
+
+def score_many(
+    models: Sequence[LanguageModel], texts: Sequence[Sequence[str]]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each model's ``score(texts[i])``, in order.
+
+    A backend whose class has ``score_together(models, texts)`` gets all its models at
+    once; the result must be the same as scoring one by one.
+    """
+    kinds = {type(model) for model in models}
+    together = getattr(kinds.pop(), "score_together", None) if len(kinds) == 1 else None
+    if together is not None:
+        return together(list(models), [list(t) for t in texts])
+    return [model.score(list(data)) for model, data in zip(models, texts, strict=True)]

@@ -281,23 +281,27 @@ class Registry:
         """A table's columns (``table_columns`` of the registered measures)."""
         return table_columns(self.measures, level)
 
-    def measure(self, record: RoundRecord, seconds: dict[str, float] | None = None) -> Results:
+    def measure(
+        self, record: RoundRecord, seconds: dict[str, float] | None = None, *, wall: bool = False
+    ) -> Results:
         """Run every measure on ``record``, in order.
 
         Args:
             record: the round.
-            seconds: if given, receives the CPU seconds (this process, all threads) each
-                measure took, by name (``society bench``).
+            seconds: if given, receives the seconds each measure took, by name (``society
+                bench``): CPU seconds of this process (all threads), or wall-clock ones.
+            wall: time with the wall clock rather than CPU time.
 
         Returns:
             Everything measured this round.
         """
         results = Results(record)
+        clock = time.perf_counter if wall else time.process_time
         for measure in self.measures:
-            start = time.process_time()
+            start = clock()
             rows = measure.measure(record, results)
             if seconds is not None:
-                seconds[measure.name] = time.process_time() - start
+                seconds[measure.name] = clock() - start
             results.add(measure, rows)
         return results
 

@@ -165,15 +165,26 @@ class Speaker(FixedAgent):
         self.kept_from = [s for (s, _), k in zip(self.heard, keep, strict=True) if k]
         return keep
 
-    def learn(self) -> None:
-        """Update the data buffer, then the model (from current weights or own ancestor)."""
+    def training_data(self) -> list[str] | None:
+        """Update the data buffer and return what the model learns from this round.
+
+        With ``learning.init = "ancestor"`` the model starts again from its community's
+        generation 0 first. None when the agent does not learn this round (committed, or it
+        kept nothing).
+        """
         if not self.learning or not self.kept:
-            return
+            return None
         self.buffer.append(self.kept)
         data = [text for texts in self.buffer for text in texts]
         if self.model.scenario.learning.init == "ancestor":
             self.restart()
-        self.lm.update(data)
+        return data
+
+    def learn(self) -> None:
+        """Update the data buffer, then the model alone (the society updates all at once)."""
+        data = self.training_data()
+        if data is not None:
+            self.lm.update(data)
 
     def restart(self) -> None:
         """Start again from generation 0 of the agent's community (and its kind of model)."""

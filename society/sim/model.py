@@ -16,8 +16,10 @@ row of the metric tables describes one generation's model and what that model sa
 
 from __future__ import annotations
 
+import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -30,7 +32,7 @@ from society.config import Scenario, flat_to_dotted
 from society.config.language_model import model_label, table_for
 from society.corpora import Corpus
 from society.lm.ancestor_cache import build_ancestor
-from society.lm.base import LanguageModel, sample_many
+from society.lm.base import LanguageModel, sample_many, update_many
 from society.lm.tokenizer import SharedTokenizer
 from society.metrics.measures.ancestor import UTTERANCES
 from society.metrics.record import AgentRecord, RoundRecord
@@ -154,6 +156,7 @@ class Society(mesa.Model):
             data = self.ancestor_texts(self.corpus_for(community))
             Speaker(self, self.space[node], lm, community, data)
         self.latest: dict[str, Any] = {}
+        self.phase_seconds: Counter[str] = Counter()  # wall seconds per stage (bench)
         self.event_log: list[dict[str, Any]] = []
         self._by_id: dict[int, Speaker] = {}
         self.pairs: list[pd.DataFrame] = []
@@ -162,7 +165,8 @@ class Society(mesa.Model):
         self._kept: Counter[tuple[int, int]] = Counter()
         self.measured: Results | None = None  # the last measured round
         self.datacollector = collector(self.measures)
-        self.speak()
+        with self.phase("speak"):
+            self.speak()
         self.measure()
 
     @property
@@ -172,17 +176,37 @@ class Society(mesa.Model):
 
     def step(self) -> None:
         """Run one round: events, listen, curate, learn, speak, measure."""
-        apply_events(self, self.round)
+        with self.phase("events"):
+            apply_events(self, self.round)
         speakers = list(self.agents)
-        self.attention = attention(speakers, self.graph, self.scenario.selection, self.critic)
-        self.agents.do("listen", self.attention)
-        for agent in speakers:  # keep what passes the filters; count who heard and kept each text
-            self.record_kept(agent.heard, agent.curate(self.curator))
-        self.log_samples(final=False)
-        self.agents.do("learn")
-        self.speak()
+        with self.phase("listen"):
+            self.attention = attention(speakers, self.graph, self.scenario.selection, self.critic)
+            self.agents.do("listen", self.attention)
+        with self.phase("curate"):
+            for agent in speakers:  # keep what passes the filters; count who heard and kept
+                self.record_kept(agent.heard, agent.curate(self.curator))
+            self.log_samples(final=False)
+        with self.phase("learn"):
+            self.learn()
+        with self.phase("speak"):
+            self.speak()
         self.measure()
         self.running = self.round < self.rounds
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Add the wall-clock seconds of the block to ``phase_seconds[name]`` (bench)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phase_seconds[name] += time.perf_counter() - start
+
+    def learn(self) -> None:
+        """Every learning agent updates its buffer, then all models learn together."""
+        learners = [(agent, agent.training_data()) for agent in self.agents]
+        learners = [(agent, data) for agent, data in learners if data is not None]
+        update_many([agent.lm for agent, _ in learners], [data for _, data in learners])
 
     def speak(self) -> None:
         """Every agent says this round's texts; backends that can sample together do."""
@@ -200,7 +224,12 @@ class Society(mesa.Model):
         """
         if self.round % self.scenario.metrics.every and self.round != self.rounds:
             return
-        self.measured = self.measures.measure(self.round_record())
+        with self.phase("record"):
+            record = self.round_record()
+        seconds: dict[str, float] = {}
+        self.measured = self.measures.measure(record, seconds, wall=True)
+        for name, spent in seconds.items():
+            self.phase_seconds[f"measure.{name}"] += spent
         pairs = self.measured.pair_table()
         if pairs is not None:
             self.pairs.append(pairs)
