@@ -14,6 +14,7 @@ from society.config.events import SETTABLE_KEYS, Event, SetParameter, settable_s
 from society.config.language_model import LanguageModelConfig, NGramConfig, explicit_keys
 from society.config.sections import (
     CheckpointsConfig,
+    ComputeConfig,
     CurationConfig,
     LearningConfig,
     ListeningConfig,
@@ -46,6 +47,7 @@ class Scenario(Section):
     learning: LearningConfig = LearningConfig()
     metrics: MetricsConfig = MetricsConfig()
     checkpoints: CheckpointsConfig = CheckpointsConfig()
+    compute: ComputeConfig = ComputeConfig()
     events: list[Event] = []
 
     @model_validator(mode="after")
@@ -55,6 +57,12 @@ class Scenario(Section):
             raise ValueError(
                 f"speech.{next(iter(extra))}: needs language_model.kind = 'transformer'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _shards_hold_ngrams(self) -> Scenario:
+        if self.compute.shards and self.language_model.kind != "ngram":
+            raise ValueError("compute.shards: only n-gram agents run in shards")
         return self
 
     @model_validator(mode="after")

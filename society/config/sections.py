@@ -276,3 +276,28 @@ class CheckpointsConfig(Section):
         description="save the resume state every N rounds (0: never; resume then replays)",
     )
     keep_state: bool = Field(False, description="keep the resume state when the run is done")
+
+
+class ComputeConfig(Section):
+    """Where speech and learning run: in this process, or in agent shards on a dask cluster.
+
+    With ``shards > 0`` the agents are cut into that many contiguous shards; each round
+    every shard's models (their states) and sampling requests go to a dask.distributed
+    worker, which learns or speaks and sends the states and texts back. Every random draw
+    still comes from the society, so the tables are the same as a local run's. Needs the
+    ``cluster`` extra; n-gram agents only.
+    """
+
+    shards: int = Field(0, ge=0, description="agent shards sent to dask workers (0: local)")
+    scheduler: str = Field(
+        "local",
+        description="'local' (a LocalCluster on 127.0.0.1) or a scheduler address tcp://host:port",
+    )
+    workers: int = Field(2, ge=1, description="worker processes of the local cluster")
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value != "local" and "://" not in value:
+            raise ValueError(f"{value!r} is neither 'local' nor an address like tcp://host:8786")
+        return value

@@ -360,6 +360,26 @@ def corpus_warnings(sources: CommunitySources) -> list[str]:
     return out
 
 
+def check_compute(scenario: Scenario, origin: str) -> None:
+    """Shards need dask.distributed, and a named scheduler must answer."""
+    compute = scenario.compute
+    if not compute.shards:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError(
+            f"{origin}: compute.shards: needs the 'cluster' extra: pip install 'society[cluster]'"
+        )
+    if compute.scheduler != "local":
+        from society.sim.shards import connect
+
+        try:
+            connect(compute, timeout="5s").close()
+        except ConfigError as error:
+            raise ConfigError(f"{origin}: {error}") from None
+
+
 def preflight(
     scenario: Scenario,
     origin: str,
@@ -390,6 +410,7 @@ def preflight(
     missing = [] if local_files else missing_local_files(scenario)
     check_numbers(scenario, origin)
     check_paths(scenario, origin)
+    check_compute(scenario, origin)
     if not missing:
         check_checkpoint(scenario, origin)
     if out is not None:

@@ -239,6 +239,9 @@ def _drive(store: RunStore, build: Callable[[], Society], origin: str, loop: Cal
         if isinstance(error, EventError):  # an event that does not fit the society
             raise ConfigError(f"{origin}: {error}") from None
         raise
+    finally:
+        if society is not None:
+            society.shards.close()
     return society
 
 

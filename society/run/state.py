@@ -45,7 +45,7 @@ BIG = 64 << 20
 """States larger than this (bytes, before compression) are stored without compressing."""
 
 #: Society attributes a rebuild from the scenario gives back unchanged (with their members).
-STATIC = ("sources", "corpus", "tokenizer", "ancestor", "ancestors", "heldout", "critics")
+STATIC = ("sources", "corpus", "tokenizer", "ancestor", "ancestors", "heldout", "critics", "shards")
 
 _ATOMS = (int, float, complex, str, bytes, bool, type(None))
 

@@ -32,7 +32,7 @@ from society.config import Scenario, flat_to_dotted
 from society.config.language_model import model_label, table_for
 from society.corpora import Corpus
 from society.lm.ancestor_cache import build_ancestor
-from society.lm.base import LanguageModel, sample_many, update_many
+from society.lm.base import LanguageModel
 from society.lm.tokenizer import SharedTokenizer
 from society.metrics.measures.ancestor import UTTERANCES
 from society.metrics.record import AgentRecord, RoundRecord
@@ -46,6 +46,7 @@ from society.sim.events import apply_events
 from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
 from society.sim.selection import attention
+from society.sim.shards import Shards
 
 
 def _agent_reporter(name: str):
@@ -149,6 +150,7 @@ class Society(mesa.Model):
         self.curator = Curator(
             self.critics, self.heldout, self.corpus.grammar, self.rng, scenario.curation.labels
         )
+        self.shards = Shards(scenario.compute)  # speech and learning: here or on dask
         self.attention: dict[int, float] = {}  # selection: each speaker's listening factor
         for node in sorted(self.graph.nodes):
             community = int(self.graph.nodes[node].get("community", 0))
@@ -206,13 +208,13 @@ class Society(mesa.Model):
         """Every learning agent updates its buffer, then all models learn together."""
         learners = [(agent, agent.training_data()) for agent in self.agents]
         learners = [(agent, data) for agent, data in learners if data is not None]
-        update_many([agent.lm for agent, _ in learners], [data for _, data in learners])
+        self.shards.update([agent.lm for agent, _ in learners], [data for _, data in learners])
 
     def speak(self) -> None:
         """Every agent says this round's texts; backends that can sample together do."""
         speakers = list(self.agents)
         requests = [agent.speech() for agent in speakers]
-        said = sample_many([agent.lm for agent in speakers], requests)
+        said = self.shards.sample([agent.lm for agent in speakers], requests)
         for agent, texts in zip(speakers, said, strict=True):
             agent.say(texts)
 
