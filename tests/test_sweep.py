@@ -25,7 +25,7 @@ from society.app.sweep import (
     run_sweep,
     seed_list,
 )
-from society.config import ConfigError, load_scenario
+from society.config import ConfigError, load_scenario, validate_scenario
 
 TINY = """
 name = "tiny"
@@ -317,3 +317,33 @@ def test_cli_sweep_link_and_range_errors_are_one_line(tiny_file, tmp_path):
     assert result.exit_code == 2
     assert "as many values" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "s").exists()
+
+
+def test_an_unfinished_run_with_a_state_resumes_instead_of_starting_again(tiny_file, tmp_path):
+    from society.run.runner import run_scenario
+
+    scenario = load_scenario(tiny_file, ["rounds=4"])
+    specs = plan(scenario, grid_cells({}), [0], tmp_path / "s")
+    whole = run_scenario(validate_scenario(specs[0].scenario), tmp_path / "whole")
+
+    def crash(society) -> None:  # noqa: ANN001
+        if society.round == 2:
+            raise KeyError("crash")
+
+    with pytest.raises(KeyError):
+        run_scenario(validate_scenario(specs[0].scenario), specs[0].directory, on_round=crash)
+    assert manifest(specs[0].directory)["status"] == "failed"
+    with ThreadPoolExecutor(1) as pool:
+        table = run_sweep(specs, tmp_path / "s", executor=pool)
+    assert list(table["status"]) == ["done"] and list(table["previous"]) == ["failed"]
+    resumed = manifest(specs[0].directory)["resumed"]
+    assert [(r["from"], r["from_round"]) for r in resumed] == [("state", 2)]
+    for name in ("agents", "rounds"):
+        assert_frame_equal(
+            pd.read_parquet(whole / "metrics" / f"{name}.parquet"),
+            pd.read_parquet(specs[0].directory / "metrics" / f"{name}.parquet"),
+            check_exact=True,
+        )
+    assert (whole / "samples.jsonl").read_bytes() == (
+        specs[0].directory / "samples.jsonl"
+    ).read_bytes()

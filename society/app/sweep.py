@@ -5,7 +5,8 @@ named from their parameters, Hive style) and ``sweep.parquet``, one row per run:
 parameters, the seed, ``path`` (relative to the sweep directory), ``status`` (done | failed
 | pending), ``error``, ``seconds`` and ``previous`` (what the run directory held before this
 invocation: empty for a new run, ``done`` for a run skipped, ``failed``/``running``/``broken``
-for one rerun into a clean directory).
+for one resumed from its resume state (``run.state``) when it has one of the same scenario,
+else rerun into a clean directory).
 
 Runs execute behind a :class:`concurrent.futures.Executor`: a local process pool by default,
 or a dask.distributed cluster (``Client(address).get_executor()``). Every run is fixed by
@@ -276,22 +277,50 @@ def _one_line(error: BaseException) -> str:
     return traceback.format_exception_only(error)[-1].strip()
 
 
+def resumable(directory: Path, scenario: Scenario) -> bool:
+    """Whether ``directory`` holds an unfinished run of ``scenario`` with a resume state."""
+    try:
+        status = json.loads((directory / layout.MANIFEST).read_text())["status"]
+        config = (directory / layout.CONFIG).read_text(encoding="utf-8")
+    except (OSError, ValueError, KeyError):
+        return False
+    return (
+        status in (layout.FAILED, layout.RUNNING)
+        and (directory / layout.STATE).is_file()
+        and config == scenario.to_toml()
+    )
+
+
+def _resumed(resume: Callable[[Path], Any], directory: Path) -> bool:
+    """Resume the run in ``directory``; False (run it again) if it cannot be resumed."""
+    try:
+        resume(directory)
+    except ConfigError:  # e.g. still running elsewhere, or its state no longer fits
+        return False
+    return True
+
+
 def run_one(spec: RunSpec) -> dict[str, Any]:
-    """Run one scenario into a clean directory; never raises (failures are returned).
+    """Run one scenario; never raises (failures are returned).
+
+    An unfinished run of the same scenario that left a resume state is resumed from it
+    (``run.runner.resume_run``: the same tables as a run never stopped); anything else in
+    the directory is removed and the run starts again.
 
     Top level so that process pools and dask workers can import it.
     """
-    from society.run.runner import run_scenario
+    from society.run.runner import resume_run, run_scenario
 
     directory = spec.directory
     started = time.perf_counter()
     if ORPHANED.is_set():  # a queued run of a sweep that is gone
         os._exit(1)
     try:
-        if directory.exists():
-            shutil.rmtree(directory)
         scenario = validate_scenario(spec.scenario, spec.origin)
-        run_scenario(scenario, directory, origin=spec.origin)
+        if not (resumable(directory, scenario) and _resumed(resume_run, directory)):
+            if directory.exists():
+                shutil.rmtree(directory)
+            run_scenario(scenario, directory, origin=spec.origin)
         status, error = layout.DONE, ""
     except Exception as exc:  # one failed run never stops the others
         if ORPHANED.is_set():
