@@ -108,7 +108,7 @@ def connect(model: Editable, event: Connect) -> str:
     picked = model.rng.choice(len(candidates), size=count, replace=False) if count else []
     for i in sorted(int(i) for i in picked):
         add_edge(model, *candidates[i], weight=event.weight)
-    return f"added {count} bridges between communities {a} and {b}"
+    return f"added {count} bridge{'' if count == 1 else 's'} between communities {a} and {b}"
 
 
 def cut_edges(model: Editable, event: CutEdges) -> str:
