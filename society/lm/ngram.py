@@ -758,6 +758,38 @@ class NGramLM:
                 contexts[active, -1] = tokens
         return self.tokenizer.decode_batch([out[i, : lengths[i]] for i in range(n)])
 
+    # ------------------------------------------------------------------ population
+
+    @staticmethod
+    def sample_together(models: Sequence[NGramLM], requests: Sequence[SpeechRequest]) -> list:
+        """Every model's :meth:`sample`, the same texts, vectorised across agents.
+
+        See :func:`society.lm.ngram_population.sample_together` (``lm.base.sample_many``).
+        """
+        from society.lm.ngram_population import sample_together
+
+        return sample_together(models, requests)
+
+    @staticmethod
+    def update_together(models: Sequence[NGramLM], texts: Sequence[Sequence[str]]) -> None:
+        """Every model's :meth:`update`, the same tables, counted in one pass.
+
+        See :func:`society.lm.ngram_population.update_together` (``lm.base.update_many``).
+        """
+        from society.lm.ngram_population import update_together
+
+        update_together(models, texts)
+
+    @staticmethod
+    def score_together(models: Sequence[NGramLM], texts: Sequence[Sequence[str]]) -> list:
+        """Every model's :meth:`score` of its texts, the same numbers, in one pass.
+
+        See :func:`society.lm.ngram_population.score_together` (``lm.base.score_many``).
+        """
+        from society.lm.ngram_population import score_together
+
+        return score_together(models, texts)
+
     # ------------------------------------------------------------------ state
 
     def state(self) -> dict[str, np.ndarray]:
