@@ -63,8 +63,7 @@ def test_bisect_rows_is_searchsorted() -> None:
         np.testing.assert_array_equal(bisect_rows(table, lo, hi, x, side), want)
 
 
-def test_segment_cumsum_is_cumsum_per_segment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ngram_population, "CUMSUM_CELLS", 64)  # many padded blocks
+def test_segment_cumsum_is_cumsum_per_segment() -> None:
     rng = np.random.default_rng(1)
     lengths = rng.integers(0, 40, 30)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
