@@ -163,3 +163,19 @@ def test_score_together_gives_the_same_numbers(tok: SharedTokenizer, order: int)
     for (la, na), (lt, nt) in zip(alone, together, strict=True):
         np.testing.assert_array_equal(lt, la)
         np.testing.assert_array_equal(nt, na)
+
+
+def test_update_and_score_together_fall_back_for_mixed_orders(tok: SharedTokenizer) -> None:
+    one, many = population(tok, 2, 2) + population(tok, 4, 2), population(tok, 2, 2)
+    many += population(tok, 4, 2)
+    texts = [corpus(4, seed=a) for a in range(4)]
+    for m, t in zip(one, texts, strict=True):
+        m.update(t)
+    update_many(many, texts)
+    for m, n in zip(one, many, strict=True):
+        assert_same_model(m, n)
+    got = score_many(many, texts)
+    for m, t, (loglik, ntokens) in zip(one, texts, got, strict=True):
+        want = m.score(t)
+        np.testing.assert_array_equal(loglik, want[0])
+        np.testing.assert_array_equal(ntokens, want[1])

@@ -20,6 +20,12 @@ for bit:
   is the same float.
 * Each request keeps its own ``rng``: per agent and step one ``rng.random`` call for its
   unfinished texts, then one for its UTF-8 redraws, as :meth:`NGramLM.sample` draws them.
+
+Speed: bit equality fixes the arithmetic (every per-entry operation and sum of the
+per-agent code is done once, in the same order), so batching only saves numpy call
+overhead. On the KJV at V=2000 an agent's bigram table has ~36,000 entries and one
+sampling step of 100 texts touches thousands of them (about 1 ms of work), so the saving
+is small: CPU seconds for one speak of 1,000 agents were 30.7 one by one and 31.6 together.
 """
 
 from __future__ import annotations
