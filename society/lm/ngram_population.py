@@ -32,13 +32,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from society.lm.ngram import (
+from society.lm.ngram_kernels import (
     _TINY,
     MIN_COUNT,
-    NGramLM,
     _exclusive_cumsum,
     _lex_keys,
     _segment_max,
@@ -47,6 +47,9 @@ from society.lm.ngram import (
 )
 from society.lm.request import SpeechRequest
 from society.lm.utf8 import REJECT
+
+NGramLM = Any
+"""The models are :class:`society.lm.ngram.NGramLM` (not imported: it imports this module)."""
 
 CHUNK_AGENTS = 16
 """Agents sampled or scored together. An agent's step touches thousands of sparse entries
@@ -561,8 +564,10 @@ def _sample_chunk(
 def update_together(models: Sequence[NGramLM], texts: Sequence[Sequence[str]]) -> None:
     """Each ``models[i].update(texts[i])``, counted in one pass; the same tables.
 
-    All texts are tokenised at once and all agents' n-grams counted with one ``unique``
-    over (agent, n-gram) keys; each model then derives its tables from its counts.
+    The texts of each chunk of :data:`CHUNK_AGENTS` agents are tokenised in one call and
+    their n-grams counted with one ``unique`` over (agent, n-gram) keys (chunks bound the
+    peak memory: the tokenizer's encodings of all texts at once take hundreds of MB);
+    each model then derives its tables from its counts.
     """
     models, texts = list(models), [list(t) for t in texts]
     if len(models) != len(texts):
@@ -573,6 +578,13 @@ def update_together(models: Sequence[NGramLM], texts: Sequence[Sequence[str]]) -
         for model, data in zip(models, texts, strict=True):
             model.update(data)
         return
+    for start in range(0, len(models), CHUNK_AGENTS):
+        stop = start + CHUNK_AGENTS
+        _update_chunk(models[start:stop], texts[start:stop])
+
+
+def _update_chunk(models: list[NGramLM], texts: list[list[str]]) -> None:
+    """Count a chunk of agents' n-grams with one ``unique`` over (agent, n-gram) keys."""
     first = models[0]
     flat = [t for data in texts for t in data]
     windows, text_index = first._windows(flat)
