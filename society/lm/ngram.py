@@ -43,57 +43,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from society.lm.ngram_kernels import (
+    _TINY,
+    MIN_COUNT,
+    _exclusive_cumsum,
+    _lex_keys,
+    _segment_max,
+    _segments,
+    _snap,
+)
 from society.lm.request import SpeechRequest
 from society.lm.tokenizer import SharedTokenizer
 from society.lm.utf8 import REJECT
-
-MIN_COUNT = 1e-3
-"""n-gram counts decayed below this by ``memory`` are dropped (keeps tables bounded)."""
-
-_TINY = 1e-300
-
-
-def _exclusive_cumsum(x: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(x) + 1, dtype=np.int64)
-    np.cumsum(x, out=out[1:])
-    return out
-
-
-def _segments(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Flatten ranges ``starts[i] : starts[i] + lengths[i]``.
-
-    Returns:
-        The range number of each flat element and the flat indices.
-    """
-    offsets = _exclusive_cumsum(lengths)
-    rows = np.repeat(np.arange(len(lengths)), lengths)
-    flat = np.arange(offsets[-1], dtype=np.int64) + np.repeat(starts - offsets[:-1], lengths)
-    return rows, flat
-
-
-def _segment_max(values: np.ndarray, offsets: np.ndarray, initial: np.ndarray) -> np.ndarray:
-    """Per-row maximum of ``values`` (grouped by row pointers ``offsets``) and ``initial``."""
-    out = initial.copy()
-    nonempty = offsets[1:] > offsets[:-1]
-    if nonempty.any():
-        reduced = np.maximum.reduceat(values, offsets[:-1][nonempty])
-        out[nonempty] = np.maximum(out[nonempty], reduced)
-    return out
-
-
-def _lex_keys(rows: np.ndarray, base: int) -> np.ndarray:
-    """Integer keys whose order is the lexicographic order of the rows of ``rows``.
-
-    Keys are only comparable within one call (wide n-grams are ranked column by column).
-    """
-    n_cols = rows.shape[1]
-    key = rows[:, 0].astype(np.int64)
-    direct = base**n_cols < 2**62
-    for j in range(1, n_cols):
-        if not direct:
-            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
-        key = key * base + rows[:, j]
-    return key
 
 
 def _unique_small(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,15 +62,6 @@ def _unique_small(keys: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     present = np.bincount(keys, minlength=size) > 0
     rank = np.cumsum(present) - 1
     return np.flatnonzero(present), rank[keys]
-
-
-def _snap(counts: np.ndarray) -> np.ndarray:
-    """Round float counts to 1e-9 so equal counts summed in different orders tie exactly.
-
-    Exact ties matter: tokens with equal counts must get equal probabilities for the
-    nucleus (top-p) to keep or drop them together.
-    """
-    return np.round(counts, 9)
 
 
 def _discounted(
@@ -757,6 +709,38 @@ class NGramLM:
                 contexts[active, :-1] = contexts[active, 1:]
                 contexts[active, -1] = tokens
         return self.tokenizer.decode_batch([out[i, : lengths[i]] for i in range(n)])
+
+    # ------------------------------------------------------------------ population
+
+    @staticmethod
+    def sample_together(models: Sequence[NGramLM], requests: Sequence[SpeechRequest]) -> list:
+        """Every model's :meth:`sample`, the same texts, vectorised across agents.
+
+        See :func:`society.lm.ngram_population.sample_together` (``lm.base.sample_many``).
+        """
+        from society.lm.ngram_population import sample_together
+
+        return sample_together(models, requests)
+
+    @staticmethod
+    def update_together(models: Sequence[NGramLM], texts: Sequence[Sequence[str]]) -> None:
+        """Every model's :meth:`update`, the same tables, counted in one pass.
+
+        See :func:`society.lm.ngram_population.update_together` (``lm.base.update_many``).
+        """
+        from society.lm.ngram_population import update_together
+
+        update_together(models, texts)
+
+    @staticmethod
+    def score_together(models: Sequence[NGramLM], texts: Sequence[Sequence[str]]) -> list:
+        """Every model's :meth:`score` of its texts, the same numbers, in one pass.
+
+        See :func:`society.lm.ngram_population.score_together` (``lm.base.score_many``).
+        """
+        from society.lm.ngram_population import score_together
+
+        return score_together(models, texts)
 
     # ------------------------------------------------------------------ state
 

@@ -1,0 +1,181 @@
+"""The population paths of the n-gram model give exactly the per-agent results."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from society.lm import ngram_population
+from society.lm.base import sample_many, score_many, update_many
+from society.lm.ngram import NGramLM
+from society.lm.ngram_population import bisect_rows, segment_cumsum
+from society.lm.request import SpeechRequest
+from society.lm.tokenizer import SharedTokenizer
+
+WORDS = ["fox", "hen", "owl", "café", "naïve", "Ärger", "über", "straße", "東京", "日本語", "ñu"]
+WORDS += ["señor", "crème", "brûlée", "élan", "zoë", "çà", "€uro", "π", "λόγος", "мир"]
+
+
+def corpus(n: int, seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    return [" ".join(rng.choice(WORDS, rng.integers(2, 7))) + "." for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def tok() -> SharedTokenizer:
+    # Few merges: multi-byte characters stay split into byte tokens (UTF-8 redraws happen).
+    return SharedTokenizer.train(corpus(300, 0), vocab_size=300)
+
+
+def population(tok: SharedTokenizer, order: int, n_agents: int = 7) -> list[NGramLM]:
+    """Agents trained on different texts; agent 2 has empty tables."""
+    models = []
+    for a in range(n_agents):
+        lm = NGramLM(tok, order=order, memory=0.5)
+        if a != 2:
+            lm.fit(corpus(5 + 9 * a, seed=10 + a))
+        models.append(lm)
+    return models
+
+
+def requests(n_agents: int, seed: int, **kw) -> list[SpeechRequest]:
+    sizes = [3, 0, 5, 1, 8, 2, 4, 6, 3][:n_agents]
+    out = []
+    for a, n in enumerate(sizes):
+        fields = dict(kw)
+        if fields.pop("with_prompts", False):
+            fields["prompts"] = corpus(n, seed=99 + a) if a % 2 else None
+            fields["prompts"] = [p[: 4 + i] for i, p in enumerate(fields["prompts"] or [])] or None
+            if n == 0:
+                fields["prompts"] = None
+        out.append(SpeechRequest(n, rng=np.random.default_rng([seed, a]), **fields))
+    return out
+
+
+def test_bisect_rows_is_searchsorted() -> None:
+    rng = np.random.default_rng(0)
+    table = np.sort(rng.integers(0, 20, size=(50, 30)), axis=1).ravel().astype(float)
+    for side in ("left", "right"):
+        lo = np.arange(50) * 30 + rng.integers(0, 15, 50)
+        hi = lo + rng.integers(0, 16, 50)
+        x = rng.integers(-1, 22, 50).astype(float)
+        want = [lo[i] + np.searchsorted(table[lo[i] : hi[i]], x[i], side) for i in range(50)]
+        np.testing.assert_array_equal(bisect_rows(table, lo, hi, x, side), want)
+
+
+def test_segment_cumsum_is_cumsum_per_segment() -> None:
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(0, 40, 30)
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    values = rng.random(offsets[-1]) * 10.0 ** rng.integers(-8, 8, offsets[-1])
+    got = segment_cumsum(values, offsets)
+    want = np.concatenate(
+        [np.concatenate([[0.0], np.cumsum(values[offsets[s] : offsets[s + 1]])]) for s in range(30)]
+    )
+    assert np.array_equal(got, want)  # bit for bit, not approximately
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"temperature": 0.7, "top_p": 0.8},
+        {"temperature": 1.6, "top_p": 0.5, "with_prompts": True},
+        {"top_p": 0.95, "max_tokens": 7, "with_prompts": True},
+    ],
+)
+def test_sample_together_gives_the_same_texts(
+    tok: SharedTokenizer, order: int, kw: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    models = population(tok, order)
+    redraws = []
+    original = NGramLM._redraw_valid
+
+    def counting(self, *args, **kwargs):
+        redraws.append(len(args[0]))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(NGramLM, "_redraw_valid", counting)
+    alone = [m.sample(r) for m, r in zip(models, requests(len(models), 5, **kw), strict=True)]
+    n_alone = sum(redraws)
+    together = sample_many(models, requests(len(models), 5, **kw))
+    assert together == alone
+    assert sum(map(len, alone)) == 23
+    if order > 1:  # byte tokens of split characters are drawn and refused
+        assert n_alone > 0 and sum(redraws) == 2 * n_alone
+
+
+def test_sample_together_mixed_settings_and_chunks(
+    tok: SharedTokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ngram_population, "CHUNK_AGENTS", 2)
+    models = population(tok, 3, n_agents=9)
+    settings = [{"temperature": 0.5 + 0.25 * (a % 3), "max_tokens": 5 + a} for a in range(9)]
+
+    def reqs() -> list[SpeechRequest]:
+        base = requests(9, 8)
+        return [dataclasses.replace(r, **s) for r, s in zip(base, settings, strict=True)]
+
+    alone = [m.sample(r) for m, r in zip(models, reqs(), strict=True)]
+    assert sample_many(models, reqs()) == alone
+
+
+def test_sample_together_falls_back_for_mixed_orders(tok: SharedTokenizer) -> None:
+    models = population(tok, 2, 3) + population(tok, 3, 3)
+    alone = [m.sample(r) for m, r in zip(models, requests(6, 3, top_p=0.9), strict=True)]
+    assert NGramLM.sample_together(models, requests(6, 3, top_p=0.9)) == alone
+
+
+def assert_same_model(a: NGramLM, b: NGramLM) -> None:
+    np.testing.assert_array_equal(a._grams, b._grams)
+    np.testing.assert_array_equal(a._counts, b._counts)
+    for field in dataclasses.fields(a._tables):
+        x, y = getattr(a._tables, field.name), getattr(b._tables, field.name)
+        xs, ys = (x, y) if isinstance(x, list) else ([x], [y])
+        assert len(xs) == len(ys)
+        for u, w in zip(xs, ys, strict=True):
+            np.testing.assert_array_equal(u, w)
+
+
+@pytest.mark.parametrize("order", [1, 3, 4])
+def test_update_together_gives_the_same_tables(tok: SharedTokenizer, order: int) -> None:
+    one, many = population(tok, order), population(tok, order)
+    for m, n in zip(one, many, strict=True):
+        m.memory = n.memory = 0.0 if m is one[0] else 0.02  # old counts fade below MIN_COUNT
+    rounds = [[corpus(a % 4 * 3, seed=50 * r + a) for a in range(len(one))] for r in range(3)]
+    for texts in rounds:
+        for m, t in zip(one, texts, strict=True):
+            m.update(t)
+        update_many(many, texts)
+    for m, n in zip(one, many, strict=True):
+        assert_same_model(m, n)
+    assert len(one[0]._grams) == 0 and len(one[1]._grams) > 0  # no texts vs texts
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+def test_score_together_gives_the_same_numbers(tok: SharedTokenizer, order: int) -> None:
+    models = population(tok, order)
+    held_out = corpus(20, seed=77) + ["", "zzz ✓ unseen"]
+    texts = [held_out if a % 2 else held_out[a:] for a in range(len(models))]
+    alone = [m.score(t) for m, t in zip(models, texts, strict=True)]
+    together = score_many(models, texts)
+    for (la, na), (lt, nt) in zip(alone, together, strict=True):
+        np.testing.assert_array_equal(lt, la)
+        np.testing.assert_array_equal(nt, na)
+
+
+def test_update_and_score_together_fall_back_for_mixed_orders(tok: SharedTokenizer) -> None:
+    one, many = population(tok, 2, 2) + population(tok, 4, 2), population(tok, 2, 2)
+    many += population(tok, 4, 2)
+    texts = [corpus(4, seed=a) for a in range(4)]
+    for m, t in zip(one, texts, strict=True):
+        m.update(t)
+    update_many(many, texts)
+    for m, n in zip(one, many, strict=True):
+        assert_same_model(m, n)
+    got = score_many(many, texts)
+    for m, t, (loglik, ntokens) in zip(one, texts, got, strict=True):
+        want = m.score(t)
+        np.testing.assert_array_equal(loglik, want[0])
+        np.testing.assert_array_equal(ntokens, want[1])
