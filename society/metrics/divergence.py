@@ -323,3 +323,42 @@ def within_between(pairs_df: pd.DataFrame, column: str) -> dict[str, float]:
         "between": between,
         "index": 1.0 - within / between if defined else float("nan"),
     }
+
+
+def within_between_se(
+    pairs_df: pd.DataFrame, column: str, communities: Sequence[int]
+) -> dict[str, float]:
+    """Standard errors of ``within_between``'s means when the pairs are a uniform sample.
+
+    With ``metrics.pairs = "all"`` above ``metrics.exact_agents`` agents the pair table is
+    a uniform sample of pairs without replacement (``record.sample_pairs``), so the pairs
+    of each kind (same community or not) are a simple random sample of that kind's pairs:
+    each mean's standard error is ``s / sqrt(m) * sqrt(1 - m / N)`` (``s`` the sample
+    standard deviation, ``m`` the sampled pairs of the kind, ``N`` all pairs of the kind).
+    Every pair measured: 0.
+
+    Args:
+        pairs_df: the round's pair table (a sample or every pair).
+        column: the divergence column.
+        communities: every agent's community (the whole population, not the sample).
+
+    Returns:
+        ``within`` and ``between``: the standard error of each mean (NaN with fewer than
+        two sampled pairs of the kind).
+    """
+    _, sizes = np.unique(np.asarray(communities), return_counts=True)
+    n = int(sizes.sum())
+    population_within = int((sizes * (sizes - 1) // 2).sum())
+    population = {"within": population_within, "between": n * (n - 1) // 2 - population_within}
+    same = pairs_df["same_community"].to_numpy(dtype=bool)
+    values = pairs_df[column].to_numpy(dtype=float)
+    out = {}
+    for part, mask in (("within", same), ("between", ~same)):
+        chosen = values[mask & ~np.isnan(values)]
+        m, total = len(chosen), population[part]
+        out[part] = (
+            float(chosen.std(ddof=1) / np.sqrt(m) * np.sqrt(max(1 - m / total, 0.0)))
+            if m >= 2
+            else float("nan")
+        )
+    return out
