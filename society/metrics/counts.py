@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from society.metrics.distribution import zipf_fit
 from society.metrics.divergence import _count, _flatten
 
 Doc = Sequence[Sequence[str]]
@@ -73,23 +74,22 @@ class PopulationCounts:
         counts, grams = {}, {}
         for n in ORDERS:
             matrix, starts, col = _count(tokens, n)
-            _, first = np.unique(col, return_index=True)
             counts[n] = matrix
-            grams[n] = tokens.ids[starts[first][:, None] + np.arange(n)].reshape(-1, n)
+            grams[n] = tokens.ids[starts[first_occurrences(col)][:, None] + np.arange(n)]
         n_words = max(len(tokens.words), 1)
         row = tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
-        key, first, count = np.unique(
-            row * n_words + tokens.ids, return_index=True, return_counts=True
-        )
-        order = np.argsort(first, kind="stable")  # by agent, then first use (tokens in order)
+        # tokens run agent by agent, so numbering (agent, word) keys in order of first
+        # appearance orders them by agent, then by the agent's first use of the word
+        codes, keys = pd.factorize(row * n_words + tokens.ids, sort=False)
+        keys = np.asarray(keys, dtype=np.int64)
         return cls(
             words=tokens.words,
             counts=counts,
             grams=grams,
             texts=np.asarray([len(doc) for doc in docs], dtype=np.int64),
-            entry_row=(key // n_words)[order],
-            entry_word=(key % n_words)[order],
-            entry_count=count[order],
+            entry_row=keys // n_words,
+            entry_word=keys % n_words,
+            entry_count=np.bincount(codes, minlength=len(keys)),
         )
 
     @property
@@ -123,8 +123,8 @@ class PopulationCounts:
         return np.bincount(self.entry_row, word_mask[self.entry_word], self.agents)
 
     def word_mask(self, words: frozenset[str] | set[str]) -> np.ndarray:
-        """Which word ids are in ``words`` (a Python test per word type, not per token)."""
-        return np.fromiter((w in words for w in self.words), dtype=bool, count=len(self.words))
+        """Which word ids are in ``words`` (a hashed lookup per word type, not per token)."""
+        return np.asarray(pd.Index(self.words).isin(list(words)), dtype=bool)
 
     def names(self, n: int) -> list[tuple[str, ...]]:
         """The n-gram (a tuple of words) of each column of ``counts[n]``."""
@@ -142,10 +142,32 @@ class PopulationCounts:
         logs = np.fromiter(map(math.log, values.tolist()), dtype=float, count=len(values))
         return -ordered_sums(p * logs[inverse], self.entry_row, self.agents)
 
-    def zipf_counts(self, agent: int) -> np.ndarray:
-        """One agent's word counts (for ``distribution.zipf_exponent``)."""
-        lo, hi = np.searchsorted(self.entry_row, [agent, agent + 1])
-        return self.entry_count[lo:hi]
+    def zipf(self) -> np.ndarray:
+        """``distribution.zipf_exponent`` of every agent's word counts (one fit per agent)."""
+        bounds = np.searchsorted(self.entry_row, np.arange(self.agents + 1))
+        ranked = self.entry_count.astype(float)
+        out = np.empty(self.agents)
+        for a in range(self.agents):
+            out[a] = zipf_fit(np.sort(ranked[bounds[a] : bounds[a + 1]])[::-1])
+        return out
+
+
+def first_occurrences(col: np.ndarray) -> np.ndarray:
+    """Where each value of ``col`` first occurs, given values first occur as 0, 1, 2, ...
+
+    ``pd.factorize`` numbers values in order of first appearance, so a new value is one
+    above every value before it: one pass, no sort.
+
+    Args:
+        col: factorised codes.
+
+    Returns:
+        ``first[c]``: the first position of value ``c``.
+    """
+    if not len(col):
+        return np.zeros(0, dtype=np.int64)
+    before = np.maximum.accumulate(col)
+    return np.flatnonzero(np.concatenate([[True], col[1:] > before[:-1]]))
 
 
 def ordered_sums(values: np.ndarray, rows: np.ndarray, n_rows: int) -> np.ndarray:

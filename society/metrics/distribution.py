@@ -38,7 +38,18 @@ def zipf_exponent(counts: Iterable[int] | Mapping[str, int]) -> float:
         The exponent ``s`` (about 1 for natural text); NaN with fewer than two types.
     """
     values = counts.values() if isinstance(counts, Mapping) else counts
-    f = np.sort(np.asarray([c for c in values if c > 0], dtype=float))[::-1]
+    return zipf_fit(np.sort(np.asarray([c for c in values if c > 0], dtype=float))[::-1])
+
+
+def zipf_fit(f: np.ndarray) -> float:
+    """``zipf_exponent`` of positive counts already sorted from the largest down.
+
+    Args:
+        f: the counts (float), largest first.
+
+    Returns:
+        The exponent; NaN with fewer than two types.
+    """
     if len(f) < 2:
         return float("nan")
     log_rank = np.log(np.arange(1, len(f) + 1))

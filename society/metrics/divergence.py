@@ -14,6 +14,7 @@ so the cost is proportional to the pairs' combined support, never to the full vo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,8 @@ class _Tokens(NamedTuple):
 
 def _flatten(docs: Sequence[Doc]) -> _Tokens:
     lengths = [len(text) for doc in docs for text in doc]
-    flat = np.fromiter((w for doc in docs for text in doc for w in text), dtype=object)
+    flat = np.empty(sum(lengths), dtype=object)
+    flat[:] = list(chain.from_iterable(chain.from_iterable(docs)))
     ids, words = pd.factorize(flat, sort=False)
     return _Tokens(
         ids=np.asarray(ids, dtype=np.int64),
@@ -251,6 +253,7 @@ def pair_table(
     communities: Sequence[int],
     docs: Sequence[Doc],
     pairs: str | np.ndarray = "all",
+    counts: Sequence[sparse.csr_matrix] | None = None,
 ) -> pd.DataFrame:
     """One row per unordered agent pair: community relation and unigram/bigram JSD.
 
@@ -262,6 +265,8 @@ def pair_table(
             ``agent_ids``. Explicit pairs are canonicalised: each is ordered so the
             first position is smaller, self-pairs and repeats are dropped, and rows come
             out sorted by position.
+        counts: the unigram and bigram ``ngram_count_matrix`` of ``docs`` when already
+            built (``RoundRecord.counts``), else counted here.
 
     Returns:
         A DataFrame with columns ``agent_i``, ``agent_j`` (ids, position of ``agent_i`` <
@@ -281,7 +286,7 @@ def pair_table(
     ids = np.asarray(agent_ids, dtype=np.int64)
     comm = np.asarray(communities)
     i, j = index[:, 0], index[:, 1]
-    unigrams, bigrams = ngram_count_matrices(docs, (1, 2))
+    unigrams, bigrams = counts if counts is not None else ngram_count_matrices(docs, (1, 2))
     return pd.DataFrame(
         {
             "agent_i": ids[i],

@@ -244,28 +244,37 @@ class InnovationTracker:
         by_word: sparse.csc_matrix,
         nodes: np.ndarray,
         chunk: int = 256,
-    ) -> list[float | int]:
-        """Per kept word: hops from its origin's node to its farthest user (see ``update``)."""
-        if graph is None:
-            return [float("nan")] * len(origins)
+    ) -> list[float]:
+        """Per kept word: hops from its origin's node to its farthest user (see ``update``).
+
+        One breadth-first search per distinct origin node (``chunk`` sources at a time),
+        the farthest user of every word from one gather and one ``maximum.reduceat``.
+        """
+        out = np.full(len(origins), np.nan)
+        if graph is None or not len(origins):
+            return out.tolist()
         everyone = list(graph.nodes)
         position = {node: i for i, node in enumerate(everyone)}
         adjacency = nx.to_scipy_sparse_array(graph, nodelist=everyone, weight=None)
-        user_at = np.array([position.get(int(node), -1) for node in nodes.tolist()])
-        out: list[float | int] = [float("nan")] * len(origins)
-        inside = [k for k, o in enumerate(origins) if o.node in position]
-        for lo in range(0, len(inside), chunk):
-            part = inside[lo : lo + chunk]
-            sources = sorted({position[origins[k].node] for k in part})
-            row = {source: r for r, source in enumerate(sources)}
-            lengths = shortest_path(adjacency, directed=False, unweighted=True, indices=sources)
-            for k in part:
-                c = columns[k]
-                who = user_at[by_word.indices[by_word.indptr[c] : by_word.indptr[c + 1]]]
-                hop = lengths[row[position[origins[k].node]]][np.where(who < 0, 0, who)]
-                bad = (who < 0) | ~np.isfinite(hop)
-                out[k] = -1 if bad.any() else int(hop.max())
-        return out
+        user_at = np.array([position.get(node, -1) for node in nodes.tolist()], dtype=np.int64)
+        source = np.array([position.get(o.node, -1) for o in origins], dtype=np.int64)
+        inside = np.flatnonzero(source >= 0)
+        sources = np.unique(source[inside])
+        for lo in range(0, len(sources), chunk):
+            part = sources[lo : lo + chunk]
+            lengths = shortest_path(adjacency, directed=False, unweighted=True, indices=part)
+            words = inside[np.isin(source[inside], part)]
+            starts = by_word.indptr[columns[words]]
+            sizes = by_word.indptr[columns[words] + 1] - starts
+            offsets = np.cumsum(sizes) - sizes
+            entry = np.arange(sizes.sum()) - np.repeat(offsets - starts, sizes)
+            who = user_at[by_word.indices[entry]]
+            row = np.repeat(np.searchsorted(part, source[words]), sizes)
+            hop = lengths[row, np.where(who < 0, 0, who)]
+            bad = (who < 0) | ~np.isfinite(hop)
+            farthest = np.maximum.reduceat(np.where(bad, -1.0, hop), offsets)
+            out[words] = np.where(np.logical_or.reduceat(bad, offsets), -1.0, farthest)
+        return out.tolist()
 
     def table(self) -> pd.DataFrame:
         """One row per (round, word) kept: uses, agents, communities, reach, origin."""

@@ -177,7 +177,7 @@ def lexicon_columns(
     tokens = counts.tokens().astype(float)
     nan = float("nan")
     out = {f"unique_{n}": counts.unique(n).astype(float) for n in (1, 2, 3)}
-    out["zipf"] = np.array([zipf_exponent(counts.zipf_counts(a)) for a in range(counts.agents)])
+    out["zipf"] = counts.zipf()
     out["tail_mass"] = _ratio(counts.per_agent(counts.word_mask(ref.tail)), tokens, nan)
     vocabulary = len(ref.heldout_vocabulary)
     used = counts.types_in(counts.word_mask(ref.heldout_vocabulary))
