@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from society.metrics.distribution import zipf_fit
+from society.metrics.distribution import zipf_exponents
 from society.metrics.divergence import _count, _flatten
 
 Doc = Sequence[Sequence[str]]
@@ -143,13 +143,10 @@ class PopulationCounts:
         return -ordered_sums(p * logs[inverse], self.entry_row, self.agents)
 
     def zipf(self) -> np.ndarray:
-        """``distribution.zipf_exponent`` of every agent's word counts (one fit per agent)."""
+        """``distribution.zipf_exponent`` of every agent's word counts, fitted together."""
         bounds = np.searchsorted(self.entry_row, np.arange(self.agents + 1))
-        ranked = self.entry_count.astype(float)
-        out = np.empty(self.agents)
-        for a in range(self.agents):
-            out[a] = zipf_fit(np.sort(ranked[bounds[a] : bounds[a + 1]])[::-1])
-        return out
+        counts = self.entry_count.astype(float)
+        return zipf_exponents([counts[bounds[a] : bounds[a + 1]] for a in range(self.agents)])
 
 
 def first_occurrences(col: np.ndarray) -> np.ndarray:
