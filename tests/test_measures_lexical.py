@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from society.corpora import load_corpus
-from society.metrics.measures.lexical import Lexicon, TextDiversity
+from society.metrics.measures.lexical import Lexicon, NovelGrams, TextDiversity, lexicon_row
+from society.metrics.text import doc_metrics
+from tests.population import random_agents
 from tests.records import agent, measure, record, setup
 
 
@@ -52,3 +54,32 @@ def test_unique_n_counts_distinct_ngrams_within_texts():
     (row,) = measure(Lexicon, record([agent(1, ["a b a b", "b a"])]), setup()).agent
     # (a b) and (b a); (a b a) and (b a b); nothing across the boundary between the texts
     assert [row[f"unique_{n}"] for n in (1, 2, 3)] == [2, 2, 2]
+
+
+def _same(a, b) -> bool:
+    return type(a) is type(b) and (a == b or (math.isnan(a) and math.isnan(b)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_vectorised_rows_equal_the_per_agent_reference_exactly(seed):
+    rec = record(random_agents(seed, extra=5))
+    run = setup()
+    text = measure(TextDiversity, rec, run).agent
+    lexicon = measure(Lexicon, rec, run).agent
+    for a, got_text, got_lexicon in zip(rec.agents, text, lexicon, strict=True):
+        want_text, want_lexicon = doc_metrics(a.docs), lexicon_row(a, run.reference)
+        assert all(_same(got_text[k], want_text[k]) for k in want_text), a.id
+        assert all(_same(float(got_lexicon[k]), float(want_lexicon[k])) for k in want_lexicon)
+
+
+def test_novel_ngrams_by_keys_equal_the_set_lookup():
+    rec = record(random_agents(7, extra=3))
+    run = setup()
+    keyed = NovelGrams(run.reference)
+    by_set = NovelGrams(run.reference)
+    by_set.keys = {2: None, 3: None}  # as when the vocabulary is too large for int64 keys
+    for n in (2, 3):
+        assert keyed.seen(n) is not None
+        assert keyed.mask(rec.counts, n).tolist() == by_set.mask(rec.counts, n).tolist()
+    bigrams = keyed.mask(rec.counts, 2)
+    assert bigrams.any() and not bigrams.all()  # some random bigrams are real ("the cat")

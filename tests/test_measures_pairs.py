@@ -1,8 +1,11 @@
+import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 
+from society.metrics.divergence import within_between, within_between_se
 from society.metrics.measures.pairs import CrossEntropy, DivergenceSummary, PairDivergence
+from society.metrics.record import RoundRecord
 from tests.records import Flat, agent, given, measure, record, setup
 
 
@@ -123,3 +126,44 @@ def test_summary_of_the_excess_columns():
     out = measure(DivergenceSummary, rec, setup(), given(rec, pair=pairs)).round
     assert out["jsd_unigram_excess_index"] == pytest.approx(1 - 0.01 / 0.4)
     assert np.isnan(out["jsd_bigram_excess_index"])  # between not above 0: undefined
+
+
+def _dialect_society(seed: int, n: int = 60) -> list:
+    """``n`` agents in 3 communities; each community favours its own words."""
+    rng = np.random.default_rng(seed)
+    shared = ["the", "cat", "sat", "on", "mat", "dog"]
+    own = [["a", "b", "c"], ["x", "y", "z"], ["p", "q", "r"]]
+    agents = []
+    for i in range(n):
+        c = i % 3
+        words = shared + own[c] * 2
+        texts = [" ".join(rng.choice(words, size=8)) for _ in range(int(rng.integers(3, 8)))]
+        agents.append(agent(i, texts, community=c))
+    return agents
+
+
+@pytest.mark.validation
+def test_sampled_within_between_means_lie_within_their_stated_error():
+    """Pairs sampled above ``exact_agents`` estimate the within/between means.
+
+    Criterion fixed before running: for 5 scenario seeds, 60 agents, ``exact_agents = 20``
+    (190 of 1,770 pairs), both means of ``jsd_unigram`` are within 3 standard errors
+    (``within_between_se``) of the exact means over every pair; below the size the record
+    holds every pair, so they are equal.
+    """
+    agents = _dialect_society(11)
+    graph = nx.complete_graph(len(agents))
+    run = setup(divergence_null=0)
+    exact = measure(PairDivergence, record(agents, graph=graph), run).pair
+    truth = within_between(exact, "jsd_unigram")
+    communities = [a.community for a in agents]
+    for seed in range(5):
+        rec = RoundRecord.of(1, 9, agents, graph, "all", exact_agents=20, seed=seed)
+        sampled = measure(PairDivergence, rec, run).pair
+        assert len(sampled) == 190
+        estimate = within_between(sampled, "jsd_unigram")
+        se = within_between_se(sampled, "jsd_unigram", communities)
+        for part in ("within", "between"):
+            assert se[part] > 0 and abs(estimate[part] - truth[part]) <= 3 * se[part], (seed, part)
+    whole = RoundRecord.of(1, 9, agents, graph, "all", exact_agents=60, seed=0)
+    pd.testing.assert_frame_equal(measure(PairDivergence, whole, run).pair, exact)

@@ -22,3 +22,18 @@ def test_heldout_perplexity_scores_only_the_first_heldout_texts():
 
     measure(HeldoutPerplexity, record([agent(1, ["x"], model=Spy())]), setup(heldout_texts=2))
     assert seen == [["the cat ran", "a dog sat on the tree"]]
+
+
+def test_heldout_perplexity_scores_a_population_together_where_the_backend_can():
+    calls = []
+
+    class Together(Flat):
+        @staticmethod
+        def score_together(models, texts):
+            calls.append(len(models))
+            return [model.score(t) for model, t in zip(models, texts, strict=True)]
+
+    rec = record([agent(1, ["x"], model=Together(1.0)), agent(2, ["y"], model=Together(2.0))])
+    rows = measure(HeldoutPerplexity, rec, setup(heldout_texts=2))
+    assert calls == [2]  # one call for both agents
+    assert [r["perplexity"] for r in rows.agent] == pytest.approx([math.e, math.exp(2.0)])

@@ -9,6 +9,7 @@ from society.metrics.distribution import (
     tail_mass,
     tail_words,
     zipf_exponent,
+    zipf_exponents,
 )
 
 
@@ -50,3 +51,13 @@ def test_tail_mass_and_coverage_known_answers():
 def test_rank_frequency_is_sorted_and_normalised():
     f = rank_frequency(Counter({"a": 1, "b": 5, "c": 4}))
     assert list(f) == [0.5, 0.4, 0.1]
+
+
+def test_zipf_exponents_together_equal_one_fit_each_bit_for_bit():
+    rng = np.random.default_rng(0)
+    samples = [np.unique(rng.zipf(1.6, size=m), return_counts=True)[1] for m in (5, 40, 400, 4000)]
+    samples += [np.array([], dtype=int), np.array([7]), np.array([3, 3, 3]), np.array([1, 9])]
+    got = zipf_exponents([rng.permutation(s) for s in samples])  # any order
+    want = [zipf_exponent(s) for s in samples]
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[4:6]).all() and np.isfinite(got[6:]).all()

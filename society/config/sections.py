@@ -192,6 +192,12 @@ class MetricsConfig(Section):
     pairs: Literal["auto", "all", "edges", "none"] = Field(
         "auto", description="pair table: all pairs, graph edges only, auto (all up to 200 agents)"
     )
+    exact_agents: int = Field(
+        1000,
+        ge=2,
+        description="pairs = 'all': every pair up to this many agents, beyond a seeded sample "
+        "of as many pairs",
+    )
     heldout_texts: int = Field(200, ge=1, description="held-out texts scored per agent")
     samples: bool = Field(True, description="write samples.jsonl")
     # measurement suite (society/metrics/suite.py); expensive measures on subsamples

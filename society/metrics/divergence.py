@@ -14,6 +14,7 @@ so the cost is proportional to the pairs' combined support, never to the full vo
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
@@ -38,7 +39,8 @@ class _Tokens(NamedTuple):
 
 def _flatten(docs: Sequence[Doc]) -> _Tokens:
     lengths = [len(text) for doc in docs for text in doc]
-    flat = np.fromiter((w for doc in docs for text in doc for w in text), dtype=object)
+    flat = np.empty(sum(lengths), dtype=object)
+    flat[:] = list(chain.from_iterable(chain.from_iterable(docs)))
     ids, words = pd.factorize(flat, sort=False)
     return _Tokens(
         ids=np.asarray(ids, dtype=np.int64),
@@ -251,6 +253,7 @@ def pair_table(
     communities: Sequence[int],
     docs: Sequence[Doc],
     pairs: str | np.ndarray = "all",
+    counts: Sequence[sparse.csr_matrix] | None = None,
 ) -> pd.DataFrame:
     """One row per unordered agent pair: community relation and unigram/bigram JSD.
 
@@ -262,6 +265,8 @@ def pair_table(
             ``agent_ids``. Explicit pairs are canonicalised: each is ordered so the
             first position is smaller, self-pairs and repeats are dropped, and rows come
             out sorted by position.
+        counts: the unigram and bigram ``ngram_count_matrix`` of ``docs`` when already
+            built (``RoundRecord.counts``), else counted here.
 
     Returns:
         A DataFrame with columns ``agent_i``, ``agent_j`` (ids, position of ``agent_i`` <
@@ -281,7 +286,7 @@ def pair_table(
     ids = np.asarray(agent_ids, dtype=np.int64)
     comm = np.asarray(communities)
     i, j = index[:, 0], index[:, 1]
-    unigrams, bigrams = ngram_count_matrices(docs, (1, 2))
+    unigrams, bigrams = counts if counts is not None else ngram_count_matrices(docs, (1, 2))
     return pd.DataFrame(
         {
             "agent_i": ids[i],
@@ -323,3 +328,42 @@ def within_between(pairs_df: pd.DataFrame, column: str) -> dict[str, float]:
         "between": between,
         "index": 1.0 - within / between if defined else float("nan"),
     }
+
+
+def within_between_se(
+    pairs_df: pd.DataFrame, column: str, communities: Sequence[int]
+) -> dict[str, float]:
+    """Standard errors of ``within_between``'s means when the pairs are a uniform sample.
+
+    With ``metrics.pairs = "all"`` above ``metrics.exact_agents`` agents the pair table is
+    a uniform sample of pairs without replacement (``record.sample_pairs``), so the pairs
+    of each kind (same community or not) are a simple random sample of that kind's pairs:
+    each mean's standard error is ``s / sqrt(m) * sqrt(1 - m / N)`` (``s`` the sample
+    standard deviation, ``m`` the sampled pairs of the kind, ``N`` all pairs of the kind).
+    Every pair measured: 0.
+
+    Args:
+        pairs_df: the round's pair table (a sample or every pair).
+        column: the divergence column.
+        communities: every agent's community (the whole population, not the sample).
+
+    Returns:
+        ``within`` and ``between``: the standard error of each mean (NaN with fewer than
+        two sampled pairs of the kind).
+    """
+    _, sizes = np.unique(np.asarray(communities), return_counts=True)
+    n = int(sizes.sum())
+    population_within = int((sizes * (sizes - 1) // 2).sum())
+    population = {"within": population_within, "between": n * (n - 1) // 2 - population_within}
+    same = pairs_df["same_community"].to_numpy(dtype=bool)
+    values = pairs_df[column].to_numpy(dtype=float)
+    out = {}
+    for part, mask in (("within", same), ("between", ~same)):
+        chosen = values[mask & ~np.isnan(values)]
+        m, total = len(chosen), population[part]
+        out[part] = (
+            float(chosen.std(ddof=1) / np.sqrt(m) * np.sqrt(max(1 - m / total, 0.0)))
+            if m >= 2
+            else float("nan")
+        )
+    return out

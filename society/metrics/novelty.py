@@ -16,7 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import shortest_path
 
 TokenLists = Sequence[Sequence[str]]
 
@@ -154,6 +157,124 @@ class InnovationTracker:
             "neologisms_alive": len(users),
             "neologisms_shared": sum(len(w) >= 2 for w in users.values()),
         }
+
+    def update_counts(
+        self,
+        round_: int,
+        agents: tuple[Sequence[int], Sequence[int], Sequence[int]],
+        counts: sparse.spmatrix,
+        words: np.ndarray,
+        graph: nx.Graph | None = None,
+    ) -> dict[str, int]:
+        """``update`` from a population's neologism count matrix (same rows, same result).
+
+        Vectorised: Python touches each neologism type once (its origin), never a token.
+
+        Args:
+            round_: the round.
+            agents: the agents' ids, nodes and communities, in the fixed agent order.
+            counts: ``(agents, words)`` counts of each agent's neologisms.
+            words: the word of each column (each word once).
+            graph: the network, for ``reach`` (see ``update``).
+
+        Returns:
+            The same counts as ``update``.
+        """
+        ids, nodes, communities = (np.asarray(x, dtype=np.int64) for x in agents)
+        by_word = sparse.csc_matrix(counts)
+        by_word.sort_indices()
+        users = np.diff(by_word.indptr)
+        used = np.flatnonzero(users)
+        # the first user of each word is its earliest agent (rows sorted in each column)
+        first = by_word.indices[by_word.indptr[used]]
+        new = 0
+        for word, agent in zip(words[used].tolist(), first.tolist(), strict=True):
+            if word not in self.origins:
+                self.origins[word] = Origin(round_, int(ids[agent]), int(nodes[agent]))
+                new += 1
+        keep = used[
+            np.fromiter(
+                (
+                    u >= self.min_agents or w in self.tracked
+                    for u, w in zip(users[used].tolist(), words[used].tolist(), strict=True)
+                ),
+                dtype=bool,
+                count=len(used),
+            )
+        ]
+        keep = keep[np.argsort(words[keep].astype(str), kind="stable")]  # as sorted(words)
+        kept_words = words[keep].tolist()
+        self.tracked.update(kept_words)
+        column = np.repeat(np.arange(by_word.shape[1]), users)
+        rows, uses = by_word.indices, by_word.data
+        total = np.bincount(column, uses, by_word.shape[1])
+        _, community_code = np.unique(communities, return_inverse=True)
+        pairs = np.unique(column * (community_code.max(initial=0) + 1) + community_code[rows])
+        spread = np.bincount(
+            pairs // (community_code.max(initial=0) + 1), minlength=by_word.shape[1]
+        )
+        origins = [self.origins[w] for w in kept_words]
+        reach = self._reach(graph, origins, keep, by_word, nodes)
+        for k, (word, origin) in enumerate(zip(kept_words, origins, strict=True)):
+            c = keep[k]
+            self.rows.append(
+                (
+                    round_,
+                    word,
+                    int(total[c]),
+                    int(users[c]),
+                    int(spread[c]),
+                    reach[k],
+                    origin.round,
+                    origin.agent,
+                    origin.node,
+                )
+            )
+        return {
+            "neologisms_new": new,
+            "neologisms_alive": len(used),
+            "neologisms_shared": int((users >= 2).sum()),
+        }
+
+    @staticmethod
+    def _reach(
+        graph: nx.Graph | None,
+        origins: Sequence[Origin],
+        columns: np.ndarray,
+        by_word: sparse.csc_matrix,
+        nodes: np.ndarray,
+        chunk: int = 256,
+    ) -> list[float]:
+        """Per kept word: hops from its origin's node to its farthest user (see ``update``).
+
+        One breadth-first search per distinct origin node (``chunk`` sources at a time),
+        the farthest user of every word from one gather and one ``maximum.reduceat``.
+        """
+        out = np.full(len(origins), np.nan)
+        if graph is None or not len(origins):
+            return out.tolist()
+        everyone = list(graph.nodes)
+        position = {node: i for i, node in enumerate(everyone)}
+        adjacency = nx.to_scipy_sparse_array(graph, nodelist=everyone, weight=None)
+        user_at = np.array([position.get(node, -1) for node in nodes.tolist()], dtype=np.int64)
+        source = np.array([position.get(o.node, -1) for o in origins], dtype=np.int64)
+        inside = np.flatnonzero(source >= 0)
+        sources = np.unique(source[inside])
+        for lo in range(0, len(sources), chunk):
+            part = sources[lo : lo + chunk]
+            lengths = shortest_path(adjacency, directed=False, unweighted=True, indices=part)
+            words = inside[np.isin(source[inside], part)]
+            starts = by_word.indptr[columns[words]]
+            sizes = by_word.indptr[columns[words] + 1] - starts
+            offsets = np.cumsum(sizes) - sizes
+            entry = np.arange(sizes.sum()) - np.repeat(offsets - starts, sizes)
+            who = user_at[by_word.indices[entry]]
+            row = np.repeat(np.searchsorted(part, source[words]), sizes)
+            hop = lengths[row, np.where(who < 0, 0, who)]
+            bad = (who < 0) | ~np.isfinite(hop)
+            farthest = np.maximum.reduceat(np.where(bad, -1.0, hop), offsets)
+            out[words] = np.where(np.logical_or.reduceat(bad, offsets), -1.0, farthest)
+        return out.tolist()
 
     def table(self) -> pd.DataFrame:
         """One row per (round, word) kept: uses, agents, communities, reach, origin."""

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 import networkx as nx
 import numpy as np
 
+from society.metrics.counts import PopulationCounts
 from society.metrics.divergence import canonical_pairs
 from society.metrics.text import tokenize_all
 
 AUTO_ALL_PAIRS = 200
 """With ``metrics.pairs = "auto"``, every pair is measured up to this many agents."""
+
+PAIR_PURPOSE = 7
+"""Seeds the sample of pairs above ``metrics.exact_agents``: ``(seed, round, PAIR_PURPOSE)``."""
 
 Doc = tuple[tuple[str, ...], ...]
 
@@ -115,6 +120,8 @@ class RoundRecord:
         agents: Sequence[AgentRecord],
         graph: nx.Graph,
         pairs: str = "auto",
+        exact_agents: int | None = None,
+        seed: int = 0,
     ) -> RoundRecord:
         """Freeze one round: choose the pairs, take a read-only view of the graph.
 
@@ -124,12 +131,17 @@ class RoundRecord:
             agents: the agent records, in the society's order.
             graph: the network (viewed, not copied).
             pairs: ``metrics.pairs``: ``"all"``, ``"edges"``, ``"auto"`` or ``"none"``.
+            exact_agents: ``metrics.exact_agents``: with ``pairs = "all"`` and more agents,
+                a seeded sample of pairs (``sample_pairs``); None: always every pair.
+            seed: the scenario seed (seeds that sample with the round, never the
+                society's generator).
 
         Returns:
             The record.
         """
         agents = tuple(agents)
-        chosen = select_pairs(graph, [a.node for a in agents], pairs)
+        rng = np.random.default_rng([seed, round_, PAIR_PURPOSE])
+        chosen = select_pairs(graph, [a.node for a in agents], pairs, exact_agents, rng)
         if chosen is not None:
             chosen.flags.writeable = False
         return cls(round_, last, agents, chosen, graph.copy(as_view=True))
@@ -149,24 +161,65 @@ class RoundRecord:
         """The agents' tokenised texts, in order."""
         return [a.docs for a in self.agents]
 
+    @cached_property
+    def counts(self) -> PopulationCounts:
+        """Every agent's word and n-gram counts, built once and shared by the measures."""
+        return PopulationCounts.of(self.docs)
 
-def select_pairs(graph: nx.Graph, nodes: Sequence[int], mode: str) -> np.ndarray | None:
-    """Which agent pairs to compare: all of them, the graph's edges, or none.
+
+def select_pairs(
+    graph: nx.Graph,
+    nodes: Sequence[int],
+    mode: str,
+    exact_agents: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray | None:
+    """Which agent pairs to compare: all of them (or a sample), the graph's edges, or none.
 
     Args:
         graph: the network.
         nodes: each agent's node, in agent order.
         mode: ``"all"``, ``"edges"``, ``"auto"`` (all up to ``AUTO_ALL_PAIRS`` agents, else
             edges) or ``"none"``.
+        exact_agents: with ``"all"`` and more agents than this, a uniform sample (without
+            replacement) of as many pairs as ``exact_agents`` agents have
+            (``sample_pairs``), so the cost stays that of ``exact_agents`` agents; None:
+            every pair.
+        rng: draws that sample (required when it is drawn).
 
     Returns:
         Canonical ``(k, 2)`` positions into ``nodes`` (see
         ``divergence.canonical_pairs``), or None for ``"none"`` or fewer than two agents.
     """
-    if mode == "none" or len(nodes) < 2:
+    n = len(nodes)
+    if mode == "none" or n < 2:
         return None
-    if mode == "all" or (mode == "auto" and len(nodes) <= AUTO_ALL_PAIRS):
-        return canonical_pairs("all", len(nodes))
+    if mode == "all" and exact_agents is not None and n > exact_agents:
+        if rng is None:
+            raise ValueError("sampling pairs needs a generator")
+        return sample_pairs(n, exact_agents * (exact_agents - 1) // 2, rng)
+    if mode == "all" or (mode == "auto" and n <= AUTO_ALL_PAIRS):
+        return canonical_pairs("all", n)
     position = {node: i for i, node in enumerate(nodes)}
     edges = [sorted((position[u], position[v])) for u, v in graph.edges if u in position]
     return canonical_pairs(np.asarray(edges, dtype=np.int64).reshape(-1, 2), len(nodes))
+
+
+def sample_pairs(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniform sample of ``k`` distinct unordered pairs of ``n`` agents, canonical order.
+
+    Args:
+        n: agents.
+        k: pairs wanted (all of them if there are no more).
+        rng: the generator.
+
+    Returns:
+        A ``(min(k, n(n-1)/2), 2)`` canonical pair array (``divergence.canonical_pairs``).
+    """
+    total = n * (n - 1) // 2
+    index = np.sort(rng.choice(total, size=min(k, total), replace=False)).astype(np.int64)
+    # row i of the upper triangle starts at i*n - i*(i+1)/2 (row-major, j > i)
+    starts = np.arange(n, dtype=np.int64) * n - np.arange(n) * (np.arange(n) + 1) // 2
+    i = np.searchsorted(starts, index, side="right") - 1
+    j = index - starts[i] + i + 1
+    return canonical_pairs(np.column_stack([i, j]), n)

@@ -246,6 +246,8 @@ class Society(mesa.Model):
             [agent_record(agent) for agent in self.agents],
             self.graph,
             self.scenario.metrics.pairs,
+            self.scenario.metrics.exact_agents,
+            self.scenario.seed,
         )
 
     def agent_measures(self, unique_id: int) -> Mapping[str, Any]:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import shortest_path
 
+from society.metrics.counts import PopulationCounts
 from society.metrics.dialects import (
     MIN_SILHOUETTE,
     assign_nearest,
@@ -21,8 +22,8 @@ from society.metrics.dialects import (
     mantel,
     within_between_index,
 )
-from society.metrics.divergence import jsd_matrix, ngram_count_matrix, ngram_counts
-from society.metrics.record import Doc, RoundRecord
+from society.metrics.divergence import jsd_matrix, ngram_count_matrix
+from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows, Setup
 from society.metrics.relabel import null_means
 
@@ -64,12 +65,14 @@ def hops(graph: nx.Graph, nodes: Sequence[int]) -> np.ndarray:
     return np.where(np.isfinite(lengths), lengths, (finite.max() if finite.size else 0) + 1)
 
 
-def characteristic(round_: int, docs: Sequence[Doc], labels: np.ndarray, top: int) -> pd.DataFrame:
+def characteristic(
+    round_: int, counts: PopulationCounts, labels: np.ndarray, top: int
+) -> pd.DataFrame:
     """Characteristic words and bigrams of each dialect this round (``EXPRESSION_COLUMNS``).
 
     Args:
         round_: the round.
-        docs: every agent's tokenised texts.
+        counts: every agent's n-gram counts (``RoundRecord.counts``).
         labels: every agent's dialect.
         top: expressions per dialect.
 
@@ -78,10 +81,11 @@ def characteristic(round_: int, docs: Sequence[Doc], labels: np.ndarray, top: in
     """
     from scipy import sparse
 
-    uni, uni_vocab = ngram_counts(docs, 1)
-    bi, bi_vocab = ngram_counts(docs, 2)
     table = characteristic_expressions(
-        sparse.hstack([uni, bi]).tocsr(), [*uni_vocab, *bi_vocab], labels, top=top
+        sparse.hstack([counts.counts[1], counts.counts[2]]).tocsr(),
+        [*counts.names(1), *counts.names(2)],
+        labels,
+        top=top,
     )
     sizes = pd.Series(labels).value_counts()
     table.insert(0, "round", round_)
@@ -168,7 +172,7 @@ class Dialects(Measure):
     def measure(self, record: RoundRecord, before: Results) -> Rows:
         """Dialect per agent; the dialect columns of the round."""
         config, seed, round_ = self.setup.config, self.setup.seed, record.round
-        agents, docs = record.agents, record.docs
+        agents, _docs = record.agents, record.docs
         n = len(agents)
         out: dict[str, Any] = dict.fromkeys(DIALECT_COLUMNS, float("nan"))
         if n == 0:
@@ -194,7 +198,7 @@ class Dialects(Measure):
         if not split:
             labels = np.zeros(len(sample), dtype=np.int64)
         if len(sample) < n:
-            labels_all = assign_nearest(ngram_count_matrix(docs, order), sample, labels)
+            labels_all = assign_nearest(record.counts.counts[order], sample, labels)
         else:
             labels_all = labels
         k = len(np.unique(labels))
@@ -207,7 +211,9 @@ class Dialects(Measure):
                 distance, distances, config.mantel_permutations, seed=seed + round_
             )
         if config.expressions and k >= 2:
-            self.expressions.append(characteristic(round_, docs, labels_all, config.expressions))
+            self.expressions.append(
+                characteristic(round_, record.counts, labels_all, config.expressions)
+            )
         return Rows(agent=[{"dialect": int(label)} for label in labels_all], round=out)
 
     def tables(self) -> dict[str, pd.DataFrame]:

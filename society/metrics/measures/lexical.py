@@ -1,16 +1,24 @@
-"""What words each agent uses: diversity, and how its words compare with the real corpus."""
+"""What words each agent uses: diversity, and how its words compare with the real corpus.
+
+Both measures read the round's shared population counts (``RoundRecord.counts``) and are
+vectorised across agents; ``doc_metrics`` and ``lexicon_row`` are the per-agent reference
+definitions they equal bit for bit (``tests/test_measures_lexical.py``). Only the Zipf fit
+(one bounded scalar optimisation per agent) and the grammar check loop over agents.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
+from society.metrics.counts import PopulationCounts, index_of, ngram_keys
 from society.metrics.distribution import coverage, tail_mass, zipf_exponent
 from society.metrics.novelty import neologisms, ngrams, novel_fraction
 from society.metrics.record import AgentRecord, RoundRecord
 from society.metrics.reference import NOVEL_ORDERS, Reference
-from society.metrics.registry import Columns, Measure, Results, Rows
-from society.metrics.text import doc_metrics
+from society.metrics.registry import Columns, Measure, Results, Rows, Setup
 
 TEXT_COLUMNS = (
     "distinct_1",
@@ -31,8 +39,47 @@ class TextDiversity(Measure):
     columns = Columns(agent=TEXT_COLUMNS)
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """``text.doc_metrics`` of each agent's tokenised texts."""
-        return Rows(agent=[doc_metrics(a.docs) for a in record.agents])
+        """``text.doc_metrics`` of each agent's tokenised texts, for all agents at once."""
+        return Rows(agent=text_rows(record.counts))
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, empty: float) -> np.ndarray:
+    """``num / den`` where ``den`` > 0, else ``empty``."""
+    out = np.full(len(den), empty)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _rows(columns: dict[str, np.ndarray]) -> list[dict[str, Any]]:
+    """Column arrays -> one dict of Python floats per agent."""
+    lists = {name: values.tolist() for name, values in columns.items()}
+    return [dict(zip(lists, row, strict=True)) for row in zip(*lists.values(), strict=True)]
+
+
+def text_rows(counts: PopulationCounts) -> list[dict[str, Any]]:
+    """``text.doc_metrics`` of every agent, from the population counts (same numbers).
+
+    Args:
+        counts: the round's population counts.
+
+    Returns:
+        One ``TEXT_COLUMNS`` row per agent.
+    """
+    tokens, types = counts.tokens().astype(float), counts.types().astype(float)
+    hapax = np.bincount(counts.entry_row, counts.entry_count == 1, counts.agents)
+    distinct = _ratio(types, tokens, 0.0)
+    return _rows(
+        {
+            "distinct_1": distinct,
+            "distinct_2": _ratio(counts.unique(2).astype(float), counts.total(2), 0.0),
+            "distinct_3": _ratio(counts.unique(3).astype(float), counts.total(3), 0.0),
+            "entropy": counts.entropy(),
+            "vocab_size": types,
+            "ttr": distinct,
+            "hapax_ratio": _ratio(hapax, types, 0.0),
+            "mean_length": _ratio(tokens, counts.texts.astype(float), 0.0),
+        }
+    )
 
 
 def word_counts(agent: AgentRecord) -> Counter[str]:
@@ -72,6 +119,77 @@ def lexicon_row(agent: AgentRecord, ref: Reference) -> dict[str, Any]:
     return out
 
 
+class NovelGrams:
+    """Which of a round's n-grams the real corpus never has, as integer keys, not tuples.
+
+    The real corpus's n-grams are folded into int64 keys over its sorted vocabulary once
+    per run; each round's n-grams are keyed the same way (one with a word outside the
+    vocabulary is novel) and looked up with ``np.isin``. Vocabularies too large for int64
+    keys fall back to a set lookup per distinct n-gram.
+
+    Args:
+        ref: the real corpus.
+    """
+
+    def __init__(self, ref: Reference) -> None:
+        self.ref = ref
+        self.index = index_of(ref.vocabulary)
+        self.keys: dict[int, np.ndarray | None] = {}
+
+    def seen(self, n: int) -> np.ndarray | None:
+        """The real corpus's n-gram keys, sorted (None if they overflow)."""
+        if n not in self.keys:
+            grams = self.ref.ngrams[n]
+            flat = np.fromiter((w for g in grams for w in g), dtype=object, count=n * len(grams))
+            ids = self.index.get_indexer(flat).reshape(-1, n)
+            keys = ngram_keys(ids, max(len(self.index), 1))
+            self.keys[n] = None if keys is None else np.unique(keys)
+        return self.keys[n]
+
+    def mask(self, counts: PopulationCounts, n: int) -> np.ndarray:
+        """Per column of ``counts.counts[n]``: is the n-gram absent from the real corpus."""
+        seen = self.seen(n)
+        if seen is None:
+            real = self.ref.ngrams[n]
+            names = counts.names(n)
+            return np.fromiter((g not in real for g in names), dtype=bool, count=len(names))
+        ids = self.index.get_indexer(counts.words)[counts.grams[n]] if len(counts.words) else None
+        if ids is None:
+            return np.zeros(0, dtype=bool)
+        outside = (ids < 0).any(axis=1)
+        keys = ngram_keys(np.where(ids < 0, 0, ids), max(len(self.index), 1))
+        return outside | ~np.isin(keys, seen)
+
+
+def lexicon_columns(
+    counts: PopulationCounts, ref: Reference, novel: NovelGrams
+) -> dict[str, np.ndarray]:
+    """The ``Lexicon`` columns of every agent but ``grammatical`` (same as ``lexicon_row``).
+
+    Args:
+        counts: the round's population counts.
+        ref: the real corpus.
+        novel: the real corpus's n-grams as keys.
+
+    Returns:
+        One array per column, in agent order.
+    """
+    tokens = counts.tokens().astype(float)
+    nan = float("nan")
+    out = {f"unique_{n}": counts.unique(n).astype(float) for n in (1, 2, 3)}
+    out["zipf"] = counts.zipf()
+    out["tail_mass"] = _ratio(counts.per_agent(counts.word_mask(ref.tail)), tokens, nan)
+    vocabulary = len(ref.heldout_vocabulary)
+    used = counts.types_in(counts.word_mask(ref.heldout_vocabulary))
+    out["coverage"] = used / vocabulary if vocabulary else np.full(counts.agents, nan)
+    for n in NOVEL_ORDERS:
+        novel_count = counts.counts[n] @ novel.mask(counts, n).astype(float)
+        out[f"novel_{n}"] = _ratio(novel_count, counts.total(n), nan)
+    outside = ~counts.word_mask(ref.vocabulary)
+    out["neologism_share"] = _ratio(counts.per_agent(outside), tokens, nan)
+    return out
+
+
 class Lexicon(Measure):
     """Each agent's words against the real corpus (``setup.reference``)."""
 
@@ -90,6 +208,22 @@ class Lexicon(Measure):
         )
     )
 
+    def __init__(self, setup: Setup) -> None:
+        super().__init__(setup)
+        self.novel = NovelGrams(setup.reference)
+
     def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """``lexicon_row`` of every agent."""
-        return Rows(agent=[lexicon_row(a, self.setup.reference) for a in record.agents])
+        """``lexicon_row`` of every agent, for all agents at once (``lexicon_columns``)."""
+        ref = self.setup.reference
+        columns = lexicon_columns(record.counts, ref, self.novel)
+        nan = float("nan")
+        columns["grammatical"] = np.array(
+            [
+                ref.grammar.grammatical_share(a.texts)
+                if ref.grammar is not None and a.texts
+                else nan
+                for a in record.agents
+            ],
+            dtype=float,
+        )
+        return Rows(agent=_rows({name: columns[name] for name in self.columns.agent}))

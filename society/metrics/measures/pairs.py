@@ -69,7 +69,8 @@ class PairDivergence(Measure):
         if record.pairs is None:
             return Rows()
         config = self.setup.config
-        table = pair_table(record.ids, record.communities, record.docs, record.pairs)
+        shared = (record.counts.counts[1], record.counts.counts[2])
+        table = pair_table(record.ids, record.communities, record.docs, record.pairs, shared)
         rng = np.random.default_rng([self.setup.seed, record.round, EXCESS_PURPOSE])
         raw = [table[column].to_numpy() for column in JSD]
         values = excess(

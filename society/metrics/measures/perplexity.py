@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from society.lm.base import perplexity
+from society.lm.base import perplexity, score_many
 from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows
 
@@ -14,8 +14,7 @@ class HeldoutPerplexity(Measure):
     columns = Columns(agent=("perplexity",))
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """``perplexity(model.score(heldout))`` per agent."""
+        """``perplexity(model.score(heldout))`` per agent, all models at once (``score_many``)."""
         heldout = list(self.setup.heldout)
-        return Rows(
-            agent=[{"perplexity": perplexity(*a.model.score(heldout))} for a in record.agents]
-        )
+        scores = score_many([a.model for a in record.agents], [heldout] * len(record.agents))
+        return Rows(agent=[{"perplexity": perplexity(*score)} for score in scores])

@@ -1,0 +1,66 @@
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from society.metrics.counts import PopulationCounts, ngram_keys, ordered_sums
+from society.metrics.divergence import ngram_count_matrix, ngram_counts
+from society.metrics.novelty import ngrams
+from tests.population import random_agents
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_counts_equal_each_agents_counters(seed):
+    docs = [a.docs for a in random_agents(seed)]
+    counts = PopulationCounts.of(docs)
+    for n in (1, 2, 3):
+        for row, doc in enumerate(docs):
+            want = Counter(ngrams(doc, n))
+            matrix = counts.counts[n]
+            got = {
+                counts.names(n)[c]: v
+                for c, v in zip(
+                    matrix.indices[matrix.indptr[row] : matrix.indptr[row + 1]],
+                    matrix.data[matrix.indptr[row] : matrix.indptr[row + 1]],
+                    strict=True,
+                )
+            }
+            assert got == want
+        assert (counts.counts[n] != ngram_count_matrix(docs, n)).nnz == 0
+    assert counts.names(2) == ngram_counts(docs, 2)[1]
+
+
+def test_entries_are_in_each_agents_order_of_first_use():
+    docs = [(("b", "a", "b"),), (), (("a", "c"), ("c", "b"))]
+    counts = PopulationCounts.of(docs)
+    words = counts.words[counts.entry_word].tolist()
+    assert counts.entry_row.tolist() == [0, 0, 2, 2, 2]
+    assert words == ["b", "a", "a", "c", "b"]  # as Counter(...) of each agent lists them
+    assert counts.entry_count.tolist() == [2, 1, 1, 2, 1]
+    assert counts.tokens().tolist() == [3, 0, 4] and counts.texts.tolist() == [1, 0, 2]
+
+
+def test_entropy_is_pythons_sum_bit_for_bit():
+    docs = [a.docs for a in random_agents(5, n=50)]
+    got = PopulationCounts.of(docs).entropy()
+    for value, doc in zip(got, docs, strict=True):
+        counts = Counter(w for text in doc for w in text)
+        total = sum(counts.values())
+        want = -sum(c / total * math.log(c / total) for c in counts.values()) if total else 0.0
+        assert value == want
+
+
+def test_ordered_sums_add_left_to_right_per_row():
+    rng = np.random.default_rng(0)
+    values = rng.standard_normal(500) * 10.0 ** rng.integers(-8, 8, 500)
+    rows = np.sort(rng.integers(0, 7, 500))
+    got = ordered_sums(values, rows, 9)
+    for r in range(9):
+        assert got[r] == sum(values[rows == r].tolist())
+
+
+def test_ngram_keys_are_distinct_and_refuse_overflow():
+    grams = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 1]])
+    assert len(set(ngram_keys(grams, 3).tolist())) == 3
+    assert ngram_keys(grams, 2**21 + 1) is None
