@@ -17,7 +17,8 @@ the simulation (``tests/test_imports.py`` checks both)::
       network_initial.json        NETWORK_INITIAL   the first graph
       checkpoints/                CHECKPOINTS
         ancestor.safetensors      ancestor_checkpoint(RUN)       generation 0
-        round-<R>/agent-<ID>.safetensors  agent_checkpoint(RUN, R, ID)
+        round-<R>/agents.safetensors.gz   population_checkpoint(RUN, R)  every n-gram agent
+        round-<R>/agent-<ID>.safetensors  agent_checkpoint(RUN, R, ID)   any other agent
       report.html                 REPORT            written by ``society report``
       state.pkl.gz                STATE             resume state after the last saved round
                                                     (removed when the run ends ``done``)
@@ -51,6 +52,7 @@ NETWORK = "network.json"
 NETWORK_INITIAL = "network_initial.json"
 CHECKPOINTS = "checkpoints"
 ANCESTOR = "ancestor.safetensors"
+POPULATION = "agents.safetensors.gz"
 REPORT = "report.html"
 STATE = "state.pkl.gz"
 
@@ -105,6 +107,11 @@ def round_dir(run: Path | str, round_: int) -> Path:
 def agent_checkpoint(run: Path | str, round_: int, agent: int) -> Path:
     """``RUN/checkpoints/round-<R>/agent-<ID>.safetensors``."""
     return round_dir(run, round_) / f"agent-{agent}.safetensors"
+
+
+def population_checkpoint(run: Path | str, round_: int) -> Path:
+    """``RUN/checkpoints/round-<R>/agents.safetensors.gz``: every n-gram agent, packed."""
+    return round_dir(run, round_) / POPULATION
 
 
 def checkpoint_round(name: str) -> int | None:
