@@ -270,9 +270,10 @@ class CheckpointsConfig(Section):
     """Which rounds save the agents' models (the last always does) and the resume state."""
 
     every: int = Field(0, ge=0, description="also save every N rounds (0: the last round only)")
-    state_every: int = Field(
-        1,
+    state_every: int | None = Field(
+        None,
         ge=0,
-        description="save the resume state every N rounds (0: never; resume then replays)",
+        description="save the resume state every N rounds (0: never; resume then replays; "
+        "unset: one round per 200 agents, between 1 and 10)",
     )
     keep_state: bool = Field(False, description="keep the resume state when the run is done")

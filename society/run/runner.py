@@ -24,7 +24,14 @@ from society.run.checkpoints import checkpoint_if_due
 from society.run.preflight import check_out as preflight_out
 from society.run.preflight import preflight
 from society.run.signals import Stopped, critical, stop_on_signals
-from society.run.state import StateError, read_header, remove_state, restore, save_state
+from society.run.state import (
+    StateError,
+    read_header,
+    remove_state,
+    restore,
+    save_state,
+    state_interval,
+)
 from society.run.store import (
     RunStore,
     atomic_write_text,
@@ -126,8 +133,9 @@ def write_round(store: RunStore, society: Society, samples: bool = True) -> None
 class _Loop:
     """Steps a society into its store; ``start`` rounds are replayed without writing.
 
-    After every ``checkpoints.state_every`` rounds the resume state (``run.state``) is saved;
-    a society restored from it (``resumed``) starts writing at its own round.
+    After every ``checkpoints.state_every`` rounds (unset: by the society's size,
+    ``run.state.state_interval``) the resume state (``run.state``) is saved; a society
+    restored from it (``resumed``) starts writing at its own round.
     """
 
     def __init__(
@@ -155,7 +163,7 @@ class _Loop:
 
     def save_state(self) -> None:
         society, out = self.society, self.store.path
-        every = society.scenario.checkpoints.state_every
+        every = state_interval(society.scenario.checkpoints.state_every, len(society.agents))
         if not every or society.round % every or society.round >= society.rounds:
             return
         if society.round == self.skip_state or self.skip_state == -1:
