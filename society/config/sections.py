@@ -194,6 +194,11 @@ class MetricsConfig(Section):
     )
     heldout_texts: int = Field(200, ge=1, description="held-out texts scored per agent")
     samples: bool = Field(True, description="write samples.jsonl")
+    samples_gzip: bool | None = Field(
+        None,
+        description="write samples.jsonl.gz (one gzip member per round) instead of "
+        "samples.jsonl (unset: from 1,000 agents)",
+    )
     # measurement suite (society/metrics/suite.py); expensive measures on subsamples
     expensive_every: int = Field(
         5, ge=1, description="self-BLEU, classifier, embeddings every k measured rounds"

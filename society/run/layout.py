@@ -13,6 +13,7 @@ the simulation (``tests/test_imports.py`` checks both)::
       events.json                 EVENTS            the events applied, with what they did
       metrics/<table>.parquet     table(RUN, name)  name in TABLES
       samples.jsonl               SAMPLES           every utterance, one JSON object per line
+      samples.jsonl.gz            samples(RUN)      the same, gzip (one member per round), instead
       network.json                NETWORK           the latest graph (node-link JSON)
       network_initial.json        NETWORK_INITIAL   the first graph
       checkpoints/                CHECKPOINTS
@@ -48,6 +49,8 @@ EVENTS = "events.json"
 METRICS = "metrics"
 TABLES = ("rounds", "agents", "pairs", "innovations", "expressions")
 SAMPLES = "samples.jsonl"
+GZIP = ".gz"
+"""Suffix of a gzip-compressed ``SAMPLES`` (``samples.jsonl.gz``, big societies)."""
 NETWORK = "network.json"
 NETWORK_INITIAL = "network_initial.json"
 CHECKPOINTS = "checkpoints"
@@ -82,6 +85,19 @@ def table(run: Path | str, name: str) -> Path:
     if name not in TABLES:
         raise ValueError(f"no table {name!r} in a run directory (tables: {', '.join(TABLES)})")
     return Path(run) / METRICS / f"{name}.parquet"
+
+
+def samples(run: Path | str, compressed: bool | None = None) -> Path:
+    """``RUN/samples.jsonl`` or ``RUN/samples.jsonl.gz``.
+
+    Args:
+        run: the run directory.
+        compressed: which of the two (None: the one the run holds, the gzip one if both).
+    """
+    plain, packed = Path(run) / SAMPLES, Path(run) / f"{SAMPLES}{GZIP}"
+    if compressed is None:
+        return packed if packed.exists() else plain
+    return packed if compressed else plain
 
 
 def is_run(path: Path | str) -> bool:

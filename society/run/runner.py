@@ -36,6 +36,7 @@ from society.run.store import (
     RunStore,
     atomic_write_text,
     complete_lines,
+    gzip_samples,
     now,
     remove_temporary,
 )
@@ -168,7 +169,7 @@ class _Loop:
             return
         if society.round == self.skip_state or self.skip_state == -1:
             return
-        samples = out / layout.SAMPLES
+        samples = self.store.samples
         try:
             with critical():
                 save_state(out, society, samples.stat().st_size if samples.exists() else 0)
@@ -303,6 +304,9 @@ def run_scenario(
         except ConfigError:
             shutil.rmtree(out, ignore_errors=True)  # bad input found late: still nothing written
             raise
+        store.samples = layout.samples(
+            out, gzip_samples(scenario.metrics.samples_gzip, len(society.agents))
+        )
         with critical():
             atomic_write_text(out / layout.TOKENIZER, society.tokenizer.to_str())
             store.update_manifest(real_data=society.sources.manifest(scenario.real_data))
@@ -373,7 +377,7 @@ def resume_run(
     origin = str(run_dir / layout.CONFIG)
     scenario = load_scenario(run_dir / layout.CONFIG)
     checked = preflight(scenario, origin)
-    samples = run_dir / layout.SAMPLES
+    samples = layout.samples(run_dir)  # samples.jsonl.gz when the run holds it
     header = read_header(run_dir) if (run_dir / layout.TOKENIZER).is_file() else None
     unused = f"{layout.STATE} unreadable"
     if header is not None and (samples.stat().st_size if samples.exists() else 0) < (
@@ -404,6 +408,13 @@ def resume_run(
 
     def build() -> Society:
         society = build_society(scenario, origin, checked.sources.main)
+        store.samples = (
+            samples
+            if samples.exists()
+            else layout.samples(
+                run_dir, gzip_samples(scenario.metrics.samples_gzip, len(society.agents))
+            )
+        )
         with critical():
             atomic_write_text(run_dir / layout.TOKENIZER, society.tokenizer.to_str())
         if header is not None:
@@ -421,7 +432,8 @@ def resume_run(
                 return restored
         if replay == 0:
             samples.unlink(missing_ok=True)  # written again from round 0
-        complete_lines(samples)
+        if not samples.name.endswith(layout.GZIP):  # a gzip file is rewritten whole at ``replay``
+            complete_lines(samples)
         record(replay, "replay")
         return society
 
