@@ -75,13 +75,13 @@ def save_checkpoint(run_dir: Path, round_: int, society: Society) -> Path:
     if not ancestor.exists():
         meta = {"backend": config.kind, "round": "0", "agent": "-1"}
         _write_state(ancestor, society.ancestor, meta)
-    packed: dict[int, dict[str, np.ndarray]] = {}
+    packed = []
     communities: dict[str, int] = {}
     for agent in society.agents:
         backend = table_for(config, agent.model_from).kind
         community = agent.model_from if agent.model_from in config.communities else None
         if backend in PACKED:
-            packed[agent.unique_id] = agent.lm.state()
+            packed.append(agent)
             if community is not None:
                 communities[str(agent.unique_id)] = int(community)
             continue
@@ -91,7 +91,8 @@ def save_checkpoint(run_dir: Path, round_: int, society: Society) -> Path:
         _write_state(layout.agent_checkpoint(run_dir, round_, agent.unique_id), agent.lm, meta)
     if packed:
         meta = {"backend": "ngram", "round": str(round_), "communities": json.dumps(communities)}
-        atomic_write_bytes(layout.population_checkpoint(run_dir, round_), pack(packed, meta))
+        states = ((agent.unique_id, agent.lm.state()) for agent in packed)  # one at a time
+        atomic_write_bytes(layout.population_checkpoint(run_dir, round_), pack(states, meta))
     return folder
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from safetensors.numpy import load as load_bytes
@@ -69,39 +69,46 @@ def narrow(values: np.ndarray) -> np.ndarray:
     return values
 
 
-def pack(states: Mapping[int, State], metadata: Mapping[str, str] | None = None) -> bytes:
+def pack(
+    states: Mapping[int, State] | Iterable[tuple[int, State]],
+    metadata: Mapping[str, str] | None = None,
+) -> bytes:
     """Pack agents' states into gzip-compressed safetensors bytes.
 
     Args:
-        states: agent id -> its state (every state with the same names and ranks).
+        states: agent id -> its state, or ``(id, state)`` pairs (a generator keeps one
+            agent's state alive at a time); every state with the same names, ranks, dtypes.
         metadata: strings kept in the header (backend, round, ...).
 
     Returns:
         The compressed file's bytes.
 
     Raises:
-        PackError: the states differ in their array names or ranks.
+        PackError: the states differ in their array names, ranks or dtypes.
     """
-    ids = list(states)
-    names = sorted(states[ids[0]]) if ids else []
-    tensors: dict[str, np.ndarray] = {AGENTS: np.asarray(ids, dtype=np.int64)}
+    pairs = states.items() if isinstance(states, Mapping) else states
+    ids: list[int] = []
+    parts: dict[str, list[np.ndarray]] = {}
+    shapes: dict[str, list[tuple[int, ...]]] = {}
     dtypes: dict[str, str] = {}
-    for name in names:
-        arrays = []
-        for agent in ids:
-            if set(states[agent]) != set(names):
-                raise PackError(f"agent {agent} has arrays {sorted(states[agent])}, not {names}")
-            arrays.append(np.asarray(states[agent][name]))
-        ranks = {a.ndim for a in arrays}
-        kinds = {a.dtype.str for a in arrays}
-        if len(ranks) > 1 or len(kinds) > 1:
-            raise PackError(f"{name}: agents differ in rank or dtype ({ranks}, {kinds})")
-        flat = np.concatenate([a.ravel(order="F") for a in arrays])
+    for agent, state in pairs:
+        if ids and set(state) != set(dtypes):
+            raise PackError(f"agent {agent} has arrays {sorted(state)}, not {sorted(dtypes)}")
+        for name, value in state.items():
+            array = np.asarray(value)
+            if not ids:
+                parts[name], shapes[name], dtypes[name] = [], [], array.dtype.str
+            elif array.dtype.str != dtypes[name] or array.ndim != len(shapes[name][0]):
+                raise PackError(f"{name}: agent {agent} differs in rank or dtype")
+            parts[name].append(array.ravel(order="F"))
+            shapes[name].append(array.shape)
+        ids.append(int(agent))
+    tensors: dict[str, np.ndarray] = {AGENTS: np.asarray(ids, dtype=np.int64)}
+    for name in sorted(parts):
+        flat = np.concatenate(parts.pop(name))
         tensors[name] = np.ascontiguousarray(narrow(flat))
-        tensors[f"{name}.shape"] = np.array([a.shape for a in arrays], dtype=np.int64).reshape(
-            len(arrays), arrays[0].ndim
-        )
-        dtypes[name] = kinds.pop()
+        rank = len(shapes[name][0])
+        tensors[f"{name}.shape"] = np.array(shapes[name], dtype=np.int64).reshape(len(ids), rank)
     header = {**(metadata or {}), _KEY: json.dumps({"dtypes": dtypes})}
     return gzip.compress(save_bytes(tensors, metadata=header), compresslevel=LEVEL, mtime=0)
 
