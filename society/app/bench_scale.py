@@ -286,7 +286,7 @@ def scale_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None
             base = item["baseline"]
             text += f" vs {base['wall_s']:.1f} s, peak {base['peak_rss_gb']:.2f} GB"
         if "speedup" in item:
-            text += f" = {item['speedup']:.1f}x"
+            text += f" = {item['speedup']:.1f}x (CPU seconds {item['cpu_speedup']:.1f}x)"
         met = item["speedup"] >= item["target"] if "speedup" in item else None
         target = f"{WHOLE_RUN_TARGET:g}x" if "baseline" in item else ""
         rows.append((f"whole society run: {Path(item['scenario']).name}", text, target, met))
