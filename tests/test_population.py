@@ -89,5 +89,6 @@ def test_states_that_do_not_fit_one_file_are_refused():
     states[11]["grams"] = states[11]["grams"].astype(np.int64)
     with pytest.raises(PackError, match="grams"):
         pack(states)
-    with pytest.raises(PackError, match="not a packed population"):
-        Population(b"not gzip")
+    for data in (b"not gzip", gzip.compress(b"12345678 not safetensors")):
+        with pytest.raises(PackError, match="not a packed population"):
+            Population(data)

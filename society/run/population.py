@@ -24,6 +24,7 @@ import json
 from collections.abc import Iterable, Mapping
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.numpy import load as load_bytes
 from safetensors.numpy import save as save_bytes
 
@@ -139,7 +140,7 @@ class Population:
             size = int.from_bytes(raw[:8], "little")
             header = json.loads(raw[8 : 8 + size]).get("__metadata__") or {}
             self.dtypes: dict[str, str] = json.loads(header[_KEY])["dtypes"]
-        except (OSError, EOFError, ValueError, KeyError, TypeError) as error:
+        except (OSError, EOFError, ValueError, KeyError, TypeError, SafetensorError) as error:
             raise PackError(f"not a packed population: {error}") from None
         self.metadata = read_metadata(raw)
         self.ids: list[int] = [int(i) for i in self.tensors[AGENTS]]
