@@ -13,6 +13,7 @@ key of its row in ``sweep.parquet`` as its own column (``events.1.bridges``,
 from __future__ import annotations
 
 import glob
+import gzip
 import json
 import re
 import tomllib
@@ -87,7 +88,7 @@ class Run:
     expressions: pd.DataFrame
 
     def samples(self, rounds: Iterable[int] | None = None) -> pd.DataFrame:
-        """What agents said (``samples.jsonl``), optionally only some rounds.
+        """What agents said (``samples.jsonl`` or ``.jsonl.gz``), optionally only some rounds.
 
         Args:
             rounds: keep only these rounds (``None``: all).
@@ -96,13 +97,13 @@ class Run:
             One row per utterance with ``round``, ``agent``, ``text`` and whatever else the
             run logged (``heard``, ``kept``, ``ancestor_ppl``); empty if there is no file.
         """
-        path = self.path / layout.SAMPLES
+        path = layout.samples(self.path)
         if not path.exists() or path.stat().st_size == 0:
             return pd.DataFrame(columns=["round", "agent", "text"])
         if rounds is None:
             try:
-                return pd.read_json(path, lines=True, dtype=False)
-            except ValueError:  # a torn last line (a run cut off mid-write) or a bad line
+                return pd.read_json(path, lines=True, dtype=False, compression="infer")
+            except (ValueError, EOFError, OSError):  # a torn last line or member, a bad line
                 pass
         wanted = None if rounds is None else {int(r) for r in rounds}
         rows = read_samples(path, wanted)
@@ -110,33 +111,49 @@ class Run:
 
 
 def read_samples(path: Path, wanted: set[int] | None = None) -> list[dict[str, Any]]:
-    """The rows of ``samples.jsonl`` (of ``wanted`` rounds), line by line.
+    """The rows of ``samples.jsonl`` or ``samples.jsonl.gz`` (of ``wanted`` rounds), by line.
 
-    A last line without its newline is what a run cut off mid-write leaves: it is skipped
-    with a warning. Any other line that is not JSON is an error.
+    A last line without its newline (a torn last gzip member) is what a run cut off
+    mid-write leaves: it is skipped with a warning. Any other line that is not JSON is an
+    error.
 
     Raises:
         RunError: a line other than the last is not JSON.
     """
     rows = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            match = _ROUND.match(line)  # skip unwanted rounds without parsing the line
-            if wanted is not None and match and int(match.group(1)) not in wanted:
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                if not line.endswith("\n"):
-                    warnings.warn(
-                        f"{path}: line {number} is cut off (the run stopped mid-write); ignored",
-                        stacklevel=2,
-                    )
-                    break
-                raise RunError(f"{path}: line {number} is not JSON") from None
-            if wanted is None or int(row["round"]) in wanted:
-                rows.append(row)
+    for number, line in enumerate(_lines(path), start=1):
+        match = _ROUND.match(line)  # skip unwanted rounds without parsing the line
+        if wanted is not None and match and int(match.group(1)) not in wanted:
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            if not line.endswith("\n"):
+                warnings.warn(
+                    f"{path}: line {number} is cut off (the run stopped mid-write); ignored",
+                    stacklevel=2,
+                )
+                break
+            raise RunError(f"{path}: line {number} is not JSON") from None
+        if wanted is None or int(row["round"]) in wanted:
+            rows.append(row)
     return rows
+
+
+def _lines(path: Path) -> Iterable[str]:
+    """The lines of a plain or gzip text file; a torn gzip member ends them, with a warning."""
+    if not str(path).endswith(layout.GZIP):
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            yield from handle
+        return
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as handle:
+        try:
+            yield from handle
+        except (EOFError, gzip.BadGzipFile):
+            warnings.warn(
+                f"{path}: the last round is cut off (the run stopped mid-write); ignored",
+                stacklevel=3,
+            )
 
 
 def leading_comment(path: Path) -> str:

@@ -51,7 +51,7 @@ def fake_results(training=0.5, sampling=4.0, round_=2.0, memory=1.0, agents=64):
             "speedup_fp32": round_ / 1.5,
         },
         "memory": {"agents": agents, "peak_rss_gb": memory, "rss_gb": memory, "baseline_gb": 0.5},
-        "ngram": {"agents_10_s_per_round": 0.1},
+        "ngram": {"sizes": []},
         "measures": {"agents": 20.0, "identity": 0.001, "dialects": 0.5, "total": 0.501},
     }
 
@@ -89,8 +89,9 @@ def test_cli_writes_json_and_table(monkeypatch, tmp_path):
     results = fake_results()
     results["verdicts"] = bench.verdicts(results)
 
-    def fake_run(quick, threads, console, device, only):
+    def fake_run(quick, threads, console, device, only, **scale):
         assert quick and threads == 1 and device == "cpu" and only is None
+        assert scale == dict.fromkeys(("agents", "scenario", "baseline_python", "baseline_script"))
         return results
 
     monkeypatch.setattr(bench, "run_bench", fake_run)

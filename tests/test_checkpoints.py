@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from safetensors.numpy import load_file
@@ -66,15 +68,75 @@ def test_earlier_round_differs_from_latest(run):
     assert not np.allclose(early.score(HELDOUT)[0], late.score(HELDOUT)[0])
 
 
-def test_metadata_names_backend_round_agent(run):
-    from safetensors import safe_open
+def test_metadata_names_backend_round_and_agents(run):
+    from society.run import layout
+    from society.run.checkpoints import open_population
 
     out, _ = run
-    path = out / "checkpoints" / "round-2" / "agent-3.safetensors"
-    with safe_open(str(path), "np") as handle:
-        meta = handle.metadata()
-    assert meta == {"backend": "ngram", "round": "2", "agent": "3"}
-    assert "counts" in load_file(path)
+    assert sorted(p.name for p in layout.round_dir(out, 2).iterdir()) == [layout.POPULATION]
+    population = open_population(out, 2)
+    assert population.metadata == {"backend": "ngram", "round": "2", "communities": "{}"}
+    assert population.ids == [1, 2, 3] and "counts" in population.state(3)
+
+
+def _live(scenario):
+    live = Society(scenario)
+    for _ in range(scenario.rounds):
+        live.step()
+    return live
+
+
+@pytest.mark.parametrize("memory", [0.0, 0.3])
+def test_packed_counts_and_grams_load_bit_identical(tmp_path, small, memory):
+    """Whole counts (memory 0) and decayed float counts (memory 0.3) both round-trip exactly."""
+    scenario = small.with_overrides({"language_model.memory": memory})
+    out = run_scenario(scenario, tmp_path / "run")
+    for agent in _live(scenario).agents:
+        want, got = agent.lm.state(), load_agent(out, agent.unique_id).state()
+        assert set(got) == set(want)
+        for name, array in want.items():
+            assert got[name].dtype == array.dtype and got[name].shape == array.shape
+            assert got[name].tobytes() == array.tobytes(), name
+
+
+def test_a_run_with_one_file_per_ngram_agent_still_loads(run, tmp_path):
+    """Runs written before packing hold ``round-<R>/agent-<ID>.safetensors`` per n-gram agent."""
+    import shutil
+
+    from safetensors.numpy import save_file
+
+    from society.run import layout
+
+    out, _ = run
+    old = Path(shutil.copytree(out, tmp_path / "old"))
+    for round_ in (2, 3):
+        for agent in (1, 2, 3):
+            meta = {"backend": "ngram", "round": str(round_), "agent": str(agent)}
+            save_file(
+                load_agent(out, agent, round_).state(),
+                layout.agent_checkpoint(old, round_, agent),
+                meta,
+            )
+        layout.population_checkpoint(old, round_).unlink()
+    assert available_agents(old, 3) == [1, 2, 3]
+    for agent in (1, 2, 3):
+        np.testing.assert_array_equal(
+            load_agent(old, agent, 2).score(HELDOUT)[0], load_agent(out, agent, 2).score(HELDOUT)[0]
+        )
+    assert "counts" in load_file(layout.agent_checkpoint(old, 2, 3))
+
+
+def test_a_packed_round_is_much_smaller_than_one_file_per_agent(tmp_path, small):
+    """60 agents: the packed file is under a quarter of the per-agent files it replaces."""
+    from safetensors.numpy import save
+
+    from society.run import layout
+
+    scenario = small.with_overrides({"rounds": 1, "network.kind": "ring", "network.agents": 60})
+    out = run_scenario(scenario, tmp_path / "run")
+    per_agent = sum(len(save(load_agent(out, agent).state())) for agent in available_agents(out, 1))
+    packed = layout.population_checkpoint(out, scenario.rounds).stat().st_size
+    assert packed < per_agent / 4, (packed, per_agent)
 
 
 def test_missing_round_or_agent_is_a_one_line_error(run, tmp_path):

@@ -39,7 +39,7 @@ def test_a_run_holds_exactly_the_named_files():
         layout.ANCESTOR,
         layout.round_dir(run, rounds).name,
     }
-    assert layout.agent_checkpoint(run, rounds, 1).is_file()
+    assert layout.population_checkpoint(run, rounds).is_file()
 
 
 def test_checkpoint_names_parse_back():

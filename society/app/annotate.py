@@ -7,6 +7,7 @@ keep only texts labelled good (``curation.unlabelled`` decides the rest).
 
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -22,18 +23,19 @@ class AnnotateError(ValueError):
 
 
 def read_samples(run: Path) -> pd.DataFrame:
-    """Read ``RUN/samples.jsonl`` into a DataFrame.
+    """Read ``RUN/samples.jsonl`` (or ``samples.jsonl.gz``) into a DataFrame.
 
     Raises:
         AnnotateError: no run directory, no samples file, or a malformed line.
     """
-    path = Path(run) / layout.SAMPLES
+    path = layout.samples(run)
     if not Path(run).is_dir():
         raise AnnotateError(f"{run}: no such run directory")
     if not path.is_file():
         raise AnnotateError(f"{path}: no samples (was metrics.samples = false?)")
     rows = []
-    with open(path, encoding="utf-8") as handle:
+    opener = gzip.open if path.name.endswith(layout.GZIP) else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -13,12 +13,18 @@ Items (each a dict in the result, ratios where the issue sets a target):
    ``transformers.Trainer`` per agent, then ``generate`` per agent, same texts, epochs,
    optimizer steps and sampling.
 5. ``memory``: resident memory of a process holding 64 default agents after one round.
-6. ``ngram``: seconds per round of n-gram societies of 10, 100 and 1,000 agents.
+6. ``ngram``: a round of n-gram societies of 10, 100 and 1,000 agents (``agents``: any
+   sizes, e.g. 1,000 and 10,000), each in a fresh process: seconds per phase (events,
+   listen, curate, learn, speak, record, each measure) and peak memory
+   (:mod:`society.app.bench_scale`).
 7. ``measures``: CPU seconds of each registered measure (``society.metrics.suite``) on
    one round of a 100-agent n-gram society.
 8. ``lora_population``: one round of N LoRA agents on one small local base against one
    peft model per agent with its own AdamW loop and ``generate``
    (:mod:`society.app.bench_lora`); ``lora_population_cuda`` too when CUDA is present.
+9. ``whole_run``: the whole ``society run`` process of a scenario (default: one round of
+   1,000 n-gram agents), wall and CPU seconds and peak memory, beside a baseline
+   interpreter/script (an older checkout) when given: the speed-up is measured in one run.
 
 With ``device="cuda"`` the items that run on a GPU (matmul, training, sampling,
 lora_population) run there and the CPU-only ones (the Trainer round, resident memory,
@@ -40,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from society.app import bench_scale
 from society.lm.request import SpeechRequest
 
 STACK = 8
@@ -50,6 +57,9 @@ TARGETS = {
     "round_speedup": 3.0,
     "memory_gb": 4.0,
     "lora_speedup": 1.5,
+    "whole_run_speedup": bench_scale.WHOLE_RUN_TARGET,
+    "ngram_scaling": bench_scale.SCALING_TARGET,
+    "ngram_10000_gb": bench_scale.MEMORY_TARGET_GB,
 }
 ITEMS = (
     "matmul",
@@ -60,6 +70,7 @@ ITEMS = (
     "ngram",
     "measures",
     "lora_population",
+    "whole_run",
 )
 """Every item, in the order measured (``--only`` picks among them)."""
 GPU_ITEMS = ("matmul", "training", "sampling", "lora_population")
@@ -448,41 +459,6 @@ def memory(agents: int = 64) -> dict[str, float]:
     }
 
 
-def ngram_rounds(
-    sizes: tuple[int, ...] = (10, 100, 1000), utterances: int = 100, texts: int = 4000
-) -> dict[str, float]:
-    """Seconds per round (mean of 2 rounds) of default n-gram societies of each size.
-
-    Agents sit on a small-world graph (4 neighbours each) and say ``utterances`` texts;
-    every other key is the scenario default (metrics included).
-    """
-    from society.config import Scenario
-    from society.corpora import load_corpus
-    from society.sim.model import Society
-
-    corpus = load_corpus(
-        "kjv", holdout=0.1, split_seed=0, max_texts=texts, unit="sentence", text_field="text"
-    )
-    out: dict[str, float] = {}
-    for size in sizes:
-        scenario = Scenario().with_overrides(
-            {
-                "rounds": 2,
-                "network.kind": "small_world",
-                "network.agents": size,
-                "network.k": 4,
-                "speech.utterances": utterances,
-                "tokenizer.vocab_size": 2000 if texts >= 2000 else 400,
-            }
-        )
-        society = Society(scenario, corpus=corpus)
-        start = time.perf_counter()
-        society.step()
-        society.step()
-        out[f"agents_{size}_s_per_round"] = (time.perf_counter() - start) / 2
-    return out
-
-
 def measure_times(
     agents: int = 100, utterances: int = 150, texts: int = 4000, seed: int = 0
 ) -> dict[str, float]:
@@ -566,6 +542,10 @@ def run_bench(  # noqa: C901 - one branch per item
     console=None,  # noqa: ANN001
     device: str = "cpu",
     only: list[str] | None = None,
+    agents: tuple[int, ...] | None = None,
+    scenario: Path | None = None,
+    baseline_python: str | None = None,
+    baseline_script: str | None = None,
 ) -> dict[str, Any]:
     """Measure every item; ``quick`` shrinks workloads (rough numbers, a few minutes).
 
@@ -577,6 +557,11 @@ def run_bench(  # noqa: C901 - one branch per item
         device: ``cpu`` (every item; the LoRA round on CUDA too when present) or ``cuda``
             (the items of :data:`GPU_ITEMS`, on the GPU).
         only: measure just these items of :data:`ITEMS`.
+        agents: n-gram society sizes (default 10, 100, 1,000; quick 10, 100).
+        scenario: the ``whole_run`` scenario (default: one round of 1,000 n-gram agents;
+            quick: 100).
+        baseline_python: the interpreter of a baseline ``whole_run`` (None: none).
+        baseline_script: the baseline's entry script (None: ``-m society``).
 
     Returns:
         ``{"machine": ..., "matmul": ..., "training": ..., ...}`` plus ``targets`` and
@@ -643,8 +628,9 @@ def run_bench(  # noqa: C901 - one branch per item
         say("memory of 64 agents")
         results["memory"] = memory(16 if quick else 64)
     if "ngram" in items:
-        say("n-gram rounds")
-        results["ngram"] = ngram_rounds((10, 100) if quick else (10, 100, 1000))
+        sizes = agents or ((10, 100) if quick else bench_scale.SIZES)
+        say(f"n-gram rounds of {', '.join(map(str, sizes))} agents, each in a fresh process")
+        results["ngram"] = bench_scale.ngram_scale(tuple(sizes))
     if "measures" in items:
         say("each registered measure, one round")
         results["measures"] = measure_times(20 if quick else 100)
@@ -654,6 +640,11 @@ def run_bench(  # noqa: C901 - one branch per item
         if device == "cpu" and torch.cuda.is_available():
             say("the same on CUDA")
             results["lora_population_cuda"] = lora_item("cuda", quick)
+    if "whole_run" in items:
+        say("the whole society run" + (" beside the baseline" if baseline_python else ""))
+        results["whole_run"] = bench_scale.whole_run(
+            scenario, 100 if quick else 1000, baseline_python, baseline_script
+        )
     results["targets"] = TARGETS
     results["verdicts"] = verdicts(results)
     return results
@@ -687,6 +678,23 @@ def verdicts(results: dict[str, Any]) -> dict[str, bool | None]:
             else None
         ),
         "lora_speedup": _at_least(lora, "speedup", lora.get("target", TARGETS["lora_speedup"])),
+        **scale_verdicts(results),
+    }
+
+
+def scale_verdicts(results: dict[str, Any]) -> dict[str, bool | None]:
+    """The issue's scale targets: the whole run's speed-up; 10,000 agents' time and memory."""
+    ngram = results.get("ngram", {})
+    scaling = ngram.get("scaling_10000_over_1000")
+    big = [row for row in ngram.get("sizes", []) if row["agents"] == 10000 and "process" in row]
+    return {
+        "whole_run_speedup": _at_least(
+            results.get("whole_run"), "speedup", TARGETS["whole_run_speedup"]
+        ),
+        "ngram_scaling": None if scaling is None else bool(scaling <= TARGETS["ngram_scaling"]),
+        "ngram_10000_gb": (
+            bool(big[0]["process"]["peak_rss_gb"] <= TARGETS["ngram_10000_gb"]) if big else None
+        ),
     }
 
 
@@ -828,11 +836,8 @@ def _lora_rows(results: dict[str, Any]) -> list[Row]:
 
 
 def _cpu_rows(results: dict[str, Any]) -> list[Row]:
-    """n-gram rounds and the CPU time of each measure."""
-    rows: list[Row] = []
-    for key, seconds in results.get("ngram", {}).items():
-        size = key.split("_")[1]
-        rows.append((f"n-gram round, {size} agents", f"{seconds:.2f} s", "", None))
+    """n-gram rounds and whole runs (:mod:`society.app.bench_scale`), each measure's CPU time."""
+    rows: list[Row] = bench_scale.scale_rows(results)
     if "measures" in results:
         measures = dict(results["measures"])
         size = int(measures.pop("agents"))
@@ -862,3 +867,6 @@ def print_results(results: dict[str, Any], console) -> None:  # noqa: ANN001
         mark = "" if met is None else ("yes" if met else "NO")
         table.add_row(item, measured, target, mark)
     console.print(table)
+    phases = bench_scale.phase_table(results)
+    if phases is not None:
+        console.print(phases)

@@ -348,14 +348,47 @@ def bench(
     only: Annotated[
         str | None, typer.Option(help="Comma-separated items, e.g. lora_population,sampling.")
     ] = None,
+    agents: Annotated[
+        str | None,
+        typer.Option(help="n-gram society sizes, e.g. 1000,10000 (default 10,100,1000)."),
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option(help="Scenario of the whole_run item (default: 1,000 n-gram agents)."),
+    ] = None,
+    baseline_python: Annotated[
+        str | None, typer.Option(help="Interpreter of a baseline whole_run, side by side.")
+    ] = None,
+    baseline_script: Annotated[
+        str | None,
+        typer.Option(help="The baseline's entry script (default: -m society), e.g. a shim."),
+    ] = None,
 ) -> None:
     """Measure this machine: matmul, training, sampling, rounds, memory, measures, LoRA."""
     from society.app.bench import BenchError, print_results, run_bench
 
     items = [name.strip() for name in only.split(",") if name.strip()] if only else None
     try:
+        sizes = tuple(int(n) for n in agents.split(",") if n.strip()) if agents else None
+    except ValueError:
+        raise fail(f"--agents: {agents!r} is not a comma-separated list of numbers") from None
+    if sizes is not None and (not sizes or min(sizes) < 2):
+        raise fail(f"--agents: {agents!r}: give sizes of at least 2 agents")
+    if scenario is not None and not scenario.is_file():
+        raise fail(f"--scenario: {scenario}: no such file")
+    if baseline_script is not None and baseline_python is None:
+        raise fail("--baseline-script: needs --baseline-python")
+    try:
         results = run_bench(
-            quick=quick, threads=threads, console=console, device=device, only=items
+            quick=quick,
+            threads=threads,
+            console=console,
+            device=device,
+            only=items,
+            agents=sizes,
+            scenario=scenario,
+            baseline_python=baseline_python,
+            baseline_script=baseline_script,
         )
     except BenchError as error:
         raise fail(str(error)) from None

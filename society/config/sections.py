@@ -200,6 +200,11 @@ class MetricsConfig(Section):
     )
     heldout_texts: int = Field(200, ge=1, description="held-out texts scored per agent")
     samples: bool = Field(True, description="write samples.jsonl")
+    samples_gzip: bool | None = Field(
+        None,
+        description="write samples.jsonl.gz (one gzip member per round) instead of "
+        "samples.jsonl (unset: from 1,000 agents)",
+    )
     # measurement suite (society/metrics/suite.py); expensive measures on subsamples
     expensive_every: int = Field(
         5, ge=1, description="self-BLEU, classifier, embeddings every k measured rounds"
@@ -276,10 +281,11 @@ class CheckpointsConfig(Section):
     """Which rounds save the agents' models (the last always does) and the resume state."""
 
     every: int = Field(0, ge=0, description="also save every N rounds (0: the last round only)")
-    state_every: int = Field(
-        1,
+    state_every: int | None = Field(
+        None,
         ge=0,
-        description="save the resume state every N rounds (0: never; resume then replays)",
+        description="save the resume state every N rounds (0: never; resume then replays; "
+        "unset: one round per 200 agents, between 1 and 10)",
     )
     keep_state: bool = Field(False, description="keep the resume state when the run is done")
 

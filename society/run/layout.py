@@ -13,11 +13,13 @@ the simulation (``tests/test_imports.py`` checks both)::
       events.json                 EVENTS            the events applied, with what they did
       metrics/<table>.parquet     table(RUN, name)  name in TABLES
       samples.jsonl               SAMPLES           every utterance, one JSON object per line
+      samples.jsonl.gz            samples(RUN)      the same, gzip (one member per round), instead
       network.json                NETWORK           the latest graph (node-link JSON)
       network_initial.json        NETWORK_INITIAL   the first graph
       checkpoints/                CHECKPOINTS
         ancestor.safetensors      ancestor_checkpoint(RUN)       generation 0
-        round-<R>/agent-<ID>.safetensors  agent_checkpoint(RUN, R, ID)
+        round-<R>/agents.safetensors.gz   population_checkpoint(RUN, R)  every n-gram agent
+        round-<R>/agent-<ID>.safetensors  agent_checkpoint(RUN, R, ID)   any other agent
       report.html                 REPORT            written by ``society report``
       state.pkl.gz                STATE             resume state after the last saved round
                                                     (removed when the run ends ``done``)
@@ -47,10 +49,13 @@ EVENTS = "events.json"
 METRICS = "metrics"
 TABLES = ("rounds", "agents", "pairs", "innovations", "expressions")
 SAMPLES = "samples.jsonl"
+GZIP = ".gz"
+"""Suffix of a gzip-compressed ``SAMPLES`` (``samples.jsonl.gz``, big societies)."""
 NETWORK = "network.json"
 NETWORK_INITIAL = "network_initial.json"
 CHECKPOINTS = "checkpoints"
 ANCESTOR = "ancestor.safetensors"
+POPULATION = "agents.safetensors.gz"
 REPORT = "report.html"
 STATE = "state.pkl.gz"
 
@@ -82,6 +87,19 @@ def table(run: Path | str, name: str) -> Path:
     return Path(run) / METRICS / f"{name}.parquet"
 
 
+def samples(run: Path | str, compressed: bool | None = None) -> Path:
+    """``RUN/samples.jsonl`` or ``RUN/samples.jsonl.gz``.
+
+    Args:
+        run: the run directory.
+        compressed: which of the two (None: the one the run holds, the gzip one if both).
+    """
+    plain, packed = Path(run) / SAMPLES, Path(run) / f"{SAMPLES}{GZIP}"
+    if compressed is None:
+        return packed if packed.exists() else plain
+    return packed if compressed else plain
+
+
 def is_run(path: Path | str) -> bool:
     """Whether ``path`` is a run directory (it holds ``config.toml``)."""
     return (Path(path) / CONFIG).is_file()
@@ -105,6 +123,11 @@ def round_dir(run: Path | str, round_: int) -> Path:
 def agent_checkpoint(run: Path | str, round_: int, agent: int) -> Path:
     """``RUN/checkpoints/round-<R>/agent-<ID>.safetensors``."""
     return round_dir(run, round_) / f"agent-{agent}.safetensors"
+
+
+def population_checkpoint(run: Path | str, round_: int) -> Path:
+    """``RUN/checkpoints/round-<R>/agents.safetensors.gz``: every n-gram agent, packed."""
+    return round_dir(run, round_) / POPULATION
 
 
 def checkpoint_round(name: str) -> int | None:

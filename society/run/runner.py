@@ -24,11 +24,19 @@ from society.run.checkpoints import checkpoint_if_due
 from society.run.preflight import check_out as preflight_out
 from society.run.preflight import preflight
 from society.run.signals import Stopped, critical, stop_on_signals
-from society.run.state import StateError, read_header, remove_state, restore, save_state
+from society.run.state import (
+    StateError,
+    read_header,
+    remove_state,
+    restore,
+    save_state,
+    state_interval,
+)
 from society.run.store import (
     RunStore,
     atomic_write_text,
     complete_lines,
+    gzip_samples,
     now,
     remove_temporary,
 )
@@ -126,8 +134,9 @@ def write_round(store: RunStore, society: Society, samples: bool = True) -> None
 class _Loop:
     """Steps a society into its store; ``start`` rounds are replayed without writing.
 
-    After every ``checkpoints.state_every`` rounds the resume state (``run.state``) is saved;
-    a society restored from it (``resumed``) starts writing at its own round.
+    After every ``checkpoints.state_every`` rounds (unset: by the society's size,
+    ``run.state.state_interval``) the resume state (``run.state``) is saved; a society
+    restored from it (``resumed``) starts writing at its own round.
     """
 
     def __init__(
@@ -155,12 +164,12 @@ class _Loop:
 
     def save_state(self) -> None:
         society, out = self.society, self.store.path
-        every = society.scenario.checkpoints.state_every
+        every = state_interval(society.scenario.checkpoints.state_every, len(society.agents))
         if not every or society.round % every or society.round >= society.rounds:
             return
         if society.round == self.skip_state or self.skip_state == -1:
             return
-        samples = out / layout.SAMPLES
+        samples = self.store.samples
         try:
             with critical():
                 save_state(out, society, samples.stat().st_size if samples.exists() else 0)
@@ -298,6 +307,9 @@ def run_scenario(
         except ConfigError:
             shutil.rmtree(out, ignore_errors=True)  # bad input found late: still nothing written
             raise
+        store.samples = layout.samples(
+            out, gzip_samples(scenario.metrics.samples_gzip, len(society.agents))
+        )
         with critical():
             atomic_write_text(out / layout.TOKENIZER, society.tokenizer.to_str())
             store.update_manifest(real_data=society.sources.manifest(scenario.real_data))
@@ -368,7 +380,7 @@ def resume_run(
     origin = str(run_dir / layout.CONFIG)
     scenario = load_scenario(run_dir / layout.CONFIG)
     checked = preflight(scenario, origin)
-    samples = run_dir / layout.SAMPLES
+    samples = layout.samples(run_dir)  # samples.jsonl.gz when the run holds it
     header = read_header(run_dir) if (run_dir / layout.TOKENIZER).is_file() else None
     unused = f"{layout.STATE} unreadable"
     if header is not None and (samples.stat().st_size if samples.exists() else 0) < (
@@ -399,6 +411,13 @@ def resume_run(
 
     def build() -> Society:
         society = build_society(scenario, origin, checked.sources.main)
+        store.samples = (
+            samples
+            if samples.exists()
+            else layout.samples(
+                run_dir, gzip_samples(scenario.metrics.samples_gzip, len(society.agents))
+            )
+        )
         with critical():
             atomic_write_text(run_dir / layout.TOKENIZER, society.tokenizer.to_str())
         if header is not None:
@@ -416,7 +435,8 @@ def resume_run(
                 return restored
         if replay == 0:
             samples.unlink(missing_ok=True)  # written again from round 0
-        complete_lines(samples)
+        if not samples.name.endswith(layout.GZIP):  # a gzip file is rewritten whole at ``replay``
+            complete_lines(samples)
         record(replay, "replay")
         return society
 

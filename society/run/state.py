@@ -50,6 +50,28 @@ STATIC = ("sources", "corpus", "tokenizer", "ancestor", "ancestors", "heldout", 
 _ATOMS = (int, float, complex, str, bytes, bool, type(None))
 
 
+AGENTS_PER_ROUND = 200
+"""With ``checkpoints.state_every`` unset, the state is saved once per this many agents' rounds."""
+MAX_INTERVAL = 10
+"""... but at least every this many rounds (what a resume may have to recompute)."""
+
+
+def state_interval(state_every: int | None, agents: int) -> int:
+    """Rounds between resume states: ``state_every`` when set, else by the society's size.
+
+    Each state holds every agent, so its cost grows with the population: unset, a state is
+    saved every ``agents // 200`` rounds, at least every round and at most every 10 (1 up
+    to 399 agents, 5 at 1,000, 10 from 2,000).
+
+    Args:
+        state_every: ``checkpoints.state_every`` (None: unset; 0: never).
+        agents: agents in the society now.
+    """
+    if state_every is not None:
+        return state_every
+    return min(MAX_INTERVAL, max(1, agents // AGENTS_PER_ROUND))
+
+
 class StateError(RuntimeError):
     """A resume state that cannot be used (unreadable, another format, another society)."""
 

@@ -1,11 +1,13 @@
 """Writes the run directory (its layout: ``society.run.layout``).
 
 Every file is written to a temporary name and renamed into place, so a reader (or a
-crash) never sees half a file; ``samples.jsonl`` grows by whole lines, one round at a time.
+crash) never sees half a file; ``samples.jsonl`` grows by whole lines, one round at a time
+(``samples.jsonl.gz``, for big societies, by one whole gzip member a round).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import platform
@@ -20,6 +22,9 @@ import pandas as pd
 
 from society.config import Scenario
 from society.run import layout
+
+GZIP_SAMPLES_FROM = 1000
+"""With ``metrics.samples_gzip`` unset, societies of this many agents gzip their samples."""
 
 PACKAGES = ("society", "mesa", "numpy", "scipy", "pandas", "tokenizers", "networkx", "torch")
 
@@ -76,6 +81,16 @@ def remove_temporary(path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def gzip_samples(setting: bool | None, agents: int) -> bool:
+    """Whether a run writes ``samples.jsonl.gz``: ``metrics.samples_gzip``, else by size.
+
+    Args:
+        setting: ``metrics.samples_gzip`` (None: unset).
+        agents: agents in the freshly built society.
+    """
+    return setting if setting is not None else agents >= GZIP_SAMPLES_FROM
+
+
 def complete_lines(path: Path) -> int:
     """Cut a JSON-lines file after its last complete line; return its new size in bytes."""
     if not path.exists():
@@ -98,6 +113,13 @@ class RunStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.manifest: dict[str, Any] = json.loads((self.path / layout.MANIFEST).read_text())
+        self.samples = layout.samples(self.path)  # set by the runner for a new run
+
+    def _encode(self, rows: list[dict[str, Any]]) -> bytes:
+        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
+        if self.samples.name.endswith(layout.GZIP):
+            return gzip.compress(data, compresslevel=6, mtime=0)
+        return data
 
     @classmethod
     def create(
@@ -139,11 +161,14 @@ class RunStore:
             atomic_write_parquet(layout.table(self.path, name), frame)
 
     def append_samples(self, rows: list[dict[str, Any]]) -> None:
-        """Append a round's lines to ``samples.jsonl``: all of them, or (on failure) none."""
+        """Append a round's lines to the samples file: all of them, or (on failure) none.
+
+        ``samples.jsonl.gz`` grows by one gzip member holding the round's lines.
+        """
         if not rows:
             return
-        data = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-        path = self.path / layout.SAMPLES
+        data = self._encode(rows)
+        path = self.samples
         size = path.stat().st_size if path.exists() else 0
         try:
             with open(path, "ab") as handle:
@@ -157,9 +182,8 @@ class RunStore:
             raise
 
     def rewrite_samples(self, rows: list[dict[str, Any]]) -> None:
-        """Replace ``samples.jsonl`` with ``rows`` atomically (a resumed run's replay)."""
-        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        atomic_write_text(self.path / layout.SAMPLES, text)
+        """Replace the samples file with ``rows`` atomically (a resumed run's replay)."""
+        atomic_write_bytes(self.samples, self._encode(rows))
 
     def write_json(self, name: str, data: Any) -> None:
         """Write a JSON file at the top of the run directory (e.g. ``layout.EVENTS``)."""
