@@ -10,8 +10,8 @@ Set ``SOCIETY_VALIDATION_SOURCE`` to run results 1-8 on another corpus (any
 ``SOCIETY_VALIDATION_TIPPING_SOURCE`` for result 9 (default: the synthetic grammar). Nothing
 is tuned to a corpus: result 3's word bands come from the ancestor's own frequency ranking
 and result 9's marker from the corpus's frequency band and contexts (``marker_word``), its
-bounds being the committed share itself; the thresholds were fixed before other corpora
-were tried (``pytest -rP`` prints result 9's shares).
+critical mass estimated on a grid of committed shares; the thresholds were fixed before
+other corpora were tried (``pytest -rP`` prints result 9's shares).
 """
 
 from __future__ import annotations
