@@ -298,8 +298,9 @@ class NGramLM:
             texts: new training texts.
         """
         windows, _ = self._windows(texts)
-        rows = np.concatenate([self._grams, windows])
-        weights = np.concatenate([self.memory * self._counts, np.ones(len(windows))])
+        old = self._grams if self.memory else self._grams[:0]  # memory 0: nothing to keep
+        rows = np.concatenate([old, windows])
+        weights = np.concatenate([self.memory * self._counts[: len(old)], np.ones(len(windows))])
         keys = _lex_keys(rows, self.vocab_size)
         _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         counts = _snap(np.bincount(inverse, weights=weights, minlength=len(first)))

@@ -590,12 +590,13 @@ def _update_chunk(models: list[NGramLM], texts: list[list[str]]) -> None:
     windows, text_index = first._windows(flat)
     text_agent = np.repeat(np.arange(len(models)), [len(d) for d in texts])
     win_agent = text_agent[text_index]
-    old_agent = np.repeat(np.arange(len(models)), [len(m._grams) for m in models])
-    rows = np.concatenate([np.concatenate([m._grams for m in models]), windows])
+    kept = [len(m._grams) if m.memory else 0 for m in models]  # memory 0 keeps nothing
+    old_agent = np.repeat(np.arange(len(models)), kept)
+    old_rows = [m._grams[:n] for m, n in zip(models, kept, strict=True)]
+    rows = np.concatenate([*old_rows, windows])
     agent = np.concatenate([old_agent, win_agent])
-    weights = np.concatenate(
-        [np.concatenate([m.memory * m._counts for m in models]), np.ones(len(windows))]
-    )
+    old_weights = [m.memory * m._counts[:n] for m, n in zip(models, kept, strict=True)]
+    weights = np.concatenate([*old_weights, np.ones(len(windows))])
     base = max(first.vocab_size, len(models))
     keys = _lex_keys(np.column_stack([agent, rows]).astype(np.int64), base)
     _, first_at, inverse = np.unique(keys, return_index=True, return_inverse=True)
