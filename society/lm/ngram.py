@@ -51,6 +51,7 @@ from society.lm.ngram_kernels import (
     _segment_max,
     _segments,
     _snap,
+    merged_rows,
 )
 from society.lm.request import SpeechRequest
 from society.lm.tokenizer import SharedTokenizer
@@ -441,33 +442,7 @@ class NGramLM:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0), np.zeros(n_rows + 1, dtype=np.int64), beta
         cid = self._context_ids(contexts)
-        # The bigram context's entries frame the row: higher levels are subsets of them.
-        c1 = cid[:, 1]
-        seen = c1 >= 0
-        c1_safe = np.where(seen, c1, 0)
-        start = np.where(seen, t.indptr[0][c1_safe], 0)
-        length = np.where(seen, t.indptr[0][c1_safe + 1] - start, 0)
-        rows, flat = _segments(start, length)
-        offsets = _exclusive_cumsum(length)
-        ranks = t.keys[0][flat] - c1[rows] * v
-        values = t.alpha[0][flat]
-        beta = np.where(seen, t.gamma[0][c1_safe], 1.0)
-        for k in range(3, self.order + 1):
-            ck = cid[:, k - 1]
-            seen_k = ck >= 0
-            ck_safe = np.where(seen_k, ck, 0)
-            indptr = t.indptr[k - 2]
-            gamma = np.where(seen_k, t.gamma[k - 2][ck_safe], 1.0)
-            start_k = np.where(seen_k, indptr[ck_safe], 0)
-            length_k = np.where(seen_k, indptr[ck_safe + 1] - start_k, 0)
-            rows_k, flat_k = _segments(start_k, length_k)
-            ranks_k = t.keys[k - 2][flat_k] - ck[rows_k] * v
-            at = np.searchsorted(t.keys[0], c1[rows_k] * v + ranks_k)
-            at += offsets[rows_k] - start[rows_k]
-            values = values * gamma[rows]
-            values[at] += t.alpha[k - 2][flat_k]
-            beta = beta * gamma
-        return rows, ranks, values, offsets, beta
+        return merged_rows(cid, t.keys, t.alpha, t.gamma, t.indptr, v)
 
     def next_token_probs(self, context_ids: np.ndarray) -> np.ndarray:
         """Dense next-token distributions.

@@ -60,3 +60,57 @@ def _snap(counts: np.ndarray) -> np.ndarray:
     nucleus (top-p) to keep or drop them together.
     """
     return np.round(counts, 9)
+
+
+def merged_rows(
+    cid: np.ndarray,
+    keys: list[np.ndarray],
+    alpha: list[np.ndarray],
+    gamma: list[np.ndarray],
+    indptr: list[np.ndarray],
+    v: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Next-token distributions as ``beta[i] * unigram + sparse row i``, from context ids.
+
+    The bigram context's entries frame each row: higher levels are subsets of them.
+
+    Args:
+        cid: ``(n, order)`` context ids of each row (column ``m``: its last ``m`` tokens,
+            -1 if unseen), as ``NGramLM._context_ids`` gives them.
+        keys: sorted entry keys of each level ``k >= 2`` (``_Tables.keys``, or the
+            population's concatenated ones); ``keys[0]`` is not empty.
+        alpha: discounted share of each entry, per level.
+        gamma: back-off weight of each context, per level.
+        indptr: row pointers from context id to entries, per level.
+        v: the vocabulary size.
+
+    Returns:
+        ``(rows, ranks, values, offsets, beta)``: the sparse entries (token ranks in the
+        unigram order, increasing within each row) grouped by row with ``n + 1`` row
+        pointers ``offsets``, and the per-row weight of the unigram level.
+    """
+    c1 = cid[:, 1]
+    seen = c1 >= 0
+    c1_safe = np.where(seen, c1, 0)
+    start = np.where(seen, indptr[0][c1_safe], 0)
+    length = np.where(seen, indptr[0][c1_safe + 1] - start, 0)
+    rows, flat = _segments(start, length)
+    offsets = _exclusive_cumsum(length)
+    ranks = keys[0][flat] - c1[rows] * v
+    values = alpha[0][flat]
+    beta = np.where(seen, gamma[0][c1_safe], 1.0)
+    for k in range(3, cid.shape[1] + 1):
+        ck = cid[:, k - 1]
+        seen_k = ck >= 0
+        ck_safe = np.where(seen_k, ck, 0)
+        gamma_k = np.where(seen_k, gamma[k - 2][ck_safe], 1.0)
+        start_k = np.where(seen_k, indptr[k - 2][ck_safe], 0)
+        length_k = np.where(seen_k, indptr[k - 2][ck_safe + 1] - start_k, 0)
+        rows_k, flat_k = _segments(start_k, length_k)
+        ranks_k = keys[k - 2][flat_k] - ck[rows_k] * v
+        at = np.searchsorted(keys[0], c1[rows_k] * v + ranks_k)
+        at += offsets[rows_k] - start[rows_k]
+        values = values * gamma_k[rows]
+        values[at] += alpha[k - 2][flat_k]
+        beta = beta * gamma_k
+    return rows, ranks, values, offsets, beta

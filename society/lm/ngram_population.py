@@ -44,6 +44,7 @@ from society.lm.ngram_kernels import (
     _segment_max,
     _segments,
     _snap,
+    merged_rows,
 )
 from society.lm.request import SpeechRequest
 from society.lm.utf8 import REJECT
@@ -200,32 +201,7 @@ class PopulationTables:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, np.zeros(0), np.zeros(n_rows + 1, dtype=np.int64), beta
         cid = self.context_ids(contexts, agent, v)
-        c1 = cid[:, 1]
-        seen = c1 >= 0
-        c1_safe = np.where(seen, c1, 0)
-        start = np.where(seen, self.indptr[0][c1_safe], 0)
-        length = np.where(seen, self.indptr[0][c1_safe + 1] - start, 0)
-        rows, flat = _segments(start, length)
-        offsets = _exclusive_cumsum(length)
-        ranks = self.keys[0][flat] - c1[rows] * v
-        values = self.alpha[0][flat]
-        beta = np.where(seen, self.gamma[0][c1_safe], 1.0)
-        for k in range(3, n + 1):
-            ck = cid[:, k - 1]
-            seen_k = ck >= 0
-            ck_safe = np.where(seen_k, ck, 0)
-            indptr = self.indptr[k - 2]
-            gamma = np.where(seen_k, self.gamma[k - 2][ck_safe], 1.0)
-            start_k = np.where(seen_k, indptr[ck_safe], 0)
-            length_k = np.where(seen_k, indptr[ck_safe + 1] - start_k, 0)
-            rows_k, flat_k = _segments(start_k, length_k)
-            ranks_k = self.keys[k - 2][flat_k] - ck[rows_k] * v
-            at = np.searchsorted(self.keys[0], c1[rows_k] * v + ranks_k)
-            at += offsets[rows_k] - start[rows_k]
-            values = values * gamma[rows]
-            values[at] += self.alpha[k - 2][flat_k]
-            beta = beta * gamma
-        return rows, ranks, values, offsets, beta
+        return merged_rows(cid, self.keys, self.alpha, self.gamma, self.indptr, v)
 
 
 @dataclass
