@@ -479,20 +479,10 @@ def measure_times(
     Returns:
         ``agents``, then each measure's name with its seconds, then ``total``.
     """
-    from society.config import Scenario
+    from society.app.bench_scale import small_world
     from society.sim.model import Society
 
-    scenario = Scenario().with_overrides(
-        {
-            "seed": seed,
-            "network.kind": "small_world",
-            "network.agents": agents,
-            "network.k": 4,
-            "speech.utterances": utterances,
-            "real_data.max_texts": texts,
-            "tokenizer.vocab_size": 2000 if texts >= 2000 else 400,
-        }
-    )
+    scenario = small_world(agents, utterances, texts, seed)
     society = Society(scenario)
     seconds: dict[str, float] = {}
     society.measures.measure(society.round_record(), seconds)

@@ -28,7 +28,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from society.config import Scenario
 
 SIZES = (10, 100, 1000)
 """n-gram society sizes measured by default (``--agents 1000,10000`` for the large ones)."""
@@ -57,6 +60,32 @@ def _peak_gb(kilobytes: int) -> float:
     return kilobytes * 1024 / 1e9
 
 
+def small_world(agents: int, utterances: int, texts: int, seed: int, **more: Any) -> Scenario:
+    """The bench's n-gram society: a small world of ``agents`` (4 neighbours each), KJV.
+
+    Args:
+        agents: number of agents.
+        utterances: texts each agent says.
+        texts: real texts read from the KJV corpus.
+        seed: scenario seed.
+        **more: further flat keys (e.g. ``rounds``).
+    """
+    from society.config import Scenario
+
+    return Scenario().with_overrides(
+        {
+            "seed": seed,
+            "network.kind": "small_world",
+            "network.agents": agents,
+            "network.k": 4,
+            "speech.utterances": utterances,
+            "real_data.max_texts": texts,
+            "tokenizer.vocab_size": 2000 if texts >= 2000 else 400,
+            **more,
+        }
+    )
+
+
 def ngram_phases(
     agents: int, utterances: int = 100, texts: int = 4000, rounds: int = 1, seed: int = 0
 ) -> dict[str, Any]:
@@ -74,21 +103,9 @@ def ngram_phases(
         round), ``phases`` (seconds per round of each stage), ``other_s`` (``round_s`` less
         the phases) and ``peak_rss_gb`` (this process's peak so far).
     """
-    from society.config import Scenario
     from society.sim.model import Society
 
-    scenario = Scenario().with_overrides(
-        {
-            "seed": seed,
-            "rounds": rounds,
-            "network.kind": "small_world",
-            "network.agents": agents,
-            "network.k": 4,
-            "speech.utterances": utterances,
-            "real_data.max_texts": texts,
-            "tokenizer.vocab_size": 2000 if texts >= 2000 else 400,
-        }
-    )
+    scenario = small_world(agents, utterances, texts, seed, rounds=rounds)
     start = time.perf_counter()
     society = Society(scenario)
     build = time.perf_counter() - start
