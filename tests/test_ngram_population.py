@@ -179,3 +179,67 @@ def test_update_and_score_together_fall_back_for_mixed_orders(tok: SharedTokeniz
         want = m.score(t)
         np.testing.assert_array_equal(loglik, want[0])
         np.testing.assert_array_equal(ntokens, want[1])
+
+
+def test_distinct_tables_groups_clones() -> None:
+    tok = SharedTokenizer.train(corpus(100, 3), vocab_size=200)
+    ancestor = NGramLM(tok, order=3)
+    ancestor.fit(corpus(50, 4))
+    other = NGramLM(tok, order=3)
+    other.fit(corpus(50, 5))
+    models = [ancestor.clone(), other, ancestor.clone(), ancestor, other.clone()]
+    firsts, which = ngram_population.distinct_tables(models)
+    assert len(firsts) == 2
+    assert which.tolist() == [0, 1, 0, 0, 1]
+
+
+@pytest.mark.parametrize("order", [2, 3, 4])
+def test_compiled_draws_equal_per_agent_draws_on_clones_and_many_texts(
+    tok: SharedTokenizer, order: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Clones of one ancestor and agents of their own, hundreds of texts each: the compiled
+    default-sampling kernel draws every token the per-agent code draws."""
+    ancestor = NGramLM(tok, order=order)
+    ancestor.fit(corpus(400, seed=21))
+    models = [ancestor.clone() for _ in range(3)]
+    for a in range(3):
+        own = NGramLM(tok, order=order, memory=0.5)
+        own.fit(corpus(150 + 50 * a, seed=30 + a))
+        models.insert(2 * a, own)
+    sizes = [120, 0, 200, 80, 150, 60]
+
+    def reqs() -> list[SpeechRequest]:
+        return [SpeechRequest(n, rng=np.random.default_rng([7, a])) for a, n in enumerate(sizes)]
+
+    calls = []
+    kernel = ngram_population.draw_default
+    monkeypatch.setattr(ngram_population, "draw_default", lambda *a: calls.append(1) or kernel(*a))
+    alone = [m.sample(r) for m, r in zip(models, reqs(), strict=True)]
+    assert sample_many(models, reqs()) == alone
+    assert calls  # the compiled path drew them
+    assert len({t for texts in alone for t in texts}) > 300  # varied texts, not one repeated
+
+
+def test_compiled_scores_equal_numpy_scores_for_clones(tok: SharedTokenizer) -> None:
+    ancestor = NGramLM(tok, order=3)
+    ancestor.fit(corpus(300, seed=40))
+    models = [ancestor.clone() for _ in range(4)]
+    texts = [corpus(60, seed=41 + a) for a in range(4)]
+    alone = [m.score(t) for m, t in zip(models, texts, strict=True)]
+    for (la, na), (lt, nt) in zip(alone, score_many(models, texts), strict=True):
+        np.testing.assert_array_equal(lt, la)
+        np.testing.assert_array_equal(nt, na)
+
+
+def test_chunks_count_distinct_tables_for_the_compiled_path(
+    tok: SharedTokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ngram_population, "CHUNK_AGENTS", 2)
+    monkeypatch.setattr(ngram_population, "SHARED_CHUNK_AGENTS", 4)
+    ancestor = population(tok, 2, 1)[0]
+    own = population(tok, 2, 3)
+    models = [ancestor.clone() for _ in range(6)] + own
+    members = list(range(len(models)))
+    chunks = ngram_population._chunks(models, members, shared=True)
+    assert chunks == [[0, 1, 2, 3], [4, 5, 6], [7, 8]]  # 4 agents at most, 2 tables at most
+    assert ngram_population._chunks(models, members, shared=False)[0] == [0, 1]

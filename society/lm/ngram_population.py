@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from society.lm.ngram_fused import draw_default, score_probs
 from society.lm.ngram_kernels import (
     _TINY,
     MIN_COUNT,
@@ -57,6 +58,10 @@ CHUNK_AGENTS = 16
 (36,000 bigram entries per agent on the KJV at V=2000), so a few agents per chunk already
 make the per-call cost small, while bigger chunks fall out of the CPU caches (measured:
 no faster at 128 or 512 agents, and 9 GB peak with 512 of 1,000 agents)."""
+
+SHARED_CHUNK_AGENTS = 1024
+"""Agents sampled together at most when they share tables (one table's rows are built once
+per step for all its agents' texts with the same context)."""
 
 
 # ---------------------------------------------------------------------- exact helpers
@@ -175,6 +180,16 @@ class PopulationTables:
         unigram_sorted = np.take_along_axis(unigram, order, axis=1)
         return cls(contexts, keys, alpha, gamma, indptr, unigram, unigram_sorted, order, rank)
 
+    def flat(self) -> FlatTables:
+        """The levels concatenated for the compiled kernels (:mod:`society.lm.ngram_fused`)."""
+        return FlatTables(
+            *_flat_levels(self.contexts, np.int64),
+            *_flat_levels(self.keys, np.int64),
+            *_flat_levels(self.alpha, np.float64)[:1],
+            *_flat_levels(self.gamma, np.float64),
+            *_flat_levels(self.indptr, np.int64),
+        )
+
     def context_ids(self, contexts: np.ndarray, agent: np.ndarray, v: int) -> np.ndarray:
         """Global suffix context ids of each row (``NGramLM._context_ids``; -1 unseen)."""
         n = len(self.contexts) + 1
@@ -202,6 +217,42 @@ class PopulationTables:
             return empty, empty, np.zeros(0), np.zeros(n_rows + 1, dtype=np.int64), beta
         cid = self.context_ids(contexts, agent, v)
         return merged_rows(cid, self.keys, self.alpha, self.gamma, self.indptr, v)
+
+
+def _flat_levels(levels: list[np.ndarray], dtype: type) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays one after another, and their ``(len(levels) + 1,)`` start pointers."""
+    ptr = _exclusive_cumsum(np.array([len(x) for x in levels], dtype=np.int64))
+    flat = np.concatenate(levels).astype(dtype, copy=False) if levels else np.zeros(0, dtype)
+    return flat, ptr
+
+
+@dataclass
+class FlatTables:
+    """:class:`PopulationTables` levels, flat (see :mod:`society.lm.ngram_fused`)."""
+
+    ctx_flat: np.ndarray
+    ctx_ptr: np.ndarray
+    keys: np.ndarray
+    entry_ptr: np.ndarray
+    alpha: np.ndarray
+    gamma: np.ndarray
+    gamma_ptr: np.ndarray
+    indptr: np.ndarray
+    indptr_ptr: np.ndarray
+
+
+def distinct_tables(models: Sequence[NGramLM]) -> tuple[list[NGramLM], np.ndarray]:
+    """One model per distinct table object (clones share theirs), and each model's index."""
+    index: dict[int, int] = {}
+    firsts: list[NGramLM] = []
+    which = np.empty(len(models), dtype=np.int64)
+    for i, model in enumerate(models):
+        key = id(model._tables)
+        if key not in index:
+            index[key] = len(firsts)
+            firsts.append(model)
+        which[i] = index[key]
+    return firsts, which
 
 
 @dataclass
@@ -444,8 +495,8 @@ def sample_together(
     for i, r in enumerate(requests):
         groups.setdefault((r.temperature, r.top_p, r.max_tokens), []).append(i)
     for (temperature, top_p, max_tokens), members in groups.items():
-        for start in range(0, len(members), CHUNK_AGENTS):
-            chunk = members[start : start + CHUNK_AGENTS]
+        shared = temperature == 1.0 and top_p == 1.0  # the compiled path: tables shared
+        for chunk in _chunks([models[i] for i in members], members, shared):
             said = _sample_chunk(
                 [models[i] for i in chunk],
                 [requests[i] for i in chunk],
@@ -456,6 +507,28 @@ def sample_together(
             for i, texts in zip(chunk, said, strict=True):
                 out[i] = texts
     return out
+
+
+def _chunks(models: list[NGramLM], members: list[int], shared: bool) -> list[list[int]]:
+    """Split ``members`` into the chunks sampled together.
+
+    Chunks of :data:`CHUNK_AGENTS` agents; where clones share tables (``shared``), of
+    :data:`CHUNK_AGENTS` distinct tables and at most :data:`SHARED_CHUNK_AGENTS` agents
+    (clones of one ancestor then sample together).
+    """
+    if not shared:
+        return [members[i : i + CHUNK_AGENTS] for i in range(0, len(members), CHUNK_AGENTS)]
+    chunks: list[list[int]] = [[]]
+    tables: set[int] = set()
+    for model, member in zip(models, members, strict=True):
+        key = id(model._tables)
+        full = len(chunks[-1]) >= SHARED_CHUNK_AGENTS
+        if full or (key not in tables and len(tables) >= CHUNK_AGENTS):
+            chunks.append([])
+            tables.clear()
+        chunks[-1].append(member)
+        tables.add(key)
+    return chunks
 
 
 def _start_contexts(model: NGramLM, requests: Sequence[SpeechRequest]) -> np.ndarray:
@@ -487,8 +560,7 @@ def _sample_chunk(
     """Sample a chunk of agents sharing temperature, ``top_p`` and ``max_tokens``."""
     first = models[0]
     pad, eos = first.order - 1, first.eos_id
-    pop = PopulationTables.build(models)
-    dense = _DensePop.build(pop, temperature)
+    drawer = _Drawer(models, temperature, top_p)
     sizes = np.array([r.n for r in requests], dtype=np.int64)
     text_agent = np.repeat(np.arange(len(models)), sizes)
     n = int(sizes.sum())
@@ -506,12 +578,11 @@ def _sample_chunk(
         per_agent = np.bincount(row_agent, minlength=len(models))
         agent_rows = _exclusive_cumsum(per_agent)
         u = np.concatenate([rngs[a].random(int(per_agent[a])) for a in np.flatnonzero(per_agent)])
-        step = _step_pop(pop, contexts[active], row_agent, agent_rows, top_p, dense)
-        tokens = _draw_pop(pop, step, u, dense, row_agent, agent_rows)
+        tokens = drawer.draw(contexts[active], row_agent, agent_rows, u)
         after = utf8.advance(states[active], tokens)
         bad = np.flatnonzero(after == REJECT)
         if len(bad):
-            probs = _dense_probs_pop(pop, step, bad, dense, row_agent)
+            probs = drawer.dense_probs(bad)
             bad_agent = row_agent[bad]
             for a in np.unique(bad_agent):
                 mine = bad_agent == a
@@ -532,6 +603,59 @@ def _sample_chunk(
     texts = first.tokenizer.decode_batch([out[i, : lengths[i]] for i in range(n)])
     bounds = _exclusive_cumsum(sizes)
     return [texts[bounds[a] : bounds[a + 1]] for a in range(len(models))]
+
+
+class _Drawer:
+    """One sampling step's draws for a chunk of agents, and the dense rows of its refusals.
+
+    At temperature 1 without a nucleus (the default) the compiled kernel
+    :func:`society.lm.ngram_fused.draw_default` draws over the chunk's distinct tables
+    (clones of one ancestor share theirs); otherwise the numpy steps above do. Both give
+    the per-agent draws bit for bit.
+    """
+
+    def __init__(self, models: list[NGramLM], temperature: float, top_p: float) -> None:
+        self.order, self.v = models[0].order, models[0].vocab_size
+        self.top_p = top_p
+        self.fused = temperature == 1.0 and top_p == 1.0
+        if self.fused:
+            distinct, self.table_of = distinct_tables(models)
+        else:
+            distinct, self.table_of = models, np.arange(len(models))
+        self.pop = PopulationTables.build(distinct)
+        self.dense = _DensePop.build(self.pop, temperature)
+        self.flat = self.pop.flat() if self.fused else None
+        n_keys = len(distinct) + (int(self.flat.ctx_ptr[-1]) if self.fused else 0)
+        self.slot_of = np.full(n_keys, -1, dtype=np.int64)
+        self._last: tuple = ()
+
+    def draw(
+        self, contexts: np.ndarray, row_agent: np.ndarray, agent_rows: np.ndarray, u: np.ndarray
+    ) -> np.ndarray:
+        """Token ids drawn for ``contexts`` (rows grouped by agent) with uniforms ``u``."""
+        row_table = self.table_of[row_agent]
+        if self.fused:
+            f = self.flat
+            ranks = draw_default(
+                contexts, row_table, agent_rows, u, self.order, self.v,
+                f.ctx_flat, f.ctx_ptr, f.keys, f.alpha, f.entry_ptr,
+                f.gamma, f.gamma_ptr, f.indptr, f.indptr_ptr,
+                self.pop.unigram_sorted, self.dense.weights, self.dense.cum, self.slot_of,
+            )  # fmt: skip
+            self._last = (contexts, row_table, agent_rows, None)
+            return self.pop.order[row_table, ranks]
+        step = _step_pop(self.pop, contexts, row_table, agent_rows, self.top_p, self.dense)
+        self._last = (contexts, row_table, agent_rows, step)
+        return _draw_pop(self.pop, step, u, self.dense, row_table, agent_rows)
+
+    def dense_probs(self, which: np.ndarray) -> np.ndarray:
+        """``(len(which), V)`` probabilities of rows ``which`` of the last step, by token id."""
+        contexts, row_table, agent_rows, step = self._last
+        if step is None:  # the fused kernel keeps no step: rebuild the rows (row-local)
+            tables = row_table[which]
+            step = _step_pop(self.pop, contexts[which], tables, agent_rows, 1.0, self.dense)
+            return _dense_probs_pop(self.pop, step, np.arange(len(which)), self.dense, tables)
+        return _dense_probs_pop(self.pop, step, which, self.dense, row_table)
 
 
 # ---------------------------------------------------------------------- learning
@@ -590,49 +714,59 @@ def _update_chunk(models: list[NGramLM], texts: list[list[str]]) -> None:
 def score_together(
     models: Sequence[NGramLM], texts: Sequence[Sequence[str]]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Each ``models[i].score(texts[i])`` over population tables; the same numbers."""
+    """Each ``models[i].score(texts[i])`` over population tables; the same numbers.
+
+    Models that share tables (clones) and score the same texts are scored once, and each
+    distinct list of texts is tokenised once (a society scores one held-out set).
+    """
     models, texts = list(models), [list(t) for t in texts]
     if len(models) != len(texts):
         raise ValueError(f"got {len(texts)} text lists for {len(models)} models")
     if not models or not _same_kind(models):
         return [m.score(d) for m, d in zip(models, texts, strict=True)]
-    out = []
-    for start in range(0, len(models), CHUNK_AGENTS):
-        stop = start + CHUNK_AGENTS
-        out.extend(_score_chunk(models[start:stop], texts[start:stop]))
-    return out
+    windows: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, int]] = {}
+    jobs: dict[tuple[int, tuple[str, ...]], int] = {}
+    firsts: list[int] = []
+    job_of = []
+    for i, (model, data) in enumerate(zip(models, texts, strict=True)):
+        key = tuple(data)
+        if key not in windows:
+            windows[key] = (*model._windows(data), len(data))
+        job = jobs.setdefault((id(model._tables), key), len(firsts))
+        if job == len(firsts):
+            firsts.append(i)
+        job_of.append(job)
+    scored = []
+    for start in range(0, len(firsts), CHUNK_AGENTS):
+        chunk = firsts[start : start + CHUNK_AGENTS]
+        tokens = [windows[tuple(texts[i])] for i in chunk]
+        scored.extend(_score_chunk([models[i] for i in chunk], tokens))
+    return [scored[job] for job in job_of]
 
 
 def _score_chunk(
-    models: list[NGramLM], texts: list[list[str]]
+    models: list[NGramLM], tokens: list[tuple[np.ndarray, np.ndarray, int]]
 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Score each model's texts, given as ``(windows, text_index, n_texts)``."""
     first = models[0]
     v, n = first.vocab_size, first.order
-    sizes = np.array([len(d) for d in texts], dtype=np.int64)
-    flat = [t for d in texts for t in d]
-    windows, text_index = first._windows(flat)
-    text_agent = np.repeat(np.arange(len(models)), sizes)
-    agent = text_agent[text_index]
-    pop = PopulationTables.build(models)
-    word = windows[:, -1].astype(np.int64)
-    ranked = pop.rank[agent, word]
-    cid = pop.context_ids(windows[:, :-1].astype(np.int64), agent, v)
-    prob = pop.unigram[agent, word]
-    for k in range(2, n + 1):
-        table = pop.keys[k - 2]
-        if len(table) == 0:
-            continue
-        ck = cid[:, k - 1]
-        seen = ck >= 0
-        gamma = np.where(seen, pop.gamma[k - 2][np.where(seen, ck, 0)], 1.0)
-        key = ck * v + ranked
-        pos = np.minimum(np.searchsorted(table, key), len(table) - 1)
-        alpha = np.where(seen & (table[pos] == key), pop.alpha[k - 2][pos], 0.0)
-        prob = alpha + gamma * prob
-    total = len(flat)
+    sizes = np.array([size for _, _, size in tokens], dtype=np.int64)
+    bounds = _exclusive_cumsum(sizes)
+    windows = np.concatenate([w for w, _, _ in tokens]).astype(np.int64)
+    starts = bounds[:-1]
+    text_index = np.concatenate([i + b for (_, i, _), b in zip(tokens, starts, strict=True)])
+    agent = np.repeat(np.arange(len(models)), [len(w) for w, _, _ in tokens])
+    distinct, table_of = distinct_tables(models)
+    pop = PopulationTables.build(distinct)
+    f = pop.flat()
+    prob = score_probs(
+        windows, table_of[agent], n, v,
+        f.ctx_flat, f.ctx_ptr, f.keys, f.alpha, f.entry_ptr, f.gamma, f.gamma_ptr,
+        pop.unigram, pop.rank,
+    )  # fmt: skip
+    total = int(bounds[-1])
     loglik = np.bincount(text_index, weights=np.log(prob), minlength=total)
     ntokens = np.bincount(text_index, minlength=total).astype(np.int64)
-    bounds = _exclusive_cumsum(sizes)
     return [
         (loglik[bounds[a] : bounds[a + 1]], ntokens[bounds[a] : bounds[a + 1]])
         for a in range(len(models))

@@ -1,0 +1,302 @@
+"""Compiled (numba) kernels of the n-gram population paths: one pass per row, same floats.
+
+The numpy population paths (:mod:`society.lm.ngram_population`) run every operation of the
+per-agent code over whole arrays of sparse entries: a sampling step makes about twenty
+passes over the entries of all rows (thousands per row on real text). These kernels walk
+each row once, doing the same float operations in the same order, so they give the same
+results bit for bit (tests compare them with the numpy paths):
+
+* :func:`draw_default` fuses ``context_ids``, ``merged_rows``, ``_step`` and ``_draw`` for
+  the default sampling (temperature 1, no nucleus). Sums are sequential like
+  ``np.bincount`` and ``np.cumsum``; a request's cumulative sum runs across its rows, as in
+  :meth:`society.lm.ngram.NGramLM._draw`.
+* :func:`score_probs` fuses the per-token probability of ``score`` (the logarithm stays in
+  numpy, whose vectorised ``log`` may differ from libm's in the last bit).
+
+Levels are passed flat: ``contexts`` holds the context keys of lengths ``1 .. n - 1`` one
+after another with pointers ``context_ptr``; ``keys``/``alpha`` the entries of levels
+``2 .. n`` with ``entry_ptr``; ``gamma`` and ``indptr`` the per-context arrays of levels
+``2 .. n`` with ``gamma_ptr`` and ``indptr_ptr``. Table ``t``'s empty context has id ``t``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _context_chain(
+    contexts: np.ndarray,
+    row: int,
+    table: int,
+    order: int,
+    v: int,
+    ctx_flat: np.ndarray,
+    ctx_ptr: np.ndarray,
+    cid: np.ndarray,
+) -> None:
+    """``PopulationTables.context_ids`` of one row into ``cid`` (length ``order``)."""
+    cid[0] = table
+    for m in range(1, order):
+        lo, hi = ctx_ptr[m - 1], ctx_ptr[m]
+        prev = cid[m - 1]
+        if hi == lo or prev < 0:
+            cid[m] = -1
+            continue
+        key = prev * v + contexts[row, order - 1 - m]
+        pos = lo + np.searchsorted(ctx_flat[lo:hi], key)
+        if pos > hi - 1:
+            pos = hi - 1
+        cid[m] = pos - lo if ctx_flat[pos] == key else -1
+
+
+@njit(cache=True)
+def _merged_row(
+    row: int,
+    contexts: np.ndarray,
+    t: int,
+    order: int,
+    v: int,
+    ctx_flat: np.ndarray,
+    ctx_ptr: np.ndarray,
+    keys: np.ndarray,
+    alpha: np.ndarray,
+    entry_ptr: np.ndarray,
+    gamma: np.ndarray,
+    gamma_ptr: np.ndarray,
+    indptr: np.ndarray,
+    indptr_ptr: np.ndarray,
+    cid: np.ndarray,
+    ranks: np.ndarray,
+    values: np.ndarray,
+) -> tuple[int, float]:
+    """``merged_rows`` for one row: its entries into ``ranks``/``values``; (length, beta)."""
+    _context_chain(contexts, row, t, order, v, ctx_flat, ctx_ptr, cid)
+    c1 = cid[1]
+    start, length, beta = 0, 0, 1.0
+    if c1 >= 0:
+        start = indptr[indptr_ptr[0] + c1]
+        length = indptr[indptr_ptr[0] + c1 + 1] - start
+        beta = gamma[gamma_ptr[0] + c1]
+    base = entry_ptr[0] + start
+    for j in range(length):
+        ranks[j] = keys[base + j] - c1 * v
+        values[j] = alpha[base + j]
+    for k in range(3, order + 1):
+        ck = cid[k - 1]
+        gamma_k = 1.0
+        start_k, length_k = 0, 0
+        if ck >= 0:
+            gamma_k = gamma[gamma_ptr[k - 2] + ck]
+            start_k = indptr[indptr_ptr[k - 2] + ck]
+            length_k = indptr[indptr_ptr[k - 2] + ck + 1] - start_k
+        for j in range(length):
+            values[j] = values[j] * gamma_k
+        base_k = entry_ptr[k - 2] + start_k
+        for e in range(length_k):
+            at = np.searchsorted(ranks[:length], keys[base_k + e] - ck * v)
+            values[at] += alpha[base_k + e]
+        beta = beta * gamma_k
+    return length, beta
+
+
+@njit(cache=True)
+def draw_default(
+    contexts: np.ndarray,
+    row_table: np.ndarray,
+    agent_rows: np.ndarray,
+    u: np.ndarray,
+    order: int,
+    v: int,
+    ctx_flat: np.ndarray,
+    ctx_ptr: np.ndarray,
+    keys: np.ndarray,
+    alpha: np.ndarray,
+    entry_ptr: np.ndarray,
+    gamma: np.ndarray,
+    gamma_ptr: np.ndarray,
+    indptr: np.ndarray,
+    indptr_ptr: np.ndarray,
+    unigram_sorted: np.ndarray,
+    weights: np.ndarray,
+    cum: np.ndarray,
+    slot_of: np.ndarray,
+) -> np.ndarray:
+    """Draw one token rank per row at temperature 1 without a nucleus.
+
+    Rows with the same table and context share one distribution: it is built once per
+    call (``slot_of``, one ``-1`` per table and context, is the scratch map; it is -1 again
+    on return). Each row then only runs its request's cumulative sum over its entries.
+
+    Args:
+        contexts: ``(rows, order - 1)`` contexts, rows grouped by request.
+        row_table: each row's table index.
+        agent_rows: ``(requests + 1,)`` row pointers of the requests.
+        u: one uniform per row.
+        order: the model order ``n``.
+        v: the vocabulary size.
+        ctx_flat: context keys of all lengths (module docstring).
+        ctx_ptr: their start per length.
+        keys: entry keys of all levels.
+        alpha: the entries' discounted shares.
+        entry_ptr: the entries' start per level.
+        gamma: back-off weights of all levels' contexts.
+        gamma_ptr: their start per level.
+        indptr: CSR pointers from context to entries, all levels.
+        indptr_ptr: their start per level.
+        unigram_sorted: ``(tables, V)`` unigram levels in rank order.
+        weights: ``(tables, V)`` dense sampling weights (``_DensePop.weights``).
+        cum: ``(tables, V + 1)`` their cumulative sums.
+        slot_of: ``(tables + contexts,)`` int64 scratch, all -1.
+
+    Returns:
+        The drawn rank of each row.
+    """
+    n_rows, n_tables = len(u), len(weights)
+    cid = np.zeros(max(order, 1), dtype=np.int64)
+    has_sparse = order > 1 and entry_ptr[1] > entry_ptr[0]
+    # 1. one slot per distinct (table, deepest known context)
+    row_slot = np.empty(n_rows, dtype=np.int64)
+    slot_row = np.empty(n_rows, dtype=np.int64)
+    slot_key = np.empty(n_rows, dtype=np.int64)
+    slot_len = np.zeros(n_rows + 1, dtype=np.int64)
+    n_slots = 0
+    for row in range(n_rows):
+        t = row_table[row]
+        key, length = t, 0
+        if has_sparse:
+            _context_chain(contexts, row, t, order, v, ctx_flat, ctx_ptr, cid)
+            for m in range(order - 1, 0, -1):
+                if cid[m] >= 0:
+                    key = n_tables + ctx_ptr[m - 1] + cid[m]
+                    break
+            if cid[1] >= 0:
+                length = indptr[indptr_ptr[0] + cid[1] + 1] - indptr[indptr_ptr[0] + cid[1]]
+        slot = slot_of[key]
+        if slot < 0:
+            slot = n_slots
+            slot_of[key] = slot
+            slot_row[slot], slot_key[slot], slot_len[slot + 1] = row, key, length
+            n_slots += 1
+        row_slot[row] = slot
+    slot_start = np.cumsum(slot_len[: n_slots + 1])
+    # 2. each slot's distribution: entry ranks, shares of the row total, the total
+    ranks = np.empty(slot_start[n_slots], dtype=np.int64)
+    share = np.empty(slot_start[n_slots])
+    total = np.empty(n_slots)
+    values = np.zeros(v)
+    extra = np.zeros(v)
+    for slot in range(n_slots):
+        slot_of[slot_key[slot]] = -1
+        row, t, base = slot_row[slot], row_table[slot_row[slot]], slot_start[slot]
+        length, beta = 0, 1.0
+        if has_sparse:
+            length, beta = _merged_row(
+                row, contexts, t, order, v, ctx_flat, ctx_ptr, keys, alpha, entry_ptr,
+                gamma, gamma_ptr, indptr, indptr_ptr, cid, ranks[base:], values,
+            )  # fmt: skip
+        scale = beta * unigram_sorted[t, 0]
+        total_sparse = 0.0
+        for j in range(length):
+            rank = ranks[base + j]
+            full = values[j] + beta * unigram_sorted[t, rank]
+            q = full / scale
+            e = weights[t, rank]
+            if values[j] > 0:
+                if e > q:
+                    q = e
+            else:
+                q = e
+            extra[j] = q - e
+            total_sparse += extra[j]
+        total[slot] = cum[t, v] + total_sparse
+        for j in range(length):
+            share[base + j] = extra[j] / total[slot]
+    # 3. the draws, each request's cumulative share running across its rows
+    out = np.zeros(n_rows, dtype=np.int64)
+    for agent in range(len(agent_rows) - 1):
+        running = 0.0
+        for row in range(agent_rows[agent], agent_rows[agent + 1]):
+            slot, t = row_slot[row], row_table[row]
+            base, length = slot_start[slot], slot_len[slot + 1]
+            target = u[row] * total[slot]
+            sparse_mass = total[slot] - cum[t, v]
+            k = np.searchsorted(cum[t], target - sparse_mass, side="right") - 1
+            rank = min(max(k, 0), max(v - 1, 0))
+            threshold = running + u[row]
+            picked = length - 1
+            found = False
+            for j in range(length):
+                running += share[base + j]
+                if not found and running > threshold:
+                    picked, found = j, True
+            if target < sparse_mass and length > 0:
+                rank = ranks[base + picked]
+            out[row] = rank
+    return out
+
+
+@njit(cache=True)
+def score_probs(
+    windows: np.ndarray,
+    row_table: np.ndarray,
+    order: int,
+    v: int,
+    ctx_flat: np.ndarray,
+    ctx_ptr: np.ndarray,
+    keys: np.ndarray,
+    alpha: np.ndarray,
+    entry_ptr: np.ndarray,
+    gamma: np.ndarray,
+    gamma_ptr: np.ndarray,
+    unigram: np.ndarray,
+    rank: np.ndarray,
+) -> np.ndarray:
+    """The probability of each window's last token given the tokens before it.
+
+    Args:
+        windows: ``(tokens, order)`` windows (context, then the token).
+        row_table: each window's table index.
+        order: the model order ``n``.
+        v: the vocabulary size.
+        ctx_flat: as for :func:`draw_default`.
+        ctx_ptr: as for :func:`draw_default`.
+        keys: as for :func:`draw_default`.
+        alpha: as for :func:`draw_default`.
+        entry_ptr: as for :func:`draw_default`.
+        gamma: as for :func:`draw_default`.
+        gamma_ptr: as for :func:`draw_default`.
+        unigram: ``(tables, V)`` unigram levels by token id.
+        rank: ``(tables, V)`` rank of each token.
+
+    Returns:
+        One probability per window.
+    """
+    n = len(windows)
+    out = np.zeros(n)
+    cid = np.zeros(max(order, 1), dtype=np.int64)
+    for i in range(n):
+        t = row_table[i]
+        word = windows[i, order - 1]
+        ranked = rank[t, word]
+        _context_chain(windows, i, t, order, v, ctx_flat, ctx_ptr, cid)
+        prob = unigram[t, word]
+        for k in range(2, order + 1):
+            lo, hi = entry_ptr[k - 2], entry_ptr[k - 1]
+            if hi == lo:
+                continue
+            ck = cid[k - 1]
+            gamma_k = 1.0
+            alpha_k = 0.0
+            if ck >= 0:
+                gamma_k = gamma[gamma_ptr[k - 2] + ck]
+                key = ck * v + ranked
+                pos = lo + np.searchsorted(keys[lo:hi], key)
+                if pos > hi - 1:
+                    pos = hi - 1
+                if keys[pos] == key:
+                    alpha_k = alpha[pos]
+            prob = alpha_k + gamma_k * prob
+        out[i] = prob
+    return out
