@@ -12,6 +12,7 @@ from society.metrics.model_based import (
     ancestor_quantiles,
     chosen_agents,
     cross_entropy_matrix,
+    grouped_perplexities,
     perplexities,
     symmetric_divergence,
 )
@@ -72,6 +73,25 @@ def test_perplexities_known_answer():
     assert corpus == pytest.approx(math.exp(2.0))
     assert each == pytest.approx([math.exp(2.0), None, math.exp(2.0)])
     assert np.isnan(perplexities(Flat(2.0), [])[0])
+
+
+def test_grouped_perplexities_equal_one_call_per_group():
+    english = [f"the cat sat on the mat number {i}" for i in range(40)]
+    tok = SharedTokenizer.train(english, 300, 1)
+    lm = NGramLM(tok, order=3)
+    lm.fit(english[:20])
+    groups = [english[20:27], [], english[27:28], ["zzz qq"] + english[28:40]]
+    assert repr(grouped_perplexities(lm, groups)) == repr([perplexities(lm, g) for g in groups])
+    calls = []
+
+    class Counting(Flat):
+        def score(self, texts):
+            calls.append(len(texts))
+            return super().score(texts)
+
+    fake = [["a b", "c"], ["d"]]
+    assert grouped_perplexities(Counting(1.0), fake) == [perplexities(Flat(1.0), g) for g in fake]
+    assert calls == [2, 1], "a model scored in padded batches keeps one call per group"
 
 
 def test_ancestor_quantiles_known_answer():

@@ -256,6 +256,9 @@ class NGramLM:
         memory: share of the previous counts kept by :meth:`update` (0 = refit on new texts).
     """
 
+    scores_texts_alone = True
+    """``score`` of a text does not depend on the texts scored with it (no padded batches)."""
+
     def __init__(
         self,
         tokenizer: SharedTokenizer,

@@ -49,7 +49,32 @@ def perplexities(lm: Scorer, texts: Sequence[str]) -> tuple[float, list[float | 
     if not texts:
         return float("nan"), []
     loglik, tokens = lm.score(list(texts))
+    return _summarise(np.asarray(loglik, dtype=float), np.asarray(tokens, dtype=float))
+
+
+def grouped_perplexities(
+    lm: Scorer, groups: Sequence[Sequence[str]]
+) -> list[tuple[float, list[float | None]]]:
+    """``perplexities(lm, group)`` for each group, scored in one ``score`` call.
+
+    The same numbers as one call per group where the model scores each text alone
+    (``scores_texts_alone``, the n-gram model); other models (padded batches) keep one
+    call per group so that their numbers do not move.
+    """
+    flat = [text for group in groups for text in group]
+    if not flat or not getattr(lm, "scores_texts_alone", False):
+        return [perplexities(lm, group) for group in groups]
+    loglik, tokens = lm.score(flat)
     loglik, tokens = np.asarray(loglik, dtype=float), np.asarray(tokens, dtype=float)
+    bounds = np.cumsum([0, *(len(group) for group in groups)])
+    return [
+        _summarise(loglik[start:stop], tokens[start:stop]) if stop > start else (float("nan"), [])
+        for start, stop in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+
+
+def _summarise(loglik: np.ndarray, tokens: np.ndarray) -> tuple[float, list[float | None]]:
+    """Corpus and per-text perplexity from per-text log-likelihoods and token counts."""
     each = np.exp(-np.divide(loglik, tokens, out=np.full_like(loglik, np.nan), where=tokens > 0))
     total = tokens.sum()
     per_text = [float(x) if np.isfinite(x) else None for x in each]

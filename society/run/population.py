@@ -28,8 +28,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as load_bytes
 from safetensors.numpy import save as save_bytes
 
-LEVEL = 6
-"""gzip level: 1,000 default n-gram agents pack to ~8 MB in ~1 s (level 9 saves little)."""
+LEVEL = 1
+"""gzip level: 1,000 default n-gram agents pack to 8.4 MB in 0.4 s (level 6: 7.7 MB in 1.2 s)."""
 AGENTS = "agents"
 """The tensor of agent ids, in packing order."""
 _KEY = "society"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from society.metrics.model_based import QUANTILE_COLUMNS, ancestor_quantiles, perplexities
+from society.metrics.model_based import QUANTILE_COLUMNS, ancestor_quantiles, grouped_perplexities
 from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows
 
@@ -22,10 +22,8 @@ class AncestorPerplexity(Measure):
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
         """Score every agent's first texts with ``setup.ancestor``."""
-        scored = [
-            perplexities(self.setup.ancestor, a.texts[: self.setup.config.ancestor_texts])
-            for a in record.agents
-        ]
+        limit = self.setup.config.ancestor_texts
+        scored = grouped_perplexities(self.setup.ancestor, [a.texts[:limit] for a in record.agents])
         return Rows(
             agent=[{"ancestor_ppl": corpus} for corpus, _ in scored],
             utterances={UTTERANCES: [each for _, each in scored]},
