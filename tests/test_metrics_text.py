@@ -34,6 +34,12 @@ def test_tokenize_all_keeps_one_list_per_text():
     assert tokenize_all(["A b", "", "c."]) == [["a", "b"], [], ["c"]]
 
 
+def test_tokenize_all_shares_one_string_per_word_across_calls():
+    first, second = tokenize_all(["Lamb of the lamb"])[0], tokenize_all(["LAMB"])[0]
+    assert first == ["lamb", "of", "the", "lamb"] and second == ["lamb"]
+    assert first[0] is first[3] is second[0]
+
+
 def test_distinct_n_hand_example():
     texts = [["a", "b", "a", "b"], ["a", "b", "c"]]
     # unigrams: 7 tokens, types {a, b, c}

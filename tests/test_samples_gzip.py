@@ -9,7 +9,7 @@ import pytest
 from analysis import load_run
 from society.app.annotate import read_samples
 from society.config import load_scenario
-from society.run import layout
+from society.run import layout, store
 from society.run.runner import resume_run, run_scenario
 from society.run.store import gzip_samples
 from tests.test_resume import NGRAM, CrashError, crash_at
@@ -48,6 +48,21 @@ def test_the_gzip_file_holds_the_same_lines_one_member_per_round(runs):
     assert gzip.decompress(data) == (plain / layout.SAMPLES).read_bytes()
     rounds = json.loads((plain / layout.MANIFEST).read_text())["rounds"]
     assert data.count(b"\x1f\x8b\x08") >= rounds  # a member a round (round 0 logged in round 1)
+
+
+@pytest.mark.parametrize("name", ["samples.jsonl", "samples.jsonl.gz"])
+def test_a_round_is_written_in_pieces_with_the_same_lines(tmp_path, monkeypatch, name):
+    monkeypatch.setattr(store, "ENCODE_ROWS", 2)
+    rows = [{"round": 1, "agent": i, "text": f"é {i}", "ppl": None} for i in range(5)]
+    writer = object.__new__(store.RunStore)  # only ``samples`` is used to write lines
+    writer.samples = tmp_path / name
+    pieces = list(writer._encode(rows))
+    assert len(pieces) >= 3
+    writer.append_samples(rows)
+    data = writer.samples.read_bytes()
+    text = (gzip.decompress(data) if name.endswith(".gz") else data).decode()
+    assert [json.loads(line) for line in text.splitlines()] == rows
+    assert data.count(b"\x1f\x8b\x08") == (1 if name.endswith(".gz") else 0)
 
 
 def test_analysis_and_annotate_read_it_like_the_plain_file(runs):
