@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 QUANTILES = (0.1, 0.5, 0.9)
 QUANTILE_COLUMNS = tuple(f"ancestor_ppl_q{int(q * 100)}" for q in QUANTILES)
 PAIR_COLUMN = "cross_entropy_div"
+SCORE_TEXTS = 10_000
+"""Texts per ``score`` call of :func:`grouped_perplexities` (bounds its peak memory)."""
 PURPOSE = 7919
 """Seeds the cross-entropy subsamples: ``(seed, round, PURPOSE[, agent id])``."""
 
@@ -55,14 +57,33 @@ def perplexities(lm: Scorer, texts: Sequence[str]) -> tuple[float, list[float | 
 def grouped_perplexities(
     lm: Scorer, groups: Sequence[Sequence[str]]
 ) -> list[tuple[float, list[float | None]]]:
-    """``perplexities(lm, group)`` for each group, scored in one ``score`` call.
+    """``perplexities(lm, group)`` for each group, groups scored together.
 
     The same numbers as one call per group where the model scores each text alone
-    (``scores_texts_alone``, the n-gram model); other models (padded batches) keep one
-    call per group so that their numbers do not move.
+    (``scores_texts_alone``, the n-gram model): whole groups are scored in calls of about
+    :data:`SCORE_TEXTS` texts (a bounded peak memory, not a call per agent). Other models
+    (padded batches) keep one call per group so that their numbers do not move.
     """
+    if not getattr(lm, "scores_texts_alone", False):
+        return [perplexities(lm, group) for group in groups]
+    out: list[tuple[float, list[float | None]]] = []
+    batch: list[Sequence[str]] = []
+    size = 0
+    for group in groups:
+        if batch and size + len(group) > SCORE_TEXTS:
+            out.extend(_score_groups(lm, batch))
+            batch, size = [], 0
+        batch.append(group)
+        size += len(group)
+    return out + _score_groups(lm, batch) if batch else out
+
+
+def _score_groups(
+    lm: Scorer, groups: list[Sequence[str]]
+) -> list[tuple[float, list[float | None]]]:
+    """``perplexities`` of each group from one ``score`` call over all their texts."""
     flat = [text for group in groups for text in group]
-    if not flat or not getattr(lm, "scores_texts_alone", False):
+    if not flat:
         return [perplexities(lm, group) for group in groups]
     loglik, tokens = lm.score(flat)
     loglik, tokens = np.asarray(loglik, dtype=float), np.asarray(tokens, dtype=float)
