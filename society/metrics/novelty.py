@@ -19,7 +19,8 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from scipy import sparse
-from scipy.sparse.csgraph import shortest_path
+
+from society.metrics.reach import farthest_hops
 
 TokenLists = Sequence[Sequence[str]]
 
@@ -243,38 +244,31 @@ class InnovationTracker:
         columns: np.ndarray,
         by_word: sparse.csc_matrix,
         nodes: np.ndarray,
-        chunk: int = 256,
     ) -> list[float]:
         """Per kept word: hops from its origin's node to its farthest user (see ``update``).
 
-        One breadth-first search per distinct origin node (``chunk`` sources at a time),
-        the farthest user of every word from one gather and one ``maximum.reduceat``.
+        One breadth-first search per word that stops once all its users are found
+        (``reach.farthest_hops``), not a search of the whole graph per origin.
         """
-        out = np.full(len(origins), np.nan)
         if graph is None or not len(origins):
-            return out.tolist()
+            return [float("nan")] * len(origins)
         everyone = list(graph.nodes)
         position = {node: i for i, node in enumerate(everyone)}
-        adjacency = nx.to_scipy_sparse_array(graph, nodelist=everyone, weight=None)
+        adjacency = sparse.csr_array(
+            nx.to_scipy_sparse_array(graph, nodelist=everyone, weight=None)
+        )
+        if graph.is_directed():
+            adjacency = sparse.csr_array(adjacency + adjacency.T)
         user_at = np.array([position.get(node, -1) for node in nodes.tolist()], dtype=np.int64)
         source = np.array([position.get(o.node, -1) for o in origins], dtype=np.int64)
-        inside = np.flatnonzero(source >= 0)
-        sources = np.unique(source[inside])
-        for lo in range(0, len(sources), chunk):
-            part = sources[lo : lo + chunk]
-            lengths = shortest_path(adjacency, directed=False, unweighted=True, indices=part)
-            words = inside[np.isin(source[inside], part)]
-            starts = by_word.indptr[columns[words]]
-            sizes = by_word.indptr[columns[words] + 1] - starts
-            offsets = np.cumsum(sizes) - sizes
-            entry = np.arange(sizes.sum()) - np.repeat(offsets - starts, sizes)
-            who = user_at[by_word.indices[entry]]
-            row = np.repeat(np.searchsorted(part, source[words]), sizes)
-            hop = lengths[row, np.where(who < 0, 0, who)]
-            bad = (who < 0) | ~np.isfinite(hop)
-            farthest = np.maximum.reduceat(np.where(bad, -1.0, hop), offsets)
-            out[words] = np.where(np.logical_or.reduceat(bad, offsets), -1.0, farthest)
-        return out.tolist()
+        starts, stops = by_word.indptr[columns], by_word.indptr[columns + 1]
+        sizes = stops - starts
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        entry = np.arange(offsets[-1]) - np.repeat(offsets[:-1] - starts, sizes)
+        users = user_at[by_word.indices[entry]]
+        indptr = adjacency.indptr.astype(np.int64)
+        indices = adjacency.indices.astype(np.int64)
+        return farthest_hops(indptr, indices, source, offsets.astype(np.int64), users).tolist()
 
     def table(self) -> pd.DataFrame:
         """One row per (round, word) kept: uses, agents, communities, reach, origin."""
