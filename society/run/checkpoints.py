@@ -8,7 +8,7 @@ Layout (names from ``society.run.layout``)::
 
 n-gram agents (sparse counts) share one compressed file per round
 (``society.run.population``: concatenated n-grams with per-agent shapes, narrow dtypes,
-gzip; 1,000 default agents ~8 MB instead of ~51 MB of per-agent files). Other backends
+gzip; 1,000 default agents 8.4 MB instead of ~51 MB of per-agent files). Other backends
 (weights, which neither narrow nor compress) keep one file per agent holding the flat dict
 of arrays returned by ``LanguageModel.state()``. Metadata names the backend, the round and
 the agent (and a mixed population's community). Runs written before packing (an n-gram
