@@ -31,10 +31,12 @@ def test_farthest_hops_equal_shortest_path_lengths(seed):
     adjacency = nx.to_scipy_sparse_array(graph, weight=None, format="csr")
     n, words = graph.number_of_nodes(), 200
     sizes = rng.integers(1, 6, words)
+    sizes[:10] = rng.integers(30, n, 10)  # words most of the graph uses
     user_ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     users = rng.integers(0, n, user_ptr[-1]).astype(np.int64)
     users[rng.random(len(users)) < 0.01] = -1  # a user outside the graph
     sources = rng.integers(0, n, words).astype(np.int64)
+    sources[50:100] = sources[0]  # many words from one origin
     sources[rng.random(words) < 0.05] = -1  # an origin outside the graph
     got = farthest_hops(
         adjacency.indptr.astype(np.int64), adjacency.indices.astype(np.int64),

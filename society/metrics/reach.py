@@ -3,9 +3,9 @@
 ``InnovationTracker`` reports a neologism's ``reach``: the hops from the node of its first
 speaker to the farthest node that uses it this round (-1 if a user is unreachable). One
 full search per origin costs ``origins x (nodes + edges)``, which grows as the square of
-the population (36x the time for 10x the agents at 10,000). Here each word's search stops
-as soon as all its users are found, so it costs the ball around the origin that holds
-them: the same integers (tested against ``scipy.sparse.csgraph.shortest_path``).
+the population. Here each origin's search stops as soon as all users of its words are
+found, so it costs the ball around the origin that holds them, never more than the full
+search: the same integers (tested against ``scipy.sparse.csgraph.shortest_path``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ def farthest_hops(
 ) -> np.ndarray:
     """Per word: the largest hop count from ``sources[w]`` to its users.
 
+    Words are grouped by origin: one search per distinct origin node, stopped once every
+    user of every word from that origin is found (never more than a whole-graph search).
+
     Args:
         indptr: CSR row pointers of the (symmetric) adjacency of the graph's nodes.
         indices: CSR column indices of that adjacency.
@@ -36,46 +39,52 @@ def farthest_hops(
         is outside the graph or unreachable.
     """
     n = len(indptr) - 1
-    out = np.empty(len(sources))
+    out = np.full(len(sources), np.nan)
     seen = np.full(n, -1, dtype=np.int64)
     target = np.full(n, -1, dtype=np.int64)
     queue = np.empty(n, dtype=np.int64)
     depth = np.zeros(n, dtype=np.int64)
-    for w in range(len(sources)):
-        source = sources[w]
-        if source < 0:
-            out[w] = np.nan
-            continue
-        remaining = 0
-        outside = False
-        for j in range(user_ptr[w], user_ptr[w + 1]):
-            u = users[j]
-            if u < 0:
-                outside = True
-                break
-            if target[u] != w:
-                target[u] = w
-                remaining += 1
-        if outside:
-            out[w] = -1.0
-            continue
-        far = 0
-        head, tail = 0, 1
-        queue[0] = source
-        seen[source] = w
-        depth[source] = 0
-        while head < tail and remaining > 0:
-            node = queue[head]
-            head += 1
-            if target[node] == w:  # breadth first: depths never decrease
-                remaining -= 1
-                far = depth[node]
-            for e in range(indptr[node], indptr[node + 1]):
-                nxt = indices[e]
-                if seen[nxt] != w:
-                    seen[nxt] = w
-                    depth[nxt] = depth[node] + 1
-                    queue[tail] = nxt
-                    tail += 1
-        out[w] = float(far) if remaining == 0 else -1.0
+    by_source = np.argsort(sources, kind="mergesort")
+    lo = 0
+    while lo < len(by_source):
+        source = sources[by_source[lo]]
+        hi = lo
+        while hi < len(by_source) and sources[by_source[hi]] == source:
+            hi += 1
+        if source >= 0:
+            remaining = 0
+            for k in range(lo, hi):
+                w = by_source[k]
+                for j in range(user_ptr[w], user_ptr[w + 1]):
+                    u = users[j]
+                    if u >= 0 and target[u] != source:
+                        target[u] = source
+                        remaining += 1
+            head, tail = 0, 1
+            queue[0] = source
+            seen[source] = source
+            depth[source] = 0
+            while head < tail and remaining > 0:
+                node = queue[head]
+                head += 1
+                if target[node] == source:
+                    remaining -= 1
+                for e in range(indptr[node], indptr[node + 1]):
+                    nxt = indices[e]
+                    if seen[nxt] != source:
+                        seen[nxt] = source
+                        depth[nxt] = depth[node] + 1
+                        queue[tail] = nxt
+                        tail += 1
+            for k in range(lo, hi):
+                w = by_source[k]
+                far = 0
+                for j in range(user_ptr[w], user_ptr[w + 1]):
+                    u = users[j]
+                    if u < 0 or seen[u] != source:
+                        far = -1
+                        break
+                    far = max(far, depth[u])
+                out[w] = float(far)
+        lo = hi
     return out
