@@ -206,6 +206,15 @@ def test_utterance_panel_escapes_and_limits(society):
     assert "community 0" in page
 
 
+def test_utterance_panel_names_characters_a_browser_cannot_draw(society):
+    agent = society.speaker(2)
+    agent.utterances = ["bees\x85\x0cverareer \u200b\ue000 héllo ñ 世界"]
+    page = utterances_html(society, 2, shown=1)
+    assert "bees&lt;U+0085&gt;&lt;U+000C&gt;verareer" in page
+    assert "&lt;U+200B&gt;&lt;U+E000&gt;" in page and "héllo ñ 世界" in page
+    assert not any(ch in page for ch in "\x85\x0c\u200b\ue000")
+
+
 def test_reset_rebuilds_from_the_scenario_with_the_sliders(society):
     from mesa.visualization.solara_viz import _check_model_params
 

@@ -9,6 +9,7 @@ through ``society.sim.events`` exactly as scheduled ``[[events]]`` do, and are l
 from __future__ import annotations
 
 import html
+import unicodedata
 from typing import TYPE_CHECKING
 
 import solara
@@ -254,8 +255,20 @@ def InterventionPanel(model: Society) -> None:  # noqa: N802
             solara.Text(message.value, classes=["society-message"], style=BLOCK)
 
 
+def visible(text: str) -> str:
+    """``text`` with characters a browser draws as empty boxes or not at all named instead.
+
+    Control, format, private-use, surrogate and unassigned characters (Unicode categories
+    ``Cc``, ``Cf``, ``Co``, ``Cs``, ``Cn``; n-gram agents can say them, the smoothing gives
+    every byte token some mass) become ``<U+000C>``; everything else is kept.
+    """
+    return "".join(
+        f"<U+{ord(ch):04X}>" if unicodedata.category(ch).startswith("C") else ch for ch in text
+    )
+
+
 def utterances_html(society: Society, agent_id: int, shown: int = UTTERANCES_SHOWN) -> str:
-    """The agent's latest utterances as an HTML list (escaped), with its current metrics."""
+    """The agent's latest utterances as an HTML list (escaped, ``visible``), with metrics."""
     agent = society.speaker(agent_id)
     metrics = society.agent_measures(agent_id)
     head = (
@@ -263,7 +276,7 @@ def utterances_html(society: Society, agent_id: int, shown: int = UTTERANCES_SHO
         f"perplexity {metrics.get('perplexity', float('nan')):.1f}, "
         f"distinct-2 {metrics.get('distinct_2', float('nan')):.3f}</p>"
     )
-    items = "".join(f"<li>{html.escape(text)}</li>" for text in agent.utterances[:shown])
+    items = "".join(f"<li>{html.escape(visible(text))}</li>" for text in agent.utterances[:shown])
     return head + f'<ol class="utterances">{items}</ol>'
 
 
