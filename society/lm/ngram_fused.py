@@ -13,16 +13,41 @@ results bit for bit (tests compare them with the numpy paths):
 * :func:`score_probs` fuses the per-token probability of ``score`` (the logarithm stays in
   numpy, whose vectorised ``log`` may differ from libm's in the last bit).
 
-Levels are passed flat: ``contexts`` holds the context keys of lengths ``1 .. n - 1`` one
-after another with pointers ``context_ptr``; ``keys``/``alpha`` the entries of levels
-``2 .. n`` with ``entry_ptr``; ``gamma`` and ``indptr`` the per-context arrays of levels
-``2 .. n`` with ``gamma_ptr`` and ``indptr_ptr``. Table ``t``'s empty context has id ``t``.
+Levels are passed flat, as one :class:`FlatTables`. Table ``t``'s empty context has id ``t``.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
+
+
+class FlatTables(NamedTuple):
+    """A population's n-gram levels, each kind of array concatenated over its levels.
+
+    Attributes:
+        ctx_flat: the context keys of lengths ``1 .. n - 1``, one length after another.
+        ctx_ptr: the start of each length in ``ctx_flat``.
+        keys: the entry keys of levels ``2 .. n``.
+        entry_ptr: the start of each level in ``keys`` and ``alpha``.
+        alpha: the entries' discounted shares.
+        gamma: the back-off weights of the contexts of levels ``2 .. n``.
+        gamma_ptr: the start of each level in ``gamma``.
+        indptr: the CSR pointers from context to entries of levels ``2 .. n``.
+        indptr_ptr: the start of each level in ``indptr``.
+    """
+
+    ctx_flat: np.ndarray
+    ctx_ptr: np.ndarray
+    keys: np.ndarray
+    entry_ptr: np.ndarray
+    alpha: np.ndarray
+    gamma: np.ndarray
+    gamma_ptr: np.ndarray
+    indptr: np.ndarray
+    indptr_ptr: np.ndarray
 
 
 @njit(cache=True)
@@ -32,11 +57,11 @@ def _context_chain(
     table: int,
     order: int,
     v: int,
-    ctx_flat: np.ndarray,
-    ctx_ptr: np.ndarray,
+    flat: FlatTables,
     cid: np.ndarray,
 ) -> None:
     """``PopulationTables.context_ids`` of one row into ``cid`` (length ``order``)."""
+    ctx_flat, ctx_ptr = flat.ctx_flat, flat.ctx_ptr
     cid[0] = table
     for m in range(1, order):
         lo, hi = ctx_ptr[m - 1], ctx_ptr[m]
@@ -58,21 +83,15 @@ def _merged_row(
     t: int,
     order: int,
     v: int,
-    ctx_flat: np.ndarray,
-    ctx_ptr: np.ndarray,
-    keys: np.ndarray,
-    alpha: np.ndarray,
-    entry_ptr: np.ndarray,
-    gamma: np.ndarray,
-    gamma_ptr: np.ndarray,
-    indptr: np.ndarray,
-    indptr_ptr: np.ndarray,
+    flat: FlatTables,
     cid: np.ndarray,
     ranks: np.ndarray,
     values: np.ndarray,
 ) -> tuple[int, float]:
     """``merged_rows`` for one row: its entries into ``ranks``/``values``; (length, beta)."""
-    _context_chain(contexts, row, t, order, v, ctx_flat, ctx_ptr, cid)
+    keys, alpha, entry_ptr = flat.keys, flat.alpha, flat.entry_ptr
+    gamma, gamma_ptr, indptr, indptr_ptr = flat.gamma, flat.gamma_ptr, flat.indptr, flat.indptr_ptr
+    _context_chain(contexts, row, t, order, v, flat, cid)
     c1 = cid[1]
     start, length, beta = 0, 0, 1.0
     if c1 >= 0:
@@ -109,15 +128,7 @@ def draw_default(
     u: np.ndarray,
     order: int,
     v: int,
-    ctx_flat: np.ndarray,
-    ctx_ptr: np.ndarray,
-    keys: np.ndarray,
-    alpha: np.ndarray,
-    entry_ptr: np.ndarray,
-    gamma: np.ndarray,
-    gamma_ptr: np.ndarray,
-    indptr: np.ndarray,
-    indptr_ptr: np.ndarray,
+    flat: FlatTables,
     unigram_sorted: np.ndarray,
     weights: np.ndarray,
     cum: np.ndarray,
@@ -136,15 +147,7 @@ def draw_default(
         u: one uniform per row.
         order: the model order ``n``.
         v: the vocabulary size.
-        ctx_flat: context keys of all lengths (module docstring).
-        ctx_ptr: their start per length.
-        keys: entry keys of all levels.
-        alpha: the entries' discounted shares.
-        entry_ptr: the entries' start per level.
-        gamma: back-off weights of all levels' contexts.
-        gamma_ptr: their start per level.
-        indptr: CSR pointers from context to entries, all levels.
-        indptr_ptr: their start per level.
+        flat: the population's levels.
         unigram_sorted: ``(tables, V)`` unigram levels in rank order.
         weights: ``(tables, V)`` dense sampling weights (``_DensePop.weights``).
         cum: ``(tables, V + 1)`` their cumulative sums.
@@ -154,6 +157,8 @@ def draw_default(
         The drawn rank of each row.
     """
     n_rows, n_tables = len(u), len(weights)
+    ctx_ptr, entry_ptr = flat.ctx_ptr, flat.entry_ptr
+    indptr, indptr_ptr = flat.indptr, flat.indptr_ptr
     cid = np.zeros(max(order, 1), dtype=np.int64)
     has_sparse = order > 1 and entry_ptr[1] > entry_ptr[0]
     # 1. one slot per distinct (table, deepest known context)
@@ -166,7 +171,7 @@ def draw_default(
         t = row_table[row]
         key, length = t, 0
         if has_sparse:
-            _context_chain(contexts, row, t, order, v, ctx_flat, ctx_ptr, cid)
+            _context_chain(contexts, row, t, order, v, flat, cid)
             for m in range(order - 1, 0, -1):
                 if cid[m] >= 0:
                     key = n_tables + ctx_ptr[m - 1] + cid[m]
@@ -192,10 +197,7 @@ def draw_default(
         row, t, base = slot_row[slot], row_table[slot_row[slot]], slot_start[slot]
         length, beta = 0, 1.0
         if has_sparse:
-            length, beta = _merged_row(
-                row, contexts, t, order, v, ctx_flat, ctx_ptr, keys, alpha, entry_ptr,
-                gamma, gamma_ptr, indptr, indptr_ptr, cid, ranks[base:], values,
-            )  # fmt: skip
+            length, beta = _merged_row(row, contexts, t, order, v, flat, cid, ranks[base:], values)
         scale = beta * unigram_sorted[t, 0]
         total_sparse = 0.0
         for j in range(length):
@@ -243,13 +245,7 @@ def score_probs(
     row_table: np.ndarray,
     order: int,
     v: int,
-    ctx_flat: np.ndarray,
-    ctx_ptr: np.ndarray,
-    keys: np.ndarray,
-    alpha: np.ndarray,
-    entry_ptr: np.ndarray,
-    gamma: np.ndarray,
-    gamma_ptr: np.ndarray,
+    flat: FlatTables,
     unigram: np.ndarray,
     rank: np.ndarray,
 ) -> np.ndarray:
@@ -260,13 +256,7 @@ def score_probs(
         row_table: each window's table index.
         order: the model order ``n``.
         v: the vocabulary size.
-        ctx_flat: as for :func:`draw_default`.
-        ctx_ptr: as for :func:`draw_default`.
-        keys: as for :func:`draw_default`.
-        alpha: as for :func:`draw_default`.
-        entry_ptr: as for :func:`draw_default`.
-        gamma: as for :func:`draw_default`.
-        gamma_ptr: as for :func:`draw_default`.
+        flat: the population's levels.
         unigram: ``(tables, V)`` unigram levels by token id.
         rank: ``(tables, V)`` rank of each token.
 
@@ -274,13 +264,15 @@ def score_probs(
         One probability per window.
     """
     n = len(windows)
+    keys, alpha, entry_ptr = flat.keys, flat.alpha, flat.entry_ptr
+    gamma, gamma_ptr = flat.gamma, flat.gamma_ptr
     out = np.zeros(n)
     cid = np.zeros(max(order, 1), dtype=np.int64)
     for i in range(n):
         t = row_table[i]
         word = windows[i, order - 1]
         ranked = rank[t, word]
-        _context_chain(windows, i, t, order, v, ctx_flat, ctx_ptr, cid)
+        _context_chain(windows, i, t, order, v, flat, cid)
         prob = unigram[t, word]
         for k in range(2, order + 1):
             lo, hi = entry_ptr[k - 2], entry_ptr[k - 1]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from society.lm.ngram_fused import draw_default, score_probs
+from society.lm.ngram_fused import FlatTables, draw_default, score_probs
 from society.lm.ngram_kernels import (
     _TINY,
     MIN_COUNT,
@@ -224,21 +224,6 @@ def _flat_levels(levels: list[np.ndarray], dtype: type) -> tuple[np.ndarray, np.
     ptr = _exclusive_cumsum(np.array([len(x) for x in levels], dtype=np.int64))
     flat = np.concatenate(levels).astype(dtype, copy=False) if levels else np.zeros(0, dtype)
     return flat, ptr
-
-
-@dataclass
-class FlatTables:
-    """:class:`PopulationTables` levels, flat (see :mod:`society.lm.ngram_fused`)."""
-
-    ctx_flat: np.ndarray
-    ctx_ptr: np.ndarray
-    keys: np.ndarray
-    entry_ptr: np.ndarray
-    alpha: np.ndarray
-    gamma: np.ndarray
-    gamma_ptr: np.ndarray
-    indptr: np.ndarray
-    indptr_ptr: np.ndarray
 
 
 def distinct_tables(models: Sequence[NGramLM]) -> tuple[list[NGramLM], np.ndarray]:
@@ -635,11 +620,8 @@ class _Drawer:
         """Token ids drawn for ``contexts`` (rows grouped by agent) with uniforms ``u``."""
         row_table = self.table_of[row_agent]
         if self.fused:
-            f = self.flat
             ranks = draw_default(
-                contexts, row_table, agent_rows, u, self.order, self.v,
-                f.ctx_flat, f.ctx_ptr, f.keys, f.alpha, f.entry_ptr,
-                f.gamma, f.gamma_ptr, f.indptr, f.indptr_ptr,
+                contexts, row_table, agent_rows, u, self.order, self.v, self.flat,
                 self.pop.unigram_sorted, self.dense.weights, self.dense.cum, self.slot_of,
             )  # fmt: skip
             self._last = (contexts, row_table, agent_rows, None)
@@ -758,12 +740,7 @@ def _score_chunk(
     agent = np.repeat(np.arange(len(models)), [len(w) for w, _, _ in tokens])
     distinct, table_of = distinct_tables(models)
     pop = PopulationTables.build(distinct)
-    f = pop.flat()
-    prob = score_probs(
-        windows, table_of[agent], n, v,
-        f.ctx_flat, f.ctx_ptr, f.keys, f.alpha, f.entry_ptr, f.gamma, f.gamma_ptr,
-        pop.unigram, pop.rank,
-    )  # fmt: skip
+    prob = score_probs(windows, table_of[agent], n, v, pop.flat(), pop.unigram, pop.rank)
     total = int(bounds[-1])
     loglik = np.bincount(text_index, weights=np.log(prob), minlength=total)
     ntokens = np.bincount(text_index, minlength=total).astype(np.int64)
