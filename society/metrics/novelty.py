@@ -247,8 +247,8 @@ class InnovationTracker:
     ) -> list[float]:
         """Per kept word: hops from its origin's node to its farthest user (see ``update``).
 
-        One breadth-first search per word that stops once all its users are found
-        (``reach.farthest_hops``), not a search of the whole graph per origin.
+        One breadth-first search per distinct origin node that stops once all users of its
+        words are found (``reach.farthest_hops``), not a search of the whole graph.
         """
         if graph is None or not len(origins):
             return [float("nan")] * len(origins)
