@@ -1,4 +1,4 @@
-"""The golden run: one small scenario whose tables and samples are stored and compared exactly.
+"""The golden run: one small scenario whose tables and samples are stored and compared.
 
 ``tests/golden/scenario.toml`` runs into a fresh run directory; its ``rounds``, ``agents``
 and ``pairs`` tables (columns, dtypes, every value) and ``samples.jsonl`` must equal the
@@ -49,10 +49,17 @@ def decode(text: str) -> tuple[list[str], list[str], list[list[Any]]]:
     return meta["columns"], meta["dtypes"], [json.loads(line) for line in lines]
 
 
+FLOAT_DIGITS = 1e-12
+"""Relative tolerance of float cells: numpy's vectorised ``log`` and ``exp`` differ in the
+last bit between CPUs (AVX-512 and AVX2 builds of the same wheel), so a perplexity moves by
+an ulp from one machine to the next; any change to what is computed moves it far more."""
+
+
 def same(a: Any, b: Any) -> bool:
-    """Exactly equal, NaN equal to NaN, and of the same type (1 is not 1.0)."""
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
+    """Equal (floats to :data:`FLOAT_DIGITS`), NaN equal to NaN, of one type (1 is not 1.0)."""
+    if isinstance(a, float) and isinstance(b, float):
+        both_nan = math.isnan(a) and math.isnan(b)
+        return both_nan or math.isclose(a, b, rel_tol=FLOAT_DIGITS, abs_tol=0.0)
     return type(a) is type(b) and a == b
 
 
@@ -87,10 +94,16 @@ def first_difference(name: str, frame: pd.DataFrame, golden: str) -> str | None:
 
 
 def first_sample_difference(text: str, golden: str) -> str | None:
-    """The first differing line of ``samples.jsonl``, in one line (None: identical)."""
+    """The first differing line of ``samples.jsonl``, in one line (None: identical).
+
+    Lines are compared as JSON records, their fields by :func:`same`.
+    """
     lines, was = text.splitlines(), golden.splitlines()
     for i, (line, old) in enumerate(zip(lines, was, strict=False)):
-        if line != old:
+        now, then = json.loads(line), json.loads(old)
+        if not isinstance(now, dict) or not isinstance(then, dict):
+            now, then = {"": now}, {"": then}
+        if list(now) != list(then) or not all(same(now[k], then[k]) for k in now):
             return f"{SAMPLES}: line {i + 1}: {line[:160]!r}, golden {old[:160]!r}"
     if len(lines) != len(was):
         return f"{SAMPLES}: {len(lines)} lines, golden {len(was)}"
@@ -144,4 +157,9 @@ def test_a_changed_number_names_its_row_and_column():
     )
     assert "column 'value' is int64" in first_difference("t", frame.assign(value=[1, 2]), golden)
     assert "missing ['value']" in first_difference("t", frame.drop(columns="value"), golden)
-    assert first_sample_difference("a\nb\n", "a\nc\n") == "samples.jsonl: line 2: 'b', golden 'c'"
+    assert first_sample_difference('1\n"b"\n', '1\n"c"\n') == (
+        "samples.jsonl: line 2: '\"b\"', golden '\"c\"'"
+    )
+    assert first_sample_difference('{"p": 1.0}', '{"p": 1.0000000000000002}') is None  # an ulp
+    assert first_sample_difference('{"p": 1.0}', '{"p": 1.000001}') is not None
+    assert same(2.5, 2.5 * (1 + 1e-15)) and not same(2.5, 2.5 * (1 + 1e-9)) and not same(1, 1.0)
