@@ -89,21 +89,29 @@ def test_sample_together_gives_the_same_texts(
     tok: SharedTokenizer, order: int, kw: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     models = population(tok, order)
-    redraws = []
-    original = NGramLM._redraw_valid
+    redraws, kernel_rows = [], []
+    original, kernel = NGramLM._valid_probs, ngram_population.redraw_default
 
     def counting(self, *args, **kwargs):
         redraws.append(len(args[0]))
         return original(self, *args, **kwargs)
 
-    monkeypatch.setattr(NGramLM, "_redraw_valid", counting)
+    def counting_kernel(*args):
+        kernel_rows.append(len(args[0]))
+        return kernel(*args)
+
+    monkeypatch.setattr(NGramLM, "_valid_probs", counting)
+    monkeypatch.setattr(ngram_population, "redraw_default", counting_kernel)
     alone = [m.sample(r) for m, r in zip(models, requests(len(models), 5, **kw), strict=True)]
     n_alone = sum(redraws)
     together = sample_many(models, requests(len(models), 5, **kw))
     assert together == alone
     assert sum(map(len, alone)) == 23
     if order > 1:  # byte tokens of split characters are drawn and refused
-        assert n_alone > 0 and sum(redraws) == 2 * n_alone
+        fused = not kw  # default sampling redraws in the compiled kernel
+        assert n_alone > 0
+        assert sum(kernel_rows) == (n_alone if fused else 0)
+        assert sum(redraws) == (n_alone if fused else 2 * n_alone)
 
 
 def test_sample_together_mixed_settings_and_chunks(
@@ -243,3 +251,45 @@ def test_chunks_count_distinct_tables_for_the_compiled_path(
     chunks = ngram_population._chunks(models, members, shared=True)
     assert chunks == [[0, 1, 2, 3], [4, 5, 6], [7, 8]]  # 4 agents at most, 2 tables at most
     assert ngram_population._chunks(models, members, shared=False)[0] == [0, 1]
+
+
+def test_compiled_redraw_equals_the_numpy_redraw_and_flags_rows_with_no_allowed_token(
+    tok: SharedTokenizer,
+) -> None:
+    """The compiled redraw picks the token ``_redraw_valid`` picks from the same uniforms;
+    a row whose state allows no token comes back as -1 (the caller's fallback)."""
+    models = population(tok, 3, n_agents=4)
+    drawer = ngram_population._Drawer(models, 1.0, 1.0)
+    rng = np.random.default_rng(3)
+    n = 400
+    contexts = rng.choice(tok.encode_batch(corpus(50, seed=4))[0], size=(n, 2)).astype(np.int64)
+    row_agent = np.sort(rng.integers(0, 4, n))
+    agent_rows = np.searchsorted(row_agent, np.arange(5))
+    drawer.draw(contexts, row_agent, agent_rows, rng.random(n))
+    states = rng.integers(0, 3, n).astype(np.int8)  # mid-character states: few tokens allowed
+    u = rng.random(n)
+    which = np.arange(n)
+    allowed = tok.utf8.allowed(states)
+    got = ngram_population.redraw_default(
+        contexts, drawer.table_of[row_agent], u, allowed, 3, tok.vocab_size, drawer.flat,
+        drawer.pop.unigram_sorted, drawer.dense.weights, drawer.dense.cum, drawer.pop.rank,
+    )  # fmt: skip
+    probs = drawer.dense_probs(which)
+    want = np.concatenate(
+        [
+            ngram_population.pick_by_cdf(
+                models[a]._valid_probs(contexts[lo:hi], states[lo:hi], probs[lo:hi], 1.0), u[lo:hi]
+            )
+            for a, (lo, hi) in zip(
+                np.unique(row_agent), ngram_population.runs(row_agent), strict=True
+            )
+        ]
+    )
+    np.testing.assert_array_equal(got, want)
+    assert len(set(got.tolist())) > 20 and allowed[which, got].all()
+    nothing = np.zeros_like(allowed)
+    args = (drawer.flat, drawer.pop.unigram_sorted, drawer.dense.weights, drawer.dense.cum)
+    flagged = ngram_population.redraw_default(
+        contexts, drawer.table_of[row_agent], u, nothing, 3, tok.vocab_size, *args, drawer.pop.rank
+    )
+    assert (flagged == -1).all()

@@ -52,6 +52,7 @@ from society.lm.ngram_kernels import (
     _segments,
     _snap,
     merged_rows,
+    pick_by_cdf,
 )
 from society.lm.request import SpeechRequest
 from society.lm.tokenizer import SharedTokenizer
@@ -587,6 +588,16 @@ class NGramLM:
         Returns:
             One allowed token id per row (one ``rng.random`` uniform each).
         """
+        probs = self._valid_probs(contexts, states, probs, temperature)
+        return pick_by_cdf(probs, rng.random(len(contexts)))
+
+    def _valid_probs(
+        self, contexts: np.ndarray, states: np.ndarray, probs: np.ndarray, temperature: float
+    ) -> np.ndarray:
+        """``probs`` restricted to the tokens allowed after ``states`` (unnormalised).
+
+        Rows that allow no token of ``probs`` fall back as :meth:`_redraw_valid` says.
+        """
         allowed = self.tokenizer.utf8.allowed(states)
         probs = probs * allowed
         empty = probs.sum(axis=1) <= 0
@@ -594,10 +605,7 @@ class NGramLM:
             logp = np.log(self.next_token_probs(contexts[empty])) / temperature
             logp = np.where(allowed[empty], logp, -np.inf)
             probs[empty] = np.exp(logp - logp.max(axis=1, keepdims=True))
-        cum = np.cumsum(probs, axis=1)
-        target = rng.random(len(contexts)) * cum[:, -1]
-        picked = (cum <= target[:, None]).sum(axis=1)
-        return np.minimum(picked, self.vocab_size - 1)
+        return probs
 
     def sampling_probs(
         self, context_ids: np.ndarray, *, temperature: float = 1.0, top_p: float = 1.0

@@ -10,6 +10,8 @@ results bit for bit (tests compare them with the numpy paths):
   the default sampling (temperature 1, no nucleus). Sums are sequential like
   ``np.bincount`` and ``np.cumsum``; a request's cumulative sum runs across its rows, as in
   :meth:`society.lm.ngram.NGramLM._draw`.
+* :func:`redraw_default` fuses ``_dense_probs_pop`` and ``NGramLM._redraw_valid`` for the
+  rows whose draw UTF-8 refused (the same default sampling).
 * :func:`score_probs` fuses the per-token probability of ``score`` (the logarithm stays in
   numpy, whose vectorised ``log`` may differ from libm's in the last bit).
 
@@ -236,6 +238,90 @@ def draw_default(
             if target < sparse_mass and length > 0:
                 rank = ranks[base + picked]
             out[row] = rank
+    return out
+
+
+@njit(cache=True)
+def redraw_default(
+    contexts: np.ndarray,
+    row_table: np.ndarray,
+    u: np.ndarray,
+    allowed: np.ndarray,
+    order: int,
+    v: int,
+    flat: FlatTables,
+    unigram_sorted: np.ndarray,
+    weights: np.ndarray,
+    cum: np.ndarray,
+    rank: np.ndarray,
+) -> np.ndarray:
+    """Redraw refused rows from their distribution restricted to the allowed tokens.
+
+    The compiled form of ``_DensePop`` rows (``_dense_probs_pop``) followed by
+    ``NGramLM._redraw_valid`` at temperature 1 without a nucleus: the row's probabilities
+    by token id, times ``allowed``, summed left to right, picked by ``u``; the same floats.
+
+    Args:
+        contexts: ``(rows, order - 1)`` contexts of the refused rows.
+        row_table: each row's table index.
+        u: one uniform per row (drawn from its request's generator).
+        allowed: ``(rows, V)`` the tokens each row's UTF-8 state allows.
+        order: the model order ``n``.
+        v: the vocabulary size.
+        flat: the population's levels.
+        unigram_sorted: ``(tables, V)`` unigram levels in rank order.
+        weights: ``(tables, V)`` dense sampling weights.
+        cum: ``(tables, V + 1)`` their cumulative sums.
+        rank: ``(tables, V)`` rank of each token id.
+
+    Returns:
+        The token id of each row, or -1 where no allowed token has mass (the caller falls
+        back to ``NGramLM._valid_probs``).
+    """
+    n_rows = len(u)
+    entry_ptr = flat.entry_ptr
+    has_sparse = order > 1 and entry_ptr[1] > entry_ptr[0]
+    cid = np.zeros(max(order, 1), dtype=np.int64)
+    ranks = np.empty(v, dtype=np.int64)
+    values = np.zeros(v)
+    by_rank = np.empty(v)
+    running = np.empty(v)
+    out = np.empty(n_rows, dtype=np.int64)
+    for row in range(n_rows):
+        t = row_table[row]
+        length, beta = 0, 1.0
+        if has_sparse:
+            length, beta = _merged_row(row, contexts, t, order, v, flat, cid, ranks, values)
+        for r in range(v):
+            by_rank[r] = weights[t, r]
+        scale = beta * unigram_sorted[t, 0]
+        total_sparse = 0.0
+        for j in range(length):
+            at = ranks[j]
+            q = (values[j] + beta * unigram_sorted[t, at]) / scale
+            e = weights[t, at]
+            if values[j] > 0:
+                if e > q:
+                    q = e
+            else:
+                q = e
+            total_sparse += q - e
+            by_rank[at] += q - e
+        total = cum[t, v] + total_sparse
+        acc = 0.0
+        for token in range(v):
+            p = by_rank[rank[t, token]] / total
+            acc += p * allowed[row, token]
+            running[token] = acc
+        if not acc > 0:
+            out[row] = -1
+            continue
+        target = u[row] * acc
+        picked = 0
+        for token in range(v):
+            if running[token] <= target:
+                picked += 1
+        out[row] = min(picked, v - 1)
     return out
 
 

@@ -114,3 +114,17 @@ def merged_rows(
         values[at] += alpha[k - 2][flat_k]
         beta = beta * gamma_k
     return rows, ranks, values, offsets, beta
+
+
+def pick_by_cdf(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF pick per row of unnormalised ``(rows, V)`` weights, one uniform each."""
+    cum = np.cumsum(probs, axis=1)
+    picked = (cum <= (u * cum[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(picked, probs.shape[1] - 1)
+
+
+def runs(values: np.ndarray) -> list[tuple[int, int]]:
+    """``(start, stop)`` of each run of equal consecutive non-negative integers ``values``."""
+    starts = np.flatnonzero(np.diff(values, prepend=-1))
+    stops = [*starts[1:].tolist(), len(values)]
+    return list(zip(starts.tolist(), stops, strict=True))

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from society.lm.ngram_fused import FlatTables, draw_default, score_probs
+from society.lm.ngram_fused import FlatTables, draw_default, redraw_default, score_probs
 from society.lm.ngram_kernels import (
     _TINY,
     MIN_COUNT,
@@ -46,6 +46,8 @@ from society.lm.ngram_kernels import (
     _segments,
     _snap,
     merged_rows,
+    pick_by_cdf,
+    runs,
 )
 from society.lm.request import SpeechRequest
 from society.lm.utf8 import REJECT
@@ -567,15 +569,8 @@ def _sample_chunk(
         after = utf8.advance(states[active], tokens)
         bad = np.flatnonzero(after == REJECT)
         if len(bad):
-            probs = drawer.dense_probs(bad)
-            bad_agent = row_agent[bad]
-            for a in np.unique(bad_agent):
-                mine = bad_agent == a
-                rows = active[bad[mine]]
-                tokens[bad[mine]] = models[a]._redraw_valid(
-                    contexts[rows], states[rows], probs[mine], rngs[a], temperature
-                )
             rows = active[bad]
+            tokens[bad] = drawer.redraw(bad, states[rows], rngs, models, temperature)
             after[bad] = utf8.advance(states[rows], tokens[bad])
         states[active] = after
         going = tokens != eos
@@ -612,6 +607,7 @@ class _Drawer:
         self.flat = self.pop.flat() if self.fused else None
         n_keys = len(distinct) + (int(self.flat.ctx_ptr[-1]) if self.fused else 0)
         self.slot_of = np.full(n_keys, -1, dtype=np.int64)
+        self.utf8 = models[0].tokenizer.utf8
         self._last: tuple = ()
 
     def draw(
@@ -629,6 +625,41 @@ class _Drawer:
         step = _step_pop(self.pop, contexts, row_table, agent_rows, self.top_p, self.dense)
         self._last = (contexts, row_table, agent_rows, step)
         return _draw_pop(self.pop, step, u, self.dense, row_table, agent_rows)
+
+    def redraw(
+        self,
+        which: np.ndarray,
+        states: np.ndarray,
+        rngs: list[np.random.Generator],
+        models: list[NGramLM],
+        temperature: float,
+    ) -> np.ndarray:
+        """Allowed tokens for rows ``which`` of the last step, whose draw UTF-8 refused.
+
+        Each agent's refused rows take one uniform each from its generator, in row order,
+        as ``NGramLM._redraw_valid`` does (rows come grouped by agent).
+        """
+        contexts, row_table, agent_rows, _ = self._last
+        agent = np.searchsorted(agent_rows, which, side="right") - 1
+        u = np.empty(len(which))
+        for lo, hi in runs(agent):
+            u[lo:hi] = rngs[agent[lo]].random(hi - lo)
+        tokens = np.full(len(which), -1, dtype=np.int64)
+        if self.fused:
+            tokens = redraw_default(
+                contexts[which], row_table[which], u, self.utf8.allowed(states), self.order,
+                self.v, self.flat, self.pop.unigram_sorted, self.dense.weights,
+                self.dense.cum, self.pop.rank,
+            )  # fmt: skip
+        fall = np.flatnonzero(tokens < 0)
+        if len(fall):
+            probs = self.dense_probs(which[fall])
+            for lo, hi in runs(agent[fall]):
+                model, at = models[agent[fall[lo]]], fall[lo:hi]
+                ctx = contexts[which[at]]
+                valid = model._valid_probs(ctx, states[at], probs[lo:hi], temperature)
+                tokens[at] = pick_by_cdf(valid, u[at])
+        return tokens
 
     def dense_probs(self, which: np.ndarray) -> np.ndarray:
         """``(len(which), V)`` probabilities of rows ``which`` of the last step, by token id."""
