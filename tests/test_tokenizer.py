@@ -74,3 +74,27 @@ def test_pieces_spell_each_token():
     assert tok.pieces[tok.eos_id] is None
     ids = tok.encode_batch(["le café était fermé"])[0]
     assert b"".join(tok.pieces[i] for i in ids) == " le café était fermé".encode()
+
+
+def test_decode_by_byte_table_equals_the_tokenizers_decode():
+    """Random id sequences over the whole vocabulary (split characters, stray bytes,
+    end-of-text anywhere, empty sequences): the byte table decodes what ``tokenizers`` does."""
+    tok = SharedTokenizer.train(ACCENTED, vocab_size=280)
+    rng = np.random.default_rng(0)
+    ids = [rng.integers(0, tok.vocab_size, rng.integers(0, 30)) for _ in range(3000)]
+    ids += [np.zeros(0, dtype=np.int64), np.array([tok.eos_id])]
+    ids += tok.encode_batch(ACCENTED)
+    fast = tok.decode_batch(ids)
+    assert fast == tok._decode_with_library(ids)
+    assert any("\ufffd" in t for t in fast) and any(t == "" for t in fast)
+    assert sum(len(t) for t in fast) > 20000  # real text, not empty strings
+
+
+def test_decode_sends_ids_the_byte_table_cannot_spell_to_tokenizers(tok, monkeypatch):
+    calls = []
+    library = SharedTokenizer._decode_with_library
+    monkeypatch.setattr(
+        SharedTokenizer, "_decode_with_library", lambda s, ids: calls.append(1) or library(s, ids)
+    )
+    assert tok.decode_batch([[tok.vocab_size + 5]]) == [""] and tok.decode_batch([]) == []
+    assert tok.decode_batch(tok.encode_batch(["the cat"])) == ["the cat"] and len(calls) == 1

@@ -33,6 +33,7 @@ class SharedTokenizer:
         self.eos_id: int = eos
         self._cache: dict[str, np.ndarray] = {}
         self._pieces: list[bytes | None] | None = None
+        self._bytes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._utf8: Utf8Table | None = None
 
     @classmethod
@@ -109,10 +110,47 @@ class SharedTokenizer:
         :func:`society.lm.utf8.decode_clean`). Every sequence still gives one text, so counts
         of texts are unchanged; only the invalid bytes themselves disappear. A U+FFFD
         spelled by valid bytes (one that was in the training text) is kept.
+
+        The tokens' bytes are gathered from one byte table and each text decoded by Python:
+        the text ``tokenizers`` gives (tested); ids outside the byte alphabet go through
+        ``tokenizers``.
         """
+        arrays = [np.asarray(seq, dtype=np.int64).ravel() for seq in ids]
+        flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
+        lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        table, offsets, spelled = self._byte_table()
+        if len(flat) and (flat.min() < 0 or flat.max() >= len(spelled) or not spelled[flat].all()):
+            return self._decode_with_library(ids)  # ids the byte table cannot spell
+        starts, sizes = offsets[flat], offsets[flat + 1] - offsets[flat]
+        spans = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        data = table[spans].tobytes()
+        token_ends = np.concatenate([[0], np.cumsum(sizes)])
+        bounds = [0, *token_ends[np.cumsum(lengths)].tolist()]
+        return [
+            data[a:b].decode("utf-8", errors="ignore").strip()
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def _decode_with_library(self, ids: Sequence[Sequence[int]]) -> list[str]:
+        """:meth:`decode_batch` by ``tokenizers`` (the reference the byte table is tested on)."""
         lists = [[int(i) for i in seq] for seq in ids]
         texts = self.tokenizer.decode_batch(lists, skip_special_tokens=True)
         return [text.strip() for text in clean_decoded(self.pieces, lists, texts)]
+
+    def _byte_table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every token's bytes end to end, each id's start (``V + 1``), and which ids it spells.
+
+        Byte tokens and special tokens (which spell nothing) are spelled by the table.
+        """
+        if self._bytes is None:
+            special = set(self.tokenizer.get_added_tokens_decoder())
+            pieces = self.pieces
+            table = np.frombuffer(b"".join(p or b"" for p in pieces), dtype=np.uint8)
+            sizes = np.fromiter((len(p or b"") for p in pieces), dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(sizes)])
+            spelled = np.array([p is not None or i in special for i, p in enumerate(pieces)])
+            self._bytes = (table, offsets, spelled)
+        return self._bytes
 
     def save(self, path: str | Path) -> None:
         """Write ``tokenizer.json``."""
