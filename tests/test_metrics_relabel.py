@@ -90,3 +90,25 @@ def test_beyond_the_budget_a_sample_is_relabelled_and_the_rest_fitted_per_agent(
     np.testing.assert_array_equal(
         within, relabelled_jsd(docs, pairs, (1,), 5, np.random.default_rng(0))[0]
     )
+
+
+def test_only_the_texts_of_agents_in_a_pair_are_counted(monkeypatch):
+    """A sampled null reads the sampled pairs' agents, not the whole population: the same
+    values (to rounding) as with the other agents' texts present, and only their texts."""
+    from society.metrics import relabel
+
+    rng = np.random.default_rng(4)
+    docs = [speaker(rng, 10 + a) for a in range(12)]
+    pairs = np.array([[1, 4], [4, 9], [9, 1]])
+    alone = relabelled_jsd([docs[1], docs[4], docs[9]], [[0, 1], [1, 2], [2, 0]], (1, 2), 5,
+                           np.random.default_rng(2))  # fmt: skip
+    counted = []
+    original = relabel._text_counts
+    monkeypatch.setattr(
+        relabel, "_text_counts", lambda d, o: counted.append(len(d)) or original(d, o)
+    )
+    within = relabelled_jsd(docs, pairs, (1, 2), 5, np.random.default_rng(2))
+    assert counted == [3]
+    for got, want in zip(within, alone, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+        assert np.isfinite(got).all() and (got > 0).all()

@@ -113,6 +113,9 @@ def relabelled_jsd(
     out = [np.full(len(pairs), np.nan) for _ in orders]
     if not len(pairs):
         return out
+    speakers = np.unique(pairs)
+    if len(speakers) < len(docs):  # count only the texts of agents in a pair (a sample)
+        docs, pairs = [docs[a] for a in speakers], np.searchsorted(speakers, pairs)
     sizes = np.array([len(doc) for doc in docs], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     texts = _text_counts(docs, orders)
