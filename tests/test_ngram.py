@@ -1,3 +1,4 @@
+import dataclasses
 from collections import Counter
 
 import numpy as np
@@ -458,3 +459,24 @@ def test_redraw_falls_back_when_the_nucleus_has_no_allowed_token(accented: NGram
     drawn = accented._redraw_valid(context, states, probs, np.random.default_rng(0), 0.5)
     assert tok.utf8.allowed(states)[np.arange(len(drawn)), drawn].all()
     assert len(set(drawn.tolist())) > 1  # drawn from a distribution, not a fixed token
+
+
+def test_tables_are_stored_in_32_bits_and_looked_up_without_widening(model: NGramLM) -> None:
+    """Key arrays, row pointers and the rank order take int32 when their key space fits,
+    and lookups cast the query, not the table (which numpy would copy to int64)."""
+    from society.lm.ngram_kernels import find, index_dtype
+
+    t = model._tables
+    for array in [*t.contexts, *t.keys, *t.indptr, t.order, t.rank]:
+        assert array.dtype == np.int32
+    assert index_dtype(2**31 - 1) is np.int32 and index_dtype(2**31) is np.int64
+    table = t.keys[-1]
+    queries = np.array([-5, 0, int(table[3]), int(table[-1]), int(table[-1]) + 1], dtype=np.int64)
+    np.testing.assert_array_equal(find(table, queries), np.searchsorted(table, queries))
+    clone = NGramLM(model.tokenizer, order=3)
+    clone._set_counts(model._grams, model._counts)
+    wide = {f: [a.astype(np.int64) for a in getattr(t, f)] for f in ("contexts", "keys", "indptr")}
+    clone._tables = dataclasses.replace(clone._tables, **wide)
+    texts = make_corpus(30, seed=5)
+    for ours, theirs in zip(model.score(texts), clone.score(texts), strict=True):
+        np.testing.assert_array_equal(ours, theirs)

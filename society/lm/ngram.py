@@ -51,6 +51,8 @@ from society.lm.ngram_kernels import (
     _segment_max,
     _segments,
     _snap,
+    find,
+    index_dtype,
     merged_rows,
     pick_by_cdf,
 )
@@ -390,6 +392,13 @@ class NGramLM:
             alphas.append(alpha[perm])
             gammas.append(gamma)
             indptrs.append(indptr)
+        # Stored in the smallest dtype holding each key space (a context of length m has
+        # an id below len(contexts[m - 2]), so its key is below that times V).
+        spaces = [v, *(len(c) * v for c in contexts[:-1])][: len(contexts)]
+        contexts = [c.astype(index_dtype(s)) for c, s in zip(contexts, spaces, strict=True)]
+        keys = [k.astype(index_dtype(len(c) * v)) for k, c in zip(keys, contexts, strict=True)]
+        indptrs = [p.astype(index_dtype(int(p[-1]))) for p in indptrs]
+        order, rank = order.astype(index_dtype(v)), rank.astype(index_dtype(v))
         tables = _Tables(contexts, keys, alphas, gammas, indptrs, unigram, order, rank)
         for arrays in (contexts, keys, alphas, gammas, indptrs, [unigram, order, rank]):
             for arr in arrays:
@@ -417,7 +426,7 @@ class NGramLM:
                 continue
             prev = cid[:, m - 1]
             key = prev * v + contexts[:, n - 1 - m]
-            pos = np.minimum(np.searchsorted(table, key), len(table) - 1)
+            pos = np.minimum(find(table, key), len(table) - 1)
             cid[:, m] = np.where((prev >= 0) & (table[pos] == key), pos, -1)
         return cid
 
@@ -487,7 +496,7 @@ class NGramLM:
             seen = ck >= 0
             gamma = np.where(seen, t.gamma[k - 2][np.where(seen, ck, 0)], 1.0)
             key = ck * v + ranked
-            pos = np.minimum(np.searchsorted(table, key), len(table) - 1)
+            pos = np.minimum(find(table, key), len(table) - 1)
             alpha = np.where(seen & (table[pos] == key), t.alpha[k - 2][pos], 0.0)
             prob = alpha + gamma * prob
         n = len(texts)

@@ -108,7 +108,7 @@ def merged_rows(
         length_k = np.where(seen_k, indptr[k - 2][ck_safe + 1] - start_k, 0)
         rows_k, flat_k = _segments(start_k, length_k)
         ranks_k = keys[k - 2][flat_k] - ck[rows_k] * v
-        at = np.searchsorted(keys[0], c1[rows_k] * v + ranks_k)
+        at = find(keys[0], c1[rows_k] * v + ranks_k)
         at += offsets[rows_k] - start[rows_k]
         values = values * gamma_k[rows]
         values[at] += alpha[k - 2][flat_k]
@@ -128,3 +128,18 @@ def runs(values: np.ndarray) -> list[tuple[int, int]]:
     starts = np.flatnonzero(np.diff(values, prepend=-1))
     stops = [*starts[1:].tolist(), len(values)]
     return list(zip(starts.tolist(), stops, strict=True))
+
+
+def index_dtype(bound: int) -> type[np.signedinteger]:
+    """The smallest of int32 and int64 that holds every integer in ``[-bound, bound]``."""
+    return np.int32 if bound < 2**31 else np.int64
+
+
+def find(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(table, keys)`` with ``keys`` cast to the table's dtype.
+
+    numpy searches an int32 table for int64 keys by copying the table to int64 first (a
+    thousand times slower for small queries); a table's keys are stored in the smallest
+    dtype that holds its whole key space (:func:`index_dtype`), so the cast is exact.
+    """
+    return np.searchsorted(table, keys.astype(table.dtype, copy=False))
