@@ -64,3 +64,44 @@ def test_ngram_keys_are_distinct_and_refuse_overflow():
     grams = np.array([[0, 1, 2], [2, 1, 0], [1, 1, 1]])
     assert len(set(ngram_keys(grams, 3).tolist())) == 3
     assert ngram_keys(grams, 2**21 + 1) is None
+
+
+def assert_same_counts(got: PopulationCounts, want: PopulationCounts) -> None:
+    assert got.words.tolist() == want.words.tolist()
+    for n in (1, 2, 3):
+        a, b = got.counts[n], want.counts[n]
+        assert a.shape == b.shape and a.has_sorted_indices
+        for field in ("data", "indices", "indptr"):
+            x, y = getattr(a, field), getattr(b, field)
+            assert x.dtype == y.dtype and np.array_equal(x, y), (n, field)
+        np.testing.assert_array_equal(got.grams[n], want.grams[n])
+    for field in ("texts", "entry_row", "entry_word", "entry_count"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 60, 10**9])
+def test_counting_in_chunks_of_agents_equals_one_pass(chunk, monkeypatch):
+    """Chunks of one agent, of a few, of many and all at once: the same columns (in the
+    population's order of first appearance), matrices, n-grams and entries, empty agents
+    and one-word texts included."""
+    from society.metrics import counts as module
+
+    docs = [a.docs for a in random_agents(3, n=40)]
+    docs[4], docs[9] = (), (("solo",), ("solo", "pair"), ())
+    monkeypatch.setattr(module, "CHUNK_TOKENS", chunk)
+    chunked = PopulationCounts.of(docs)
+    assert_same_counts(chunked, PopulationCounts.of_all(docs))
+    assert chunked.counts[3].nnz > 100 and len(module._agent_chunks(docs, chunk)) > (chunk < 60)
+
+
+def test_counting_falls_back_to_one_pass_when_keys_would_overflow(monkeypatch):
+    from society.metrics import counts as module
+
+    docs = [a.docs for a in random_agents(1, n=5)]
+    calls = []
+    monkeypatch.setattr(module, "ngram_keys", lambda grams, base: None)
+    original = PopulationCounts.of_all.__func__
+    monkeypatch.setattr(
+        PopulationCounts, "of_all", classmethod(lambda c, d: calls.append(1) or original(c, d))
+    )
+    assert PopulationCounts.of(docs).counts[1].nnz > 0 and calls == [1]

@@ -34,6 +34,9 @@ ORDERS = (1, 2, 3)
 #: Padded cells (agents x word types) summed at once by ``ordered_sums``.
 CHUNK_CELLS = 4_000_000
 
+#: Tokens counted at once by ``PopulationCounts.of`` (whole agents; at least one).
+CHUNK_TOKENS = 2_000_000
+
 
 @dataclass(frozen=True)
 class PopulationCounts:
@@ -62,7 +65,15 @@ class PopulationCounts:
 
     @classmethod
     def of(cls, docs: Sequence[Doc]) -> PopulationCounts:
-        """Count every agent's n-grams of every order in ``ORDERS``, tokens flattened once.
+        """Count every agent's n-grams of every order in ``ORDERS``.
+
+        Agents are counted in chunks of about :data:`CHUNK_TOKENS` tokens, so the round's
+        transient arrays stay a chunk's size (at 10,000 agents a whole round's would be
+        GBs): each chunk's n-grams are keyed by global word ids and numbered in the chunk's
+        order of first appearance, and one factorisation of the chunks' distinct keys, in
+        chunk order, numbers them in the population's order of first appearance. The
+        matrices, columns and entries equal :meth:`of_all`'s (tested); when ``words ** 3``
+        keys would overflow int64, :meth:`of_all` counts them.
 
         Args:
             docs: one document (a list of token lists) per agent, in agent order.
@@ -70,6 +81,51 @@ class PopulationCounts:
         Returns:
             The counts.
         """
+        chunks, word_id = [], {}
+        for lo, hi in _agent_chunks(docs, CHUNK_TOKENS):
+            tokens = _flatten(docs[lo:hi])
+            known = (word_id.setdefault(w, len(word_id)) for w in tokens.words)
+            glossary = np.fromiter(known, dtype=np.int64, count=len(tokens.words))
+            ids = glossary[tokens.ids] if len(tokens.ids) else tokens.ids
+            small = {"ids": ids.astype(np.int32), "text_of": tokens.text_of.astype(np.int32)}
+            chunks.append((lo, tokens._replace(words=None, **small)))  # kept till counted
+        n_words = max(len(word_id), 1)
+        if ngram_keys(np.zeros((0, max(ORDERS)), dtype=np.int64), n_words) is None:
+            return cls.of_all(docs)
+        words = np.empty(len(word_id), dtype=object)
+        words[:] = list(word_id)
+        counts, grams = {}, {}
+        for n in ORDERS:
+            parts = [_chunk_ngrams(tokens, n, n_words) for _, tokens in chunks]
+            codes, keys = pd.factorize(np.concatenate([k for _, k in parts]), sort=False)
+            columns = len(keys)
+            blocks, offset = [], 0
+            for matrix, local in parts:
+                indices = codes[offset + matrix.indices]
+                offset += len(local)
+                block = sparse.csr_matrix(
+                    (matrix.data, indices, matrix.indptr), shape=(matrix.shape[0], columns)
+                )
+                block.has_sorted_indices = False
+                block.sort_indices()
+                blocks.append(block)
+            counts[n] = _stack(blocks, len(docs), columns)
+            grams[n] = _digits(np.asarray(keys, dtype=np.int64), n, n_words)
+        entries = [_chunk_entries(lo, tokens, n_words) for lo, tokens in chunks]
+        keys = np.concatenate([k for k, _ in entries]) if entries else np.zeros(0, np.int64)
+        return cls(
+            words=words,
+            counts=counts,
+            grams=grams,
+            texts=np.asarray([len(doc) for doc in docs], dtype=np.int64),
+            entry_row=keys // n_words,
+            entry_word=keys % n_words,
+            entry_count=np.concatenate([c for _, c in entries]) if entries else keys,
+        )
+
+    @classmethod
+    def of_all(cls, docs: Sequence[Doc]) -> PopulationCounts:
+        """:meth:`of` in one pass over all tokens (its reference, and the overflow path)."""
         tokens = _flatten(docs)
         counts, grams = {}, {}
         for n in ORDERS:
@@ -220,3 +276,59 @@ def ngram_keys(grams: np.ndarray, base: int) -> np.ndarray | None:
 def index_of(words: frozenset[str]) -> pd.Index:
     """A sorted index of a word set (ids for ``ngram_keys``)."""
     return pd.Index(sorted(words))
+
+
+def _agent_chunks(docs: Sequence[Doc], tokens: int) -> list[tuple[int, int]]:
+    """Consecutive ``(lo, hi)`` agent ranges of about ``tokens`` tokens (one agent at least)."""
+    sizes = np.fromiter((sum(map(len, doc)) for doc in docs), dtype=np.int64, count=len(docs))
+    ends = np.cumsum(sizes)
+    out, lo = [], 0
+    while lo < len(docs):
+        before = ends[lo - 1] if lo else 0
+        hi = max(int(np.searchsorted(ends, before + tokens, side="right")), lo + 1)
+        out.append((lo, hi))
+        lo = hi
+    return out
+
+
+def _chunk_ngrams(tokens, n: int, n_words: int) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """A chunk's ``(its agents, its distinct n-grams)`` counts, and each column's key.
+
+    Columns are numbered in the chunk's order of first appearance; keys are
+    :func:`ngram_keys` of global word ids.
+    """
+    starts = np.arange(max(len(tokens.ids) - n + 1, 0))
+    if len(starts):  # keep n-grams whose first and last word are in the same text
+        starts = starts[tokens.text_of[starts] == tokens.text_of[starts + n - 1]]
+    keys = ngram_keys(tokens.ids[starts[:, None] + np.arange(n)], n_words)
+    col, local = pd.factorize(keys, sort=False)
+    row = tokens.doc_of_text[tokens.text_of[starts]] if len(starts) else starts
+    matrix = sparse.csr_matrix(
+        (np.ones(len(col)), (row, col)), shape=(tokens.n_docs, len(local)), dtype=np.float64
+    )
+    matrix.sum_duplicates()
+    return matrix, np.asarray(local, dtype=np.int64)
+
+
+def _chunk_entries(lo: int, tokens, n_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's (agent, word) keys in order of first appearance, and their counts."""
+    row = lo + tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
+    codes, keys = pd.factorize(row * n_words + tokens.ids, sort=False)
+    return np.asarray(keys, dtype=np.int64), np.bincount(codes, minlength=len(keys))
+
+
+def _stack(blocks: list[sparse.csr_matrix], rows: int, columns: int) -> sparse.csr_matrix:
+    """Row blocks stacked into one CSR matrix (the dtypes a one-pass build gives)."""
+    if not blocks:
+        return sparse.csr_matrix((rows, columns), dtype=np.float64)
+    stacked = sparse.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
+    return sparse.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(rows, columns))
+
+
+def _digits(keys: np.ndarray, n: int, base: int) -> np.ndarray:
+    """``(len(keys), n)`` word ids of :func:`ngram_keys` ``keys`` (its inverse)."""
+    out = np.empty((len(keys), n), dtype=np.int64)
+    for k in range(n - 1, -1, -1):
+        out[:, k] = keys % base
+        keys = keys // base
+    return out
