@@ -105,3 +105,8 @@ def test_counting_falls_back_to_one_pass_when_keys_would_overflow(monkeypatch):
         PopulationCounts, "of_all", classmethod(lambda c, d: calls.append(1) or original(c, d))
     )
     assert PopulationCounts.of(docs).counts[1].nnz > 0 and calls == [1]
+
+
+def test_no_agents_count_nothing():
+    counts = PopulationCounts.of([])
+    assert counts.agents == 0 and counts.counts[2].shape == (0, 0) and len(counts.words) == 0

@@ -90,7 +90,8 @@ class PopulationCounts:
             small = {"ids": ids.astype(np.int32), "text_of": tokens.text_of.astype(np.int32)}
             chunks.append((lo, tokens._replace(words=None, **small)))  # kept till counted
         n_words = max(len(word_id), 1)
-        if ngram_keys(np.zeros((0, max(ORDERS)), dtype=np.int64), n_words) is None:
+        overflow = ngram_keys(np.zeros((0, max(ORDERS)), dtype=np.int64), n_words) is None
+        if overflow or not chunks:
             return cls.of_all(docs)
         words = np.empty(len(word_id), dtype=object)
         words[:] = list(word_id)
@@ -98,19 +99,9 @@ class PopulationCounts:
         for n in ORDERS:
             parts = [_chunk_ngrams(tokens, n, n_words) for _, tokens in chunks]
             codes, keys = pd.factorize(np.concatenate([k for _, k in parts]), sort=False)
-            columns = len(keys)
-            blocks, offset = [], 0
-            for matrix, local in parts:
-                indices = codes[offset + matrix.indices]
-                offset += len(local)
-                block = sparse.csr_matrix(
-                    (matrix.data, indices, matrix.indptr), shape=(matrix.shape[0], columns)
-                )
-                block.has_sorted_indices = False
-                block.sort_indices()
-                blocks.append(block)
-            counts[n] = _stack(blocks, len(docs), columns)
+            counts[n] = _stack([m for m, _ in parts], [len(k) for _, k in parts], codes, len(keys))
             grams[n] = _digits(np.asarray(keys, dtype=np.int64), n, n_words)
+            del parts, codes, keys
         entries = [_chunk_entries(lo, tokens, n_words) for lo, tokens in chunks]
         keys = np.concatenate([k for k, _ in entries]) if entries else np.zeros(0, np.int64)
         return cls(
@@ -131,7 +122,8 @@ class PopulationCounts:
         for n in ORDERS:
             matrix, starts, col = _count(tokens, n)
             counts[n] = matrix
-            grams[n] = tokens.ids[starts[first_occurrences(col)][:, None] + np.arange(n)]
+            at = starts[first_occurrences(col)][:, None] + np.arange(n)
+            grams[n] = tokens.ids[at].astype(np.int32)
         n_words = max(len(tokens.words), 1)
         row = tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
         # tokens run agent by agent, so numbering (agent, word) keys in order of first
@@ -317,17 +309,43 @@ def _chunk_entries(lo: int, tokens, n_words: int) -> tuple[np.ndarray, np.ndarra
     return np.asarray(keys, dtype=np.int64), np.bincount(codes, minlength=len(keys))
 
 
-def _stack(blocks: list[sparse.csr_matrix], rows: int, columns: int) -> sparse.csr_matrix:
-    """Row blocks stacked into one CSR matrix (the dtypes a one-pass build gives)."""
-    if not blocks:
-        return sparse.csr_matrix((rows, columns), dtype=np.float64)
-    stacked = sparse.vstack(blocks, format="csr") if len(blocks) > 1 else blocks[0]
-    return sparse.csr_matrix((stacked.data, stacked.indices, stacked.indptr), shape=(rows, columns))
+def _stack(
+    parts: list[sparse.csr_matrix], widths: list[int], codes: np.ndarray, columns: int
+) -> sparse.csr_matrix:
+    """The chunks' matrices, their local columns renumbered by ``codes``, as one matrix.
+
+    Written into arrays of the final size (a chunk's matrix is released once copied), with
+    each row's columns sorted, as a one-pass build gives them.
+
+    Args:
+        parts: each chunk's ``(its agents, its columns)`` counts (emptied here).
+        widths: each chunk's number of columns (its slice of ``codes``).
+        codes: the global column of every chunk's column, chunk after chunk.
+        columns: number of global columns.
+    """
+    rows = sum(m.shape[0] for m in parts)
+    nnz = sum(m.nnz for m in parts)
+    dtype = np.int32 if max(nnz, columns, rows) <= np.iinfo(np.int32).max else np.int64
+    data, indices = np.empty(nnz), np.empty(nnz, dtype=dtype)
+    indptr = np.zeros(rows + 1, dtype=dtype)
+    row = at = offset = 0
+    for k, width in enumerate(widths):
+        matrix, parts[k] = parts[k], None
+        block = sparse.csr_matrix(
+            (matrix.data, codes[offset + matrix.indices].astype(dtype), matrix.indptr),
+            shape=(matrix.shape[0], columns),
+        )
+        block.has_sorted_indices = False
+        block.sort_indices()
+        data[at : at + block.nnz], indices[at : at + block.nnz] = block.data, block.indices
+        indptr[row + 1 : row + block.shape[0] + 1] = block.indptr[1:] + at
+        row, at, offset = row + block.shape[0], at + block.nnz, offset + width
+    return sparse.csr_matrix((data, indices, indptr), shape=(rows, columns))
 
 
 def _digits(keys: np.ndarray, n: int, base: int) -> np.ndarray:
     """``(len(keys), n)`` word ids of :func:`ngram_keys` ``keys`` (its inverse)."""
-    out = np.empty((len(keys), n), dtype=np.int64)
+    out = np.empty((len(keys), n), dtype=np.int32)
     for k in range(n - 1, -1, -1):
         out[:, k] = keys % base
         keys = keys // base
