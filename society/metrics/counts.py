@@ -95,23 +95,28 @@ class PopulationCounts:
             return cls.of_all(docs)
         words = np.empty(len(word_id), dtype=object)
         words[:] = list(word_id)
-        counts, grams = {}, {}
-        for n in ORDERS:
+        entries = [_chunk_entries(lo, tokens, n_words) for lo, tokens in chunks]
+        keys = np.concatenate([k for k, _ in entries])
+        entry_row, entry_word = keys // n_words, keys % n_words
+        entry_count = np.concatenate([c for _, c in entries])
+        del entries, keys
+        # Unigram columns are the words themselves (both numbered by first appearance).
+        counts = {1: _unigrams(entry_row, entry_word, entry_count, len(docs), len(words))}
+        grams = {1: np.arange(len(words), dtype=np.int32)[:, None]}
+        for n in ORDERS[1:]:
             parts = [_chunk_ngrams(tokens, n, n_words) for _, tokens in chunks]
             codes, keys = pd.factorize(np.concatenate([k for _, k in parts]), sort=False)
             counts[n] = _stack([m for m, _ in parts], [len(k) for _, k in parts], codes, len(keys))
             grams[n] = _digits(np.asarray(keys, dtype=np.int64), n, n_words)
             del parts, codes, keys
-        entries = [_chunk_entries(lo, tokens, n_words) for lo, tokens in chunks]
-        keys = np.concatenate([k for k, _ in entries]) if entries else np.zeros(0, np.int64)
         return cls(
             words=words,
             counts=counts,
             grams=grams,
             texts=np.asarray([len(doc) for doc in docs], dtype=np.int64),
-            entry_row=keys // n_words,
-            entry_word=keys % n_words,
-            entry_count=np.concatenate([c for _, c in entries]) if entries else keys,
+            entry_row=entry_row,
+            entry_word=entry_word,
+            entry_count=entry_count,
         )
 
     @classmethod
@@ -307,6 +312,17 @@ def _chunk_entries(lo: int, tokens, n_words: int) -> tuple[np.ndarray, np.ndarra
     row = lo + tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
     codes, keys = pd.factorize(row * n_words + tokens.ids, sort=False)
     return np.asarray(keys, dtype=np.int64), np.bincount(codes, minlength=len(keys))
+
+
+def _unigrams(
+    rows: np.ndarray, words: np.ndarray, counts: np.ndarray, agents: int, n_words: int
+) -> sparse.csr_matrix:
+    """The ``(agents, words)`` unigram counts from the (agent, word) entries."""
+    matrix = sparse.csr_matrix(
+        (counts.astype(np.float64), (rows, words)), shape=(agents, n_words), dtype=np.float64
+    )
+    matrix.sum_duplicates()
+    return matrix
 
 
 def _stack(
