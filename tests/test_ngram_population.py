@@ -293,3 +293,31 @@ def test_compiled_redraw_equals_the_numpy_redraw_and_flags_rows_with_no_allowed_
         contexts, drawer.table_of[row_agent], u, nothing, 3, tok.vocab_size, *args, drawer.pop.rank
     )
     assert (flagged == -1).all()
+
+
+def test_compiled_kernels_give_the_same_draws_and_scores_on_one_thread_or_all(
+    tok: SharedTokenizer,
+) -> None:
+    """The parallel kernels split independent rows between threads: no float moves."""
+    import numba
+
+    models = population(tok, 3, n_agents=6)
+    texts = [corpus(40, seed=50 + a) for a in range(6)]
+
+    def run() -> tuple:
+        said = sample_many(
+            models, [SpeechRequest(30, rng=np.random.default_rng([9, a])) for a in range(6)]
+        )
+        return said, score_many(models, texts)
+
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        alone = run()
+    finally:
+        numba.set_num_threads(threads)
+    together = run()
+    assert together[0] == alone[0] and sum(map(len, alone[0])) == 180
+    for (la, na), (lt, nt) in zip(alone[1], together[1], strict=True):
+        np.testing.assert_array_equal(lt, la)
+        np.testing.assert_array_equal(nt, na)

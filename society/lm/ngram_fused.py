@@ -16,6 +16,9 @@ results bit for bit (tests compare them with the numpy paths):
   numpy, whose vectorised ``log`` may differ from libm's in the last bit).
 
 Levels are passed flat, as one :class:`FlatTables`. Table ``t``'s empty context has id ``t``.
+The kernels split rows that do not depend on each other (a slot's distribution, a request's
+draws, a window's probability) between numba's threads (``NUMBA_NUM_THREADS``, all cores by
+default), each with its own scratch, so the number of threads moves no float (tested).
 """
 
 from __future__ import annotations
@@ -23,7 +26,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
+
+BLOCKS = 64
+"""Independent pieces a parallel kernel splits its rows into (each with its own scratch)."""
 
 
 class FlatTables(NamedTuple):
@@ -189,37 +195,94 @@ def draw_default(
         row_slot[row] = slot
     slot_start = np.cumsum(slot_len[: n_slots + 1])
     # 2. each slot's distribution: entry ranks, shares of the row total, the total
+    for slot in range(n_slots):
+        slot_of[slot_key[slot]] = -1
     ranks = np.empty(slot_start[n_slots], dtype=np.int64)
     share = np.empty(slot_start[n_slots])
     total = np.empty(n_slots)
-    values = np.zeros(v)
-    extra = np.zeros(v)
-    for slot in range(n_slots):
-        slot_of[slot_key[slot]] = -1
-        row, t, base = slot_row[slot], row_table[slot_row[slot]], slot_start[slot]
-        length, beta = 0, 1.0
-        if has_sparse:
-            length, beta = _merged_row(row, contexts, t, order, v, flat, cid, ranks[base:], values)
-        scale = beta * unigram_sorted[t, 0]
-        total_sparse = 0.0
-        for j in range(length):
-            rank = ranks[base + j]
-            full = values[j] + beta * unigram_sorted[t, rank]
-            q = full / scale
-            e = weights[t, rank]
-            if values[j] > 0:
-                if e > q:
-                    q = e
-            else:
-                q = e
-            extra[j] = q - e
-            total_sparse += extra[j]
-        total[slot] = cum[t, v] + total_sparse
-        for j in range(length):
-            share[base + j] = extra[j] / total[slot]
+    _slot_distributions(
+        slot_row[:n_slots], slot_start, contexts, row_table, order, v, flat, unigram_sorted,
+        weights, cum, has_sparse, ranks, share, total,
+    )  # fmt: skip
     # 3. the draws, each request's cumulative share running across its rows
     out = np.zeros(n_rows, dtype=np.int64)
-    for agent in range(len(agent_rows) - 1):
+    _draw_rows(
+        agent_rows, row_slot, row_table, slot_start, slot_len, u, total, cum, share, ranks, out
+    )
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _slot_distributions(
+    slot_row: np.ndarray,
+    slot_start: np.ndarray,
+    contexts: np.ndarray,
+    row_table: np.ndarray,
+    order: int,
+    v: int,
+    flat: FlatTables,
+    unigram_sorted: np.ndarray,
+    weights: np.ndarray,
+    cum: np.ndarray,
+    has_sparse: bool,
+    ranks: np.ndarray,
+    share: np.ndarray,
+    total: np.ndarray,
+) -> None:
+    """Step 2 of :func:`draw_default`: each slot's entries, shares and total, in parallel.
+
+    Slots are independent (each writes its own range), so threads change no float.
+    """
+    n_slots = len(slot_row)
+    blocks = min(n_slots, BLOCKS)
+    for b in prange(blocks):
+        cid = np.zeros(max(order, 1), dtype=np.int64)
+        values = np.zeros(v)
+        extra = np.zeros(v)
+        for slot in range(b, n_slots, blocks):
+            row, base = slot_row[slot], slot_start[slot]
+            t = row_table[row]
+            length, beta = 0, 1.0
+            if has_sparse:
+                length, beta = _merged_row(
+                    row, contexts, t, order, v, flat, cid, ranks[base:], values
+                )
+            scale = beta * unigram_sorted[t, 0]
+            total_sparse = 0.0
+            for j in range(length):
+                rank = ranks[base + j]
+                full = values[j] + beta * unigram_sorted[t, rank]
+                q = full / scale
+                e = weights[t, rank]
+                if values[j] > 0:
+                    if e > q:
+                        q = e
+                else:
+                    q = e
+                extra[j] = q - e
+                total_sparse += extra[j]
+            total[slot] = cum[t, v] + total_sparse
+            for j in range(length):
+                share[base + j] = extra[j] / total[slot]
+
+
+@njit(cache=True, parallel=True)
+def _draw_rows(
+    agent_rows: np.ndarray,
+    row_slot: np.ndarray,
+    row_table: np.ndarray,
+    slot_start: np.ndarray,
+    slot_len: np.ndarray,
+    u: np.ndarray,
+    total: np.ndarray,
+    cum: np.ndarray,
+    share: np.ndarray,
+    ranks: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """Step 3 of :func:`draw_default`: each request's draws (requests in parallel)."""
+    v = cum.shape[1] - 1
+    for agent in prange(len(agent_rows) - 1):
         running = 0.0
         for row in range(agent_rows[agent], agent_rows[agent + 1]):
             slot, t = row_slot[row], row_table[row]
@@ -238,7 +301,6 @@ def draw_default(
             if target < sparse_mass and length > 0:
                 rank = ranks[base + picked]
             out[row] = rank
-    return out
 
 
 @njit(cache=True)
@@ -325,7 +387,7 @@ def redraw_default(
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def score_probs(
     windows: np.ndarray,
     row_table: np.ndarray,
@@ -353,28 +415,30 @@ def score_probs(
     keys, alpha, entry_ptr = flat.keys, flat.alpha, flat.entry_ptr
     gamma, gamma_ptr = flat.gamma, flat.gamma_ptr
     out = np.zeros(n)
-    cid = np.zeros(max(order, 1), dtype=np.int64)
-    for i in range(n):
-        t = row_table[i]
-        word = windows[i, order - 1]
-        ranked = rank[t, word]
-        _context_chain(windows, i, t, order, v, flat, cid)
-        prob = unigram[t, word]
-        for k in range(2, order + 1):
-            lo, hi = entry_ptr[k - 2], entry_ptr[k - 1]
-            if hi == lo:
-                continue
-            ck = cid[k - 1]
-            gamma_k = 1.0
-            alpha_k = 0.0
-            if ck >= 0:
-                gamma_k = gamma[gamma_ptr[k - 2] + ck]
-                key = ck * v + ranked
-                pos = lo + np.searchsorted(keys[lo:hi], key)
-                if pos > hi - 1:
-                    pos = hi - 1
-                if keys[pos] == key:
-                    alpha_k = alpha[pos]
-            prob = alpha_k + gamma_k * prob
-        out[i] = prob
+    blocks = min(n, BLOCKS)
+    for b in prange(blocks):  # windows are independent: threads change no float
+        cid = np.zeros(max(order, 1), dtype=np.int64)
+        for i in range(b * n // blocks, (b + 1) * n // blocks):
+            t = row_table[i]
+            word = windows[i, order - 1]
+            ranked = rank[t, word]
+            _context_chain(windows, i, t, order, v, flat, cid)
+            prob = unigram[t, word]
+            for k in range(2, order + 1):
+                lo, hi = entry_ptr[k - 2], entry_ptr[k - 1]
+                if hi == lo:
+                    continue
+                ck = cid[k - 1]
+                gamma_k = 1.0
+                alpha_k = 0.0
+                if ck >= 0:
+                    gamma_k = gamma[gamma_ptr[k - 2] + ck]
+                    key = ck * v + ranked
+                    pos = lo + np.searchsorted(keys[lo:hi], key)
+                    if pos > hi - 1:
+                        pos = hi - 1
+                    if keys[pos] == key:
+                        alpha_k = alpha[pos]
+                prob = alpha_k + gamma_k * prob
+            out[i] = prob
     return out
