@@ -247,23 +247,44 @@ def _slot_distributions(
                 length, beta = _merged_row(
                     row, contexts, t, order, v, flat, cid, ranks[base:], values
                 )
-            scale = beta * unigram_sorted[t, 0]
-            total_sparse = 0.0
-            for j in range(length):
-                rank = ranks[base + j]
-                full = values[j] + beta * unigram_sorted[t, rank]
-                q = full / scale
-                e = weights[t, rank]
-                if values[j] > 0:
-                    if e > q:
-                        q = e
-                else:
-                    q = e
-                extra[j] = q - e
-                total_sparse += extra[j]
+            total_sparse = _sparse_extras(
+                ranks[base:], values, length, beta, unigram_sorted[t], weights[t], extra
+            )
             total[slot] = cum[t, v] + total_sparse
             for j in range(length):
                 share[base + j] = extra[j] / total[slot]
+
+
+@njit(cache=True)
+def _sparse_extras(
+    ranks: np.ndarray,
+    values: np.ndarray,
+    length: int,
+    beta: float,
+    unigram_sorted: np.ndarray,
+    weights: np.ndarray,
+    extra: np.ndarray,
+) -> float:
+    """A merged row's sparse weight beyond its dense part, per entry into ``extra``; the sum.
+
+    Entry ``j`` (rank ``ranks[j]``, sparse value ``values[j]``) is worth
+    ``(values[j] + beta * B[rank]) / (beta * B[0])`` in the dense part's units, never less
+    than its dense weight when it has sparse mass; ``extra[j]`` is what it adds.
+    """
+    scale = beta * unigram_sorted[0]
+    total_sparse = 0.0
+    for j in range(length):
+        rank = ranks[j]
+        q = (values[j] + beta * unigram_sorted[rank]) / scale
+        e = weights[rank]
+        if values[j] > 0:
+            if e > q:
+                q = e
+        else:
+            q = e
+        extra[j] = q - e
+        total_sparse += extra[j]
+    return total_sparse
 
 
 @njit(cache=True, parallel=True)
@@ -346,6 +367,7 @@ def redraw_default(
     cid = np.zeros(max(order, 1), dtype=np.int64)
     ranks = np.empty(v, dtype=np.int64)
     values = np.zeros(v)
+    extra = np.zeros(v)
     by_rank = np.empty(v)
     running = np.empty(v)
     out = np.empty(n_rows, dtype=np.int64)
@@ -356,19 +378,11 @@ def redraw_default(
             length, beta = _merged_row(row, contexts, t, order, v, flat, cid, ranks, values)
         for r in range(v):
             by_rank[r] = weights[t, r]
-        scale = beta * unigram_sorted[t, 0]
-        total_sparse = 0.0
+        total_sparse = _sparse_extras(
+            ranks, values, length, beta, unigram_sorted[t], weights[t], extra
+        )
         for j in range(length):
-            at = ranks[j]
-            q = (values[j] + beta * unigram_sorted[t, at]) / scale
-            e = weights[t, at]
-            if values[j] > 0:
-                if e > q:
-                    q = e
-            else:
-                q = e
-            total_sparse += q - e
-            by_rank[at] += q - e
+            by_rank[ranks[j]] += extra[j]
         total = cum[t, v] + total_sparse
         acc = 0.0
         for token in range(v):
