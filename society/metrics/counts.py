@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import sparse
 
 from society.metrics.distribution import zipf_exponents
-from society.metrics.divergence import _count, _flatten
+from society.metrics.divergence import _count, _flatten, count_matrix, ngram_starts
 
 Doc = Sequence[Sequence[str]]
 
@@ -130,11 +130,7 @@ class PopulationCounts:
             at = starts[first_occurrences(col)][:, None] + np.arange(n)
             grams[n] = tokens.ids[at].astype(np.int32)
         n_words = max(len(tokens.words), 1)
-        row = tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
-        # tokens run agent by agent, so numbering (agent, word) keys in order of first
-        # appearance orders them by agent, then by the agent's first use of the word
-        codes, keys = pd.factorize(row * n_words + tokens.ids, sort=False)
-        keys = np.asarray(keys, dtype=np.int64)
+        keys, entry_count = _chunk_entries(0, tokens, n_words)
         return cls(
             words=tokens.words,
             counts=counts,
@@ -142,7 +138,7 @@ class PopulationCounts:
             texts=np.asarray([len(doc) for doc in docs], dtype=np.int64),
             entry_row=keys // n_words,
             entry_word=keys % n_words,
-            entry_count=np.bincount(codes, minlength=len(keys)),
+            entry_count=entry_count,
         )
 
     @property
@@ -294,21 +290,18 @@ def _chunk_ngrams(tokens, n: int, n_words: int) -> tuple[sparse.csr_matrix, np.n
     Columns are numbered in the chunk's order of first appearance; keys are
     :func:`ngram_keys` of global word ids.
     """
-    starts = np.arange(max(len(tokens.ids) - n + 1, 0))
-    if len(starts):  # keep n-grams whose first and last word are in the same text
-        starts = starts[tokens.text_of[starts] == tokens.text_of[starts + n - 1]]
+    starts = ngram_starts(tokens, n)
     keys = ngram_keys(tokens.ids[starts[:, None] + np.arange(n)], n_words)
     col, local = pd.factorize(keys, sort=False)
-    row = tokens.doc_of_text[tokens.text_of[starts]] if len(starts) else starts
-    matrix = sparse.csr_matrix(
-        (np.ones(len(col)), (row, col)), shape=(tokens.n_docs, len(local)), dtype=np.float64
-    )
-    matrix.sum_duplicates()
-    return matrix, np.asarray(local, dtype=np.int64)
+    return count_matrix(tokens, starts, col, len(local)), np.asarray(local, dtype=np.int64)
 
 
 def _chunk_entries(lo: int, tokens, n_words: int) -> tuple[np.ndarray, np.ndarray]:
-    """A chunk's (agent, word) keys in order of first appearance, and their counts."""
+    """A chunk's (agent, word) keys in order of first appearance, and their counts.
+
+    Tokens run agent by agent, so numbering (agent, word) keys in order of first appearance
+    orders them by agent, then by the agent's first use of the word.
+    """
     row = lo + tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
     codes, keys = pd.factorize(row * n_words + tokens.ids, sort=False)
     return np.asarray(keys, dtype=np.int64), np.bincount(codes, minlength=len(keys))

@@ -55,9 +55,7 @@ def _count(tokens: _Tokens, n: int) -> tuple[sparse.csr_matrix, np.ndarray, np.n
     """Count matrix, start position of each n-gram occurrence, and its column."""
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
-    starts = np.arange(max(len(tokens.ids) - n + 1, 0))
-    if len(starts):  # keep n-grams whose first and last word are in the same text
-        starts = starts[tokens.text_of[starts] == tokens.text_of[starts + n - 1]]
+    starts = ngram_starts(tokens, n)
     # Fold the n word ids into one key, re-factorising after each step so keys stay below
     # (number of tokens) * (number of word types). Factorising numbers the distinct
     # n-grams 0..K-1 in order of first appearance, so the key is the column.
@@ -67,12 +65,27 @@ def _count(tokens: _Tokens, n: int) -> tuple[sparse.csr_matrix, np.ndarray, np.n
         col, _ = pd.factorize(col * n_words + tokens.ids[starts + k], sort=False)
         col = np.asarray(col, dtype=np.int64)
     n_cols = int(col.max()) + 1 if len(col) else 0
+    return count_matrix(tokens, starts, col, n_cols), starts, col
+
+
+def ngram_starts(tokens: _Tokens, n: int) -> np.ndarray:
+    """Where each n-gram starts: positions whose first and last word are in one text."""
+    starts = np.arange(max(len(tokens.ids) - n + 1, 0))
+    if len(starts):
+        starts = starts[tokens.text_of[starts] == tokens.text_of[starts + n - 1]]
+    return starts
+
+
+def count_matrix(
+    tokens: _Tokens, starts: np.ndarray, col: np.ndarray, n_cols: int
+) -> sparse.csr_matrix:
+    """``(documents, n_cols)`` counts of the n-grams starting at ``starts`` in columns ``col``."""
     row = tokens.doc_of_text[tokens.text_of[starts]] if len(starts) else starts
     counts = sparse.csr_matrix(
         (np.ones(len(col)), (row, col)), shape=(tokens.n_docs, n_cols), dtype=np.float64
     )
     counts.sum_duplicates()
-    return counts, starts, col
+    return counts
 
 
 def ngram_counts(docs: Sequence[Doc], n: int) -> tuple[sparse.csr_matrix, list[tuple[str, ...]]]:
