@@ -92,3 +92,17 @@ def test_states_that_do_not_fit_one_file_are_refused():
     for data in (b"not gzip", gzip.compress(b"12345678 not safetensors")):
         with pytest.raises(PackError, match="not a packed population"):
             Population(data)
+
+
+def test_narrow_checks_every_block_of_a_long_array(monkeypatch):
+    import society.run.population as population
+
+    monkeypatch.setattr(population, "BLOCK", 4)
+    whole = np.arange(10, dtype=np.float64)
+    assert narrow(whole).dtype == np.uint8
+    late = whole.copy()
+    late[9] = 0.1  # only the last block fails float32 and the integers
+    assert narrow(late).dtype == np.float64
+    signed_zero = whole.copy()
+    signed_zero[6] = -0.0  # the second block: no integer keeps -0.0, float32 does
+    assert narrow(signed_zero).dtype == np.float32

@@ -42,9 +42,17 @@ class PackError(ValueError):
     """States that cannot share one file, or a file that is not a packed population."""
 
 
+#: Values cast back and compared at once by ``narrow`` (its transient memory).
+BLOCK = 1 << 20
+
+
 def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether two arrays of one dtype hold the same bytes (``-0.0`` and NaN payloads too)."""
-    return a.shape == b.shape and a.tobytes() == b.tobytes()
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    unsigned = f"u{a.dtype.itemsize}" if a.dtype.itemsize in (1, 2, 4, 8) else None
+    if unsigned is None:
+        return a.shape == b.shape and a.tobytes() == b.tobytes()
+    return a.shape == b.shape and bool(np.array_equal(a.view(unsigned), b.view(unsigned)))
 
 
 def narrow(values: np.ndarray) -> np.ndarray:
@@ -65,9 +73,19 @@ def narrow(values: np.ndarray) -> np.ndarray:
                 continue
         with np.errstate(invalid="ignore", over="ignore"):
             stored = values.astype(dtype)
-        if _same_bits(stored.astype(values.dtype), values):
+        if _round_trips(stored, values):
             return stored
     return values
+
+
+def _round_trips(stored: np.ndarray, values: np.ndarray) -> bool:
+    """Whether ``stored`` casts back to ``values``' bits, checked :data:`BLOCK` values at once."""
+    flat_stored, flat_values = stored.reshape(-1), values.reshape(-1)
+    for lo in range(0, flat_values.size, BLOCK):
+        back = flat_stored[lo : lo + BLOCK].astype(values.dtype)
+        if not _same_bits(back, flat_values[lo : lo + BLOCK]):
+            return False
+    return True
 
 
 def pack(
@@ -106,12 +124,13 @@ def pack(
         ids.append(int(agent))
     tensors: dict[str, np.ndarray] = {AGENTS: np.asarray(ids, dtype=np.int64)}
     for name in sorted(parts):
-        flat = np.concatenate(parts.pop(name))
-        tensors[name] = np.ascontiguousarray(narrow(flat))
+        tensors[name] = np.ascontiguousarray(narrow(np.concatenate(parts.pop(name))))
         rank = len(shapes[name][0])
         tensors[f"{name}.shape"] = np.array(shapes[name], dtype=np.int64).reshape(len(ids), rank)
     header = {**(metadata or {}), _KEY: json.dumps({"dtypes": dtypes})}
-    return gzip.compress(save_bytes(tensors, metadata=header), compresslevel=LEVEL, mtime=0)
+    raw = save_bytes(tensors, metadata=header)
+    del tensors  # the serialised copy is all that is compressed
+    return gzip.compress(raw, compresslevel=LEVEL, mtime=0)
 
 
 def read_metadata(raw: bytes) -> dict[str, str]:
