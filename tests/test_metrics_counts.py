@@ -2,6 +2,7 @@ import math
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from society.metrics.counts import PopulationCounts, ngram_keys, ordered_sums
@@ -110,3 +111,17 @@ def test_counting_falls_back_to_one_pass_when_keys_would_overflow(monkeypatch):
 def test_no_agents_count_nothing():
     counts = PopulationCounts.of([])
     assert counts.agents == 0 and counts.counts[2].shape == (0, 0) and len(counts.words) == 0
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_numbering_keys_chunk_by_chunk_equals_factorize(seed):
+    from society.metrics.counts import number_keys
+
+    rng = np.random.default_rng(seed)
+    chunks = [pd.unique(rng.integers(0, 60, size)) for size in (0, 30, 1, 50, 80)]
+    codes, keys = number_keys(chunks)
+    want_codes, want_keys = pd.factorize(np.concatenate(chunks), sort=False)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert codes.dtype == np.int32
+    np.testing.assert_array_equal(keys, np.asarray(want_keys))
+    assert number_keys([])[0].size == 0
