@@ -125,3 +125,14 @@ def test_numbering_keys_chunk_by_chunk_equals_factorize(seed):
     assert codes.dtype == np.int32
     np.testing.assert_array_equal(keys, np.asarray(want_keys))
     assert number_keys([])[0].size == 0
+
+
+def test_entries_are_int32_and_give_the_int64_sums():
+    docs = [a.docs for a in random_agents(4, n=12)]
+    counts = PopulationCounts.of(docs)
+    assert {counts.entry_row.dtype, counts.entry_word.dtype, counts.entry_count.dtype} == {
+        np.dtype(np.int32)
+    }
+    wide = np.bincount(counts.entry_row.astype(np.int64), counts.entry_count.astype(np.int64))
+    np.testing.assert_array_equal(counts.tokens(), wide.astype(np.int64))
+    assert counts.tokens().dtype == np.int64

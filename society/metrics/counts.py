@@ -49,7 +49,8 @@ class PopulationCounts:
             n-gram column.
         texts: texts per agent.
         entry_row: agent of each (agent, word type) entry, entries in reference order
-            (by agent, then by where the agent first said the word).
+            (by agent, then by where the agent first said the word); entries are int32
+            where they fit.
         entry_word: word id of each entry.
         entry_count: how often the agent said the word.
     """
@@ -97,8 +98,9 @@ class PopulationCounts:
         words[:] = list(word_id)
         entries = [_chunk_entries(lo, tokens, n_words) for lo, tokens in chunks]
         keys = np.concatenate([k for k, _ in entries])
-        entry_row, entry_word = keys // n_words, keys % n_words
-        entry_count = np.concatenate([c for _, c in entries])
+        entry_row, entry_word, entry_count = _entries(
+            keys, np.concatenate([c for _, c in entries]), n_words
+        )
         del entries, keys
         # Unigram columns are the words themselves (both numbered by first appearance).
         counts = {1: _unigrams(entry_row, entry_word, entry_count, len(docs), len(words))}
@@ -130,14 +132,14 @@ class PopulationCounts:
             at = starts[first_occurrences(col)][:, None] + np.arange(n)
             grams[n] = tokens.ids[at].astype(np.int32)
         n_words = max(len(tokens.words), 1)
-        keys, entry_count = _chunk_entries(0, tokens, n_words)
+        entry_row, entry_word, entry_count = _entries(*_chunk_entries(0, tokens, n_words), n_words)
         return cls(
             words=tokens.words,
             counts=counts,
             grams=grams,
             texts=np.asarray([len(doc) for doc in docs], dtype=np.int64),
-            entry_row=keys // n_words,
-            entry_word=keys % n_words,
+            entry_row=entry_row,
+            entry_word=entry_word,
             entry_count=entry_count,
         )
 
@@ -349,6 +351,17 @@ def _chunk_entries(lo: int, tokens, n_words: int) -> tuple[np.ndarray, np.ndarra
     row = lo + tokens.doc_of_text[tokens.text_of] if len(tokens.ids) else tokens.ids
     codes, keys = pd.factorize(row * n_words + tokens.ids, sort=False)
     return np.asarray(keys, dtype=np.int64), np.bincount(codes, minlength=len(keys))
+
+
+def _entries(
+    keys: np.ndarray, counts: np.ndarray, n_words: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Agent, word and count of each (agent, word) key, in int32 where they fit."""
+    rows, words = keys // n_words, keys % n_words
+    small = np.iinfo(np.int32).max
+    if max(rows.max(initial=0), n_words, counts.max(initial=0)) <= small:
+        return rows.astype(np.int32), words.astype(np.int32), counts.astype(np.int32)
+    return rows, words, counts
 
 
 def _unigrams(
