@@ -480,3 +480,21 @@ def test_tables_are_stored_in_32_bits_and_looked_up_without_widening(model: NGra
     texts = make_corpus(30, seed=5)
     for ours, theirs in zip(model.score(texts), clone.score(texts), strict=True):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_counts_are_held_as_uint16_and_saved_as_int32(model: NGramLM) -> None:
+    """Token ids below 65,536 are held in half the memory; the state and the lookup tables
+    are those of int32 grams, array for array."""
+    assert model._grams.dtype == np.uint16
+    assert model.state()["grams"].dtype == np.int32
+    wide = model._build(model._grams.astype(np.int32), model._counts)
+    for got, want in zip(
+        dataclasses.astuple(model._tables), dataclasses.astuple(wide), strict=True
+    ):
+        for a, b in zip(
+            got if isinstance(got, list) else [got],
+            want if isinstance(want, list) else [want],
+            strict=True,
+        ):
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)

@@ -335,7 +335,10 @@ class NGramLM:
         return windows, text_index
 
     def _set_counts(self, grams: np.ndarray, counts: np.ndarray) -> None:
-        grams = np.ascontiguousarray(grams, dtype=np.int32)
+        # Token ids below 65,536 are kept as uint16: half the memory of a big population's
+        # counts; every use widens them (keys in int64), state() gives int32 back.
+        narrow = np.uint16 if self.vocab_size <= 1 << 16 else np.int32
+        grams = np.ascontiguousarray(grams, dtype=narrow)
         counts = np.asarray(counts, dtype=np.float64)
         grams.flags.writeable = False
         counts.flags.writeable = False
@@ -752,7 +755,7 @@ class NGramLM:
             "discount": np.array(self.discount, dtype=np.float64),
             "memory": np.array(self.memory, dtype=np.float64),
             "vocab_size": np.array(self.vocab_size, dtype=np.int64),
-            "grams": self._grams.copy(),
+            "grams": self._grams.astype(np.int32),
             "counts": self._counts.copy(),
         }
 
