@@ -7,8 +7,9 @@ each a list of words (see ``society.metrics.text.tokenize_all``).
 The Jensen-Shannon divergence between the row-normalised distributions ``P`` and ``Q`` is
 computed as ``H(M) - (H(P) + H(Q)) / 2`` with ``M = (P + Q) / 2`` and entropies in bits, so
 it lies in ``[0, 1]``: 0 for identical distributions, 1 for disjoint supports. Row entropies
-are computed once; ``H(M)`` for a chunk of pairs comes from one sparse sum of gathered rows,
-so the cost is proportional to the pairs' combined support, never to the full vocabulary.
+are computed once; ``H(M)`` for a chunk of pairs comes from merging each pair's two sorted
+rows (``jsd_kernels``), so the cost is proportional to the pairs' combined support, never to
+the full vocabulary.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 from scipy import sparse
+
+from society.metrics.jsd_kernels import mixtures, row_sums
 
 Doc = Sequence[Sequence[str]]
 
@@ -169,7 +172,11 @@ def _normalise(counts: sparse.spmatrix) -> tuple[sparse.csr_matrix, np.ndarray]:
 
 
 def _pairs_jsd(probs: sparse.csr_matrix, neg_entropy: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    """JSD (bits) for each row pair; ``neg_entropy[r] = sum p log2 p`` of row ``r``."""
+    """JSD (bits) for each row pair; ``neg_entropy[r] = sum p log2 p`` of row ``r``.
+
+    ``probs`` has sorted indices (``_normalise``); each chunk's mixtures are merged by a
+    compiled kernel (``jsd_kernels``: the same values and sums as SciPy's row sums).
+    """
     out = np.empty(len(pairs))
     nnz = np.diff(probs.indptr)
     cost = np.cumsum(nnz[pairs[:, 0]] + nnz[pairs[:, 1]])
@@ -178,9 +185,9 @@ def _pairs_jsd(probs: sparse.csr_matrix, neg_entropy: np.ndarray, pairs: np.ndar
         stop = int(np.searchsorted(cost, (cost[start - 1] if start else 0) + CHUNK_NNZ, "right"))
         stop = max(stop, start + 1)
         i, j = pairs[start:stop, 0], pairs[start:stop, 1]
-        mixture = (probs[i] + probs[j]) * 0.5
-        neg_h_m = _xlogx_sum(sparse.csr_matrix(mixture))
-        out[start:stop] = 0.5 * (neg_entropy[i] + neg_entropy[j]) - neg_h_m
+        mixture, ends = mixtures(probs.indptr, probs.data, probs.indices, i, j)
+        mixture *= np.log2(mixture)  # entries of M are positive: m log2 m
+        out[start:stop] = 0.5 * (neg_entropy[i] + neg_entropy[j]) - row_sums(mixture, ends)
         start = stop
     return out
 
