@@ -13,7 +13,7 @@ import platform
 import socket
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -125,7 +125,7 @@ class RunStore:
         self.manifest: dict[str, Any] = json.loads((self.path / layout.MANIFEST).read_text())
         self.samples = layout.samples(self.path)  # set by the runner for a new run
 
-    def _encode(self, rows: list[dict[str, Any]]) -> Iterator[bytes]:
+    def _encode(self, rows: Sequence[dict[str, Any]]) -> Iterator[bytes]:
         """The lines of ``rows`` as bytes, :data:`ENCODE_ROWS` rows at a time.
 
         Streamed so that a big round never holds its whole JSON text (10,000 agents x 100
@@ -183,7 +183,7 @@ class RunStore:
         for name, frame in tables.items():
             atomic_write_parquet(layout.table(self.path, name), frame)
 
-    def append_samples(self, rows: list[dict[str, Any]]) -> None:
+    def append_samples(self, rows: Sequence[dict[str, Any]]) -> None:
         """Append a round's lines to the samples file: all of them, or (on failure) none.
 
         ``samples.jsonl.gz`` grows by one gzip member holding the round's lines.
@@ -204,7 +204,7 @@ class RunStore:
                     handle.truncate(size)
             raise
 
-    def rewrite_samples(self, rows: list[dict[str, Any]]) -> None:
+    def rewrite_samples(self, rows: Sequence[dict[str, Any]]) -> None:
         """Replace the samples file with ``rows`` atomically (a resumed run's replay)."""
         atomic_write_bytes(self.samples, b"".join(self._encode(rows)))
 

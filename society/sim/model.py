@@ -45,6 +45,7 @@ from society.sim.data_budget import ancestor_budget, generation_zero_texts
 from society.sim.events import apply_events
 from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
+from society.sim.samples import Sample, SampleRows
 from society.sim.selection import attention
 from society.sim.shards import Shards
 
@@ -162,7 +163,7 @@ class Society(mesa.Model):
         self.event_log: list[dict[str, Any]] = []
         self._by_id: dict[int, Speaker] = {}
         self.pairs: list[pd.DataFrame] = []
-        self.sample_log: list[dict[str, Any]] = []
+        self.sample_log: list[Sample] = []  # compact until the runner writes them
         self._heard: Counter[tuple[int, int]] = Counter()
         self._kept: Counter[tuple[int, int]] = Counter()
         self.measured: Results | None = None  # the last measured round
@@ -330,23 +331,23 @@ class Society(mesa.Model):
             scores = ancestor.get(agent.unique_id, ())
             for i, text in enumerate(agent.utterances):
                 key = (agent.unique_id, i)
-                self.sample_log.append(
-                    {
-                        "round": said_in,
-                        "agent": agent.unique_id,
-                        "text": text,
-                        "heard": None if final else self._heard[key],
-                        "kept": None if final else self._kept[key],
-                        "ancestor_ppl": scores[i] if i < len(scores) else None,
-                    }
+                self.sample_log.append(  # in samples.FIELDS order
+                    (
+                        said_in,
+                        agent.unique_id,
+                        text,
+                        None if final else self._heard[key],
+                        None if final else self._kept[key],
+                        scores[i] if i < len(scores) else None,
+                    )
                 )
         self._heard.clear()
         self._kept.clear()
 
-    def pop_samples(self) -> list[dict[str, Any]]:
-        """Return and forget the logged samples (the runner streams them to disk)."""
+    def pop_samples(self) -> SampleRows:
+        """Return and forget the logged samples, one dict each (the runner streams them)."""
         out, self.sample_log = self.sample_log, []
-        return out
+        return SampleRows(out)
 
     def agent_table(self) -> pd.DataFrame:
         """One row per (round, agent), tidy."""
