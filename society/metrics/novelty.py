@@ -74,9 +74,13 @@ def neologisms(counts: Mapping[str, int], vocabulary: frozenset[str]) -> Counter
     return Counter({w: c for w, c in counts.items() if w not in vocabulary})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Origin:
-    """Where a neologism was first said."""
+    """Where a neologism was first said.
+
+    Slotted: a run remembers every neologism's origin (about 1.5 million at 10,000 agents),
+    about 100 bytes less each than with a ``__dict__``.
+    """
 
     round: int
     agent: int

@@ -38,8 +38,10 @@ from society.run import layout
 from society.run.store import atomic_write_bytes
 from society.sim.model import Society
 
-FORMAT = 1
-"""Bump when what the state holds changes; an older state is ignored (resume replays)."""
+FORMAT = 2
+"""Bump when what the state holds changes; an older state is ignored (resume replays).
+
+2: utterances logged as tuples (``sim.samples``), neologism origins with slots."""
 
 BIG = 64 << 20
 """States larger than this (bytes, before compression) are stored without compressing."""
