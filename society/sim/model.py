@@ -39,7 +39,6 @@ from society.metrics.record import AgentRecord, RoundRecord
 from society.metrics.registry import KEYS, Registry, Results
 from society.metrics.suite import build_suite
 from society.sim.agents import Speaker
-from society.sim.collection import collected_after
 from society.sim.community_sources import CommunitySources
 from society.sim.curation import Critics, Curator
 from society.sim.data_budget import ancestor_budget, generation_zero_texts
@@ -109,7 +108,6 @@ class Society(mesa.Model):
             (Mesa ``batch_run`` style).
     """
 
-    @collected_after  # the collector scans once after building, not a dozen times
     def __init__(
         self,
         scenario: Scenario | None = None,
@@ -179,7 +177,6 @@ class Society(mesa.Model):
         """The current round (0 before the first step)."""
         return self.steps
 
-    @collected_after  # cyclic garbage is collected once, after the round
     def step(self) -> None:
         """Run one round: events, listen, curate, learn, speak, measure."""
         with self.phase("events"):
