@@ -297,12 +297,12 @@ def number_keys(chunk_keys: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
         found[found] = seen[at[found]] == ordered[found]
         code = np.empty(len(keys), dtype=dtype)
         code[order[found]] = seen_code[at[found]]
+        new = order[~found]  # the new keys' positions, by key
         is_new = np.zeros(len(keys), dtype=bool)
-        is_new[order[~found]] = True
-        fresh = np.flatnonzero(is_new)  # in the chunk's order: first appearance
+        is_new[new] = True
+        fresh = np.flatnonzero(is_new)  # the same positions in the chunk's order
         code[fresh] = known + np.arange(len(fresh))
         known += len(fresh)
-        new = order[~found]  # the new keys, sorted, and where they go
         seen_code = np.insert(seen_code, at[~found], code[new])
         seen = np.insert(seen, at[~found], ordered[~found])
         codes.append(code)
