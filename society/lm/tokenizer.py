@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from society.lm.ascii_encoder import AsciiEncoder, qualifies
 from society.lm.utf8 import Utf8Table, clean_decoded, token_bytes
 
 EOS = "<|endoftext|>"
@@ -35,6 +36,7 @@ class SharedTokenizer:
         self._pieces: list[bytes | None] | None = None
         self._bytes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._utf8: Utf8Table | None = None
+        self._ascii = AsciiEncoder(tokenizer) if qualifies(tokenizer) else None
 
     @classmethod
     def train(
@@ -80,6 +82,15 @@ class SharedTokenizer:
             if len(cache) + len(missing) > CACHE_SIZE:
                 cache.clear()
                 missing = list(dict.fromkeys(texts))
+            if self._ascii is not None:  # ASCII texts: the same ids without the library's regex
+                rest = []
+                for text, ids in zip(missing, self._ascii.encode_batch(missing), strict=True):
+                    if ids is None:
+                        rest.append(text)
+                    else:
+                        ids.flags.writeable = False
+                        cache[text] = ids
+                missing = rest
             encodings = self.tokenizer.encode_batch(missing, add_special_tokens=False)
             for text, encoding in zip(missing, encodings, strict=True):
                 ids = np.asarray(encoding.ids, dtype=np.int32)
