@@ -23,6 +23,7 @@ import pandas as pd
 
 from society.config import Scenario
 from society.run import layout
+from society.sim.samples import SampleRows
 
 GZIP_SAMPLES_FROM = 1000
 """With ``metrics.samples_gzip`` unset, societies of this many agents gzip their samples."""
@@ -138,8 +139,11 @@ class RunStore:
             else None
         )
         for start in range(0, len(rows), ENCODE_ROWS):
-            part = rows[start : start + ENCODE_ROWS]
-            data = "".join(encode(row) + "\n" for row in part).encode()
+            stop = start + ENCODE_ROWS
+            if isinstance(rows, SampleRows):  # the round's log: formatted without the encoder
+                data = rows.json_lines(start, stop).encode()
+            else:
+                data = "".join(encode(row) + "\n" for row in rows[start:stop]).encode()
             yield packer.compress(data) if packer else data
         if packer:
             yield packer.flush()
