@@ -28,3 +28,36 @@ def test_seeded():
     fake = [f"and the lord said unto {i % 3} thou" for i in range(60)]
     a = real_vs_generated_accuracy(fake, REAL, seed=4)
     assert a == real_vs_generated_accuracy(fake, REAL, seed=4)
+
+
+def library_cross_val(generated, real, max_texts=100, folds=5, seed=0) -> float:
+    """The reference: scikit-learn's cross_val_score over the vectoriser-model pipeline."""
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.pipeline import make_pipeline
+
+    from society.metrics.classifier import TOKEN_PATTERN
+
+    m = min(len(generated), len(real), max_texts)
+    rng = np.random.default_rng(seed)
+    fake = [generated[i] for i in rng.choice(len(generated), m, replace=False)]
+    true = [real[i] for i in rng.choice(len(real), m, replace=False)]
+    model = make_pipeline(
+        CountVectorizer(token_pattern=TOKEN_PATTERN, ngram_range=(1, 2)),
+        LogisticRegression(solver="liblinear"),
+    )
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    texts, labels = np.asarray(fake + true, dtype=object), np.repeat([0, 1], m)
+    return float(np.mean(cross_val_score(model, texts, labels, cv=split)))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_equals_cross_val_score_of_the_pipeline(seed):
+    rng = np.random.default_rng(seed)
+    words = ["the", "lord", "said", "unto", "moses", "and", "go", "thou", "land", "zq", "xv"]
+    fake = [" ".join(rng.choice(words, rng.integers(3, 12))) for _ in range(150)]
+    real = [" ".join(rng.choice(words[:9], rng.integers(3, 12))) for _ in range(120)]
+    for folds in (3, 5):
+        got = real_vs_generated_accuracy(fake, real, folds=folds, seed=seed)
+        assert got == library_cross_val(fake, real, folds=folds, seed=seed)
