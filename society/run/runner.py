@@ -21,6 +21,7 @@ from society.corpora import Corpus, CorpusError
 from society.lm.errors import ModelError
 from society.run import layout
 from society.run.checkpoints import checkpoint_if_due
+from society.run.garbage import fewer_collections
 from society.run.preflight import check_out as preflight_out
 from society.run.preflight import preflight
 from society.run.signals import Stopped, critical, stop_on_signals
@@ -229,7 +230,7 @@ def _drive(store: RunStore, build: Callable[[], Society], origin: str, loop: Cal
     """Build and run under signal handling, turning stops and write errors into one line."""
     society = None
     try:
-        with stop_on_signals():
+        with stop_on_signals(), fewer_collections():
             society = build()
             loop(society)
             store.update_manifest(status=layout.DONE, finished=now(), heartbeat=now())
