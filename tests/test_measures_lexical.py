@@ -83,3 +83,19 @@ def test_novel_ngrams_by_keys_equal_the_set_lookup():
         assert keyed.mask(rec.counts, n).tolist() == by_set.mask(rec.counts, n).tolist()
     bigrams = keyed.mask(rec.counts, 2)
     assert bigrams.any() and not bigrams.all()  # some random bigrams are real ("the cat")
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_novel_ngrams_blockwise_equal_the_set_lookup(block, monkeypatch):
+    from society.metrics.measures import lexical
+
+    rec = record(random_agents(11, extra=4))
+    run = setup()
+    by_set = NovelGrams(run.reference)
+    by_set.keys = {2: None, 3: None}
+    want = {n: by_set.mask(rec.counts, n).tolist() for n in (2, 3)}
+    monkeypatch.setattr(lexical, "MASK_BLOCK", block)
+    keyed = NovelGrams(run.reference)
+    for n in (2, 3):
+        assert len(rec.counts.grams[n]) > 3 * block or block == 64
+        assert keyed.mask(rec.counts, n).tolist() == want[n]

@@ -20,6 +20,9 @@ from society.metrics.record import AgentRecord, RoundRecord
 from society.metrics.reference import NOVEL_ORDERS, Reference
 from society.metrics.registry import Columns, Measure, Results, Rows, Setup
 
+#: N-grams looked up per block by ``NovelGrams.mask`` (bounds its transient memory).
+MASK_BLOCK = 1 << 20
+
 TEXT_COLUMNS = (
     "distinct_1",
     "distinct_2",
@@ -153,12 +156,21 @@ class NovelGrams:
             real = self.ref.ngrams[n]
             names = counts.names(n)
             return np.fromiter((g not in real for g in names), dtype=bool, count=len(names))
-        ids = self.index.get_indexer(counts.words)[counts.grams[n]] if len(counts.words) else None
-        if ids is None:
-            return np.zeros(0, dtype=bool)
-        outside = (ids < 0).any(axis=1)
-        keys = ngram_keys(np.where(ids < 0, 0, ids), max(len(self.index), 1))
-        return outside | ~np.isin(keys, seen)
+        grams = counts.grams[n]
+        out = np.ones(len(grams), dtype=bool)
+        if not len(counts.words) or not len(seen):
+            return out
+        word_ids = self.index.get_indexer(counts.words)
+        base = max(len(self.index), 1)
+        # Block by block: at 10,000 agents a round has ~9M distinct trigrams, whose ids,
+        # keys and lookups at once took ~0.7 GB. Sorted ``seen``: one binary search a key.
+        for lo in range(0, len(grams), MASK_BLOCK):
+            ids = word_ids[grams[lo : lo + MASK_BLOCK]]
+            outside = (ids < 0).any(axis=1)
+            keys = ngram_keys(np.where(ids < 0, 0, ids), base)
+            at = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
+            out[lo : lo + MASK_BLOCK] = outside | (seen[at] != keys)
+        return out
 
 
 def lexicon_columns(
