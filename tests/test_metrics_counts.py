@@ -90,6 +90,7 @@ def test_counting_in_chunks_of_agents_equals_one_pass(chunk, monkeypatch):
     docs = [a.docs for a in random_agents(3, n=40)]
     docs[4], docs[9] = (), (("solo",), ("solo", "pair"), ())
     monkeypatch.setattr(module, "CHUNK_TOKENS", chunk)
+    monkeypatch.setattr(module, "DIGITS_BLOCK", max(chunk // 2, 1))  # n-grams back in blocks
     chunked = PopulationCounts.of(docs)
     assert_same_counts(chunked, PopulationCounts.of_all(docs))
     assert chunked.counts[3].nnz > 100 and len(module._agent_chunks(docs, chunk)) > (chunk < 60)

@@ -36,6 +36,8 @@ CHUNK_CELLS = 4_000_000
 
 #: Tokens counted at once by ``PopulationCounts.of`` (whole agents; at least one).
 CHUNK_TOKENS = 2_000_000
+#: Keys turned back into word ids at once by ``_digits``.
+DIGITS_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -106,11 +108,20 @@ class PopulationCounts:
         counts = {1: _unigrams(entry_row, entry_word, entry_count, len(docs), len(words))}
         grams = {1: np.arange(len(words), dtype=np.int32)[:, None]}
         for n in ORDERS[1:]:
-            parts = [_chunk_ngrams(tokens, n, n_words) for _, tokens in chunks]
-            codes, keys = number_keys([k for _, k in parts])
-            counts[n] = _stack([m for m, _ in parts], [len(k) for _, k in parts], codes, len(keys))
+            matrices, chunk_keys = [], []
+            for _, tokens in chunks:
+                matrix, local = _chunk_ngrams(tokens, n, n_words)
+                matrices.append(matrix)
+                chunk_keys.append(local)
+            if n == ORDERS[-1]:
+                del chunks  # the tokens are counted: released before the last stack
+            widths = [len(k) for k in chunk_keys]
+            codes, keys = number_keys(chunk_keys)
+            del chunk_keys
+            counts[n] = _stack(matrices, widths, codes, len(keys))  # releases the matrices
+            del matrices, codes
             grams[n] = _digits(np.asarray(keys, dtype=np.int64), n, n_words)
-            del parts, codes, keys
+            del keys
         return cls(
             words=words,
             counts=counts,
@@ -412,7 +423,9 @@ def _stack(
 def _digits(keys: np.ndarray, n: int, base: int) -> np.ndarray:
     """``(len(keys), n)`` word ids of :func:`ngram_keys` ``keys`` (its inverse)."""
     out = np.empty((len(keys), n), dtype=np.int32)
-    for k in range(n - 1, -1, -1):
-        out[:, k] = keys % base
-        keys = keys // base
+    for lo in range(0, len(keys), DIGITS_BLOCK):  # blocks: int64 temporaries stay small
+        block = keys[lo : lo + DIGITS_BLOCK]
+        for k in range(n - 1, -1, -1):
+            out[lo : lo + len(block), k] = block % base
+            block = block // base
     return out
