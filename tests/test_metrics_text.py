@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from society.metrics.text import distinct_n, text_metrics, tokenize_all, words
+from society.metrics.text import distinct_n, text_metrics, tokenize_all, tokenize_tuples, words
 
 KEYS = {
     "distinct_1",
@@ -108,3 +108,19 @@ def test_repetition_lowers_diversity():
     collapsed = text_metrics(["the same words again"] * 20)
     for key in ("distinct_1", "distinct_2", "distinct_3", "entropy", "hapax_ratio"):
         assert collapsed[key] < varied[key]
+
+
+def test_tokenize_tuples_equals_tokenize_all_as_tuples():
+    texts = [
+        "A b",
+        "",
+        "c.",
+        "Don\u2019t stop, BOB!",
+        "don't  'quote' o''k",
+        "caf\u00c9 na\u00efve \u03a3\u039f\u03a6\u039f\u03a3 x",
+        "numbers 42 and_under",
+    ] * 3
+    got = tokenize_tuples(texts)
+    assert got == tuple(tuple(words) for words in tokenize_all(texts))
+    assert got[3] == ("don't", "stop", "bob")
+    assert got[0][1] is got[7][1]  # equal words share one interned string

@@ -17,7 +17,7 @@ import numpy as np
 
 from society.metrics.counts import PopulationCounts
 from society.metrics.divergence import canonical_pairs
-from society.metrics.text import tokenize_all
+from society.metrics.text import tokenize_tuples
 
 AUTO_ALL_PAIRS = 200
 """With ``metrics.pairs = "auto"``, every pair is measured up to this many agents."""
@@ -44,7 +44,7 @@ class AgentRecord:
         node: the graph node it sits on.
         community: its community label.
         texts: what it said this round.
-        docs: ``texts`` tokenised (``text.tokenize_all``), one word tuple per text.
+        docs: ``texts`` tokenised (``text.tokenize_tuples``), one word tuple per text.
         heard: how many texts it heard this round.
         kept: how many of them it kept.
         model: its language model, to be used only through ``score``.
@@ -89,7 +89,7 @@ class AgentRecord:
             The record.
         """
         texts = tuple(texts)
-        docs = tuple(tuple(words) for words in tokenize_all(texts))
+        docs = tokenize_tuples(texts)
         return cls(id, node, community, texts, docs, heard, kept, model, model_label)
 
 
