@@ -309,10 +309,11 @@ class Society(mesa.Model):
 
     def record_kept(self, heard: list[tuple[int, int]], keep: np.ndarray) -> None:
         """Count, per utterance, how many listeners drew it and how many kept it."""
-        for source, flag in zip(heard, keep, strict=True):
-            if source[0] >= 0:
-                self._heard[source] += 1
-                self._kept[source] += int(flag)
+        if len(heard) != len(keep):
+            raise ValueError(f"{len(keep)} curation flags for {len(heard)} texts heard")
+        flags = keep.tolist() if isinstance(keep, np.ndarray) else list(keep)
+        self._heard.update(source for source in heard if source[0] >= 0)
+        self._kept.update(s for s, kept in zip(heard, flags, strict=True) if kept and s[0] >= 0)
 
     def log_samples(self, final: bool) -> None:
         """Append the current utterances to ``sample_log`` with their heard/kept counts.
@@ -327,20 +328,16 @@ class Society(mesa.Model):
             if measured is not None and measured.measured_round == said_in
             else {}
         )
+        append, heard, kept = self.sample_log.append, self._heard.get, self._kept.get
         for agent in self.agents:
-            scores = ancestor.get(agent.unique_id, ())
+            who = agent.unique_id
+            scores = ancestor.get(who, ())
             for i, text in enumerate(agent.utterances):
-                key = (agent.unique_id, i)
-                self.sample_log.append(  # in samples.FIELDS order
-                    (
-                        said_in,
-                        agent.unique_id,
-                        text,
-                        None if final else self._heard[key],
-                        None if final else self._kept[key],
-                        scores[i] if i < len(scores) else None,
-                    )
-                )
+                score = scores[i] if i < len(scores) else None
+                if final:
+                    append((said_in, who, text, None, None, score))  # in samples.FIELDS order
+                else:
+                    append((said_in, who, text, heard((who, i), 0), kept((who, i), 0), score))
         self._heard.clear()
         self._kept.clear()
 
