@@ -49,3 +49,23 @@ def test_a_run_steps_under_the_raised_thresholds(thresholds, small, tmp_path, mo
     runner.run_scenario(small, tmp_path / "run")
     assert seen and all(t == RUN_THRESHOLDS for t in seen)
     assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_cli_commands_run_under_the_raised_thresholds(thresholds, monkeypatch):
+    from typer.testing import CliRunner
+
+    from society.app import cli
+
+    seen = []
+    load = cli.load_scenario
+
+    def spy(*args, **kwargs):
+        seen.append(gc.get_threshold())
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "load_scenario", spy)
+    gc.set_threshold(700, 10, 10)
+    result = CliRunner().invoke(cli.app, ["validate", "scenarios/isolation.toml"])
+    assert result.exit_code == 0, result.output
+    assert seen == [RUN_THRESHOLDS]
+    assert gc.get_threshold() == (700, 10, 10)

@@ -25,6 +25,7 @@ from typer.core import TyperGroup
 from society.app.extras import extra_message, missing_extra
 from society.config import ConfigError, load_scenario
 from society.run import layout
+from society.run.garbage import fewer_collections
 
 
 def _base(name: str) -> type[Exception]:
@@ -45,7 +46,8 @@ class OneLineErrors(TyperGroup):
     def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
         kwargs["standalone_mode"] = False
         try:
-            code = super().main(*args, **kwargs)
+            with fewer_collections():  # also while a command imports its stack (~0.3 s)
+                code = super().main(*args, **kwargs)
         except typer.Abort:
             errors.print("error: aborted", markup=False, highlight=False)
             sys.exit(1)
