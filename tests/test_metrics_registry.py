@@ -109,3 +109,54 @@ def test_results_start_empty():
     results = Results(three())
     assert results.round == {} and results.utterances("anything") == ()
     assert list(results.pairs.columns) == [] and len(results.pairs) == 3
+
+
+class Scoring(Measure):
+    """Stands for a measure that scores with every agent's model."""
+
+    name = "scoring"
+    columns = Columns(round=("scored",))
+    scores_every_model = True
+
+    def __init__(self, run):
+        super().__init__(run)
+        self.log = None
+
+    def measure(self, record, before):
+        self.log.append(self.name)
+        return Rows(round={"scored": 1})
+
+
+def test_models_are_released_after_the_last_measure_that_scores_them_all():
+    log = []
+    registry = Registry(setup(), [Words, Scoring, Total])
+    registry.measures[1].log = log
+    registry.measure(three(), release_models=lambda: log.append("released"))
+    assert log == ["scoring", "released"]
+    without = Registry(setup(), [Words, Total])
+    calls = []
+    without.measure(three(), release_models=lambda: calls.append(1))
+    assert calls == [1]  # no measure needs every model: released before the first
+    assert registry.measure(three()).round["scored"] == 1  # no callback: nothing to call
+
+
+def test_a_society_releases_its_learned_tables_after_the_perplexity_measure():
+    from society.config import Scenario
+    from society.metrics.measures.perplexity import HeldoutPerplexity
+    from society.sim.model import Society
+
+    assert HeldoutPerplexity.scores_every_model
+    society = Society(
+        Scenario(),
+        network_agents=6,
+        speech_utterances=3,
+        metrics_cross_agents=2,
+        rounds=2,
+        seed=2,
+    )
+    shared = {id(a.lm._built) for a in society.agents}
+    assert len(shared) == 1 and None not in shared  # round 0: clones keep the ancestor's
+    for _ in range(2):  # learn, speak (with tables derived anew in round 2), measure
+        society.step()
+        built = [a.lm._built is not None for a in society.agents]
+        assert sum(built) == 2  # the two cross-entropy agents scored again, on demand

@@ -476,7 +476,7 @@ def test_tables_are_stored_in_32_bits_and_looked_up_without_widening(model: NGra
     clone = NGramLM(model.tokenizer, order=3)
     clone._set_counts(model._grams, model._counts)
     wide = {f: [a.astype(np.int64) for a in getattr(t, f)] for f in ("contexts", "keys", "indptr")}
-    clone._tables = dataclasses.replace(clone._tables, **wide)
+    clone._built = dataclasses.replace(clone._tables, **wide)
     texts = make_corpus(30, seed=5)
     for ours, theirs in zip(model.score(texts), clone.score(texts), strict=True):
         np.testing.assert_array_equal(ours, theirs)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -120,6 +120,9 @@ class Measure(ABC):
 
     name: ClassVar[str]
     columns: ClassVar[Columns]
+    scores_every_model: ClassVar[bool] = False
+    """Whether it scores with every agent's model (the registry's ``release_models`` waits
+    for the last such measure; later ones may still score with a few, at their own cost)."""
 
     def __init__(self, setup: Setup) -> None:
         self.setup = setup
@@ -282,7 +285,12 @@ class Registry:
         return table_columns(self.measures, level)
 
     def measure(
-        self, record: RoundRecord, seconds: dict[str, float] | None = None, *, wall: bool = False
+        self,
+        record: RoundRecord,
+        seconds: dict[str, float] | None = None,
+        *,
+        wall: bool = False,
+        release_models: Callable[[], None] | None = None,
     ) -> Results:
         """Run every measure on ``record``, in order.
 
@@ -291,18 +299,28 @@ class Registry:
             seconds: if given, receives the seconds each measure took, by name (``society
                 bench``): CPU seconds of this process (all threads), or wall-clock ones.
             wall: time with the wall clock rather than CPU time.
+            release_models: called once no measure left scores with every agent's model
+                (after the last ``scores_every_model`` measure): the society frees what
+                its models hold only for speaking and scoring.
 
         Returns:
             Everything measured this round.
         """
         results = Results(record)
         clock = time.perf_counter if wall else time.process_time
-        for measure in self.measures:
+        last_full = max(
+            (i for i, m in enumerate(self.measures) if m.scores_every_model), default=-1
+        )
+        if release_models is not None and last_full < 0:
+            release_models()
+        for i, measure in enumerate(self.measures):
             start = clock()
             rows = measure.measure(record, results)
             if seconds is not None:
                 seconds[measure.name] = clock() - start
             results.add(measure, rows)
+            if release_models is not None and i == last_full:
+                release_models()
         return results
 
     def tables(self) -> dict[str, pd.DataFrame]:

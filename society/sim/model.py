@@ -230,7 +230,9 @@ class Society(mesa.Model):
         with self.phase("record"):
             record = self.round_record()
         seconds: dict[str, float] = {}
-        self.measured = self.measures.measure(record, seconds, wall=True)
+        self.measured = self.measures.measure(
+            record, seconds, wall=True, release_models=self.release_tables
+        )
         for name, spent in seconds.items():
             self.phase_seconds[f"measure.{name}"] += spent
         pairs = self.measured.pair_table()
@@ -238,6 +240,18 @@ class Society(mesa.Model):
             self.pairs.append(pairs)
         self.latest = dict(self.measured.round)
         self.datacollector.collect(self)
+
+    def release_tables(self) -> None:
+        """Drop the lookup tables the agents derived from their own counts until next used.
+
+        Called once the round's measures no longer score with every model: an n-gram
+        agent's tables (four fifths of its memory) are derived again, the same, when it
+        next speaks or scores, or by its next learning, which derives new ones anyway.
+        """
+        for agent in self.agents:
+            release = getattr(agent.lm, "release_tables", None)
+            if release is not None:
+                release()
 
     def round_record(self) -> RoundRecord:
         """The current round, frozen for the measures."""

@@ -11,6 +11,7 @@ class HeldoutPerplexity(Measure):
     """Perplexity of each agent's model on the run's held-out texts (``setup.heldout``)."""
 
     name = "perplexity"
+    scores_every_model = True
     columns = Columns(agent=("perplexity",))
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
