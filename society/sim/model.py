@@ -43,6 +43,7 @@ from society.sim.community_sources import CommunitySources
 from society.sim.curation import Critics, Curator
 from society.sim.data_budget import ancestor_budget, generation_zero_texts
 from society.sim.events import apply_events
+from society.sim.heap import trim_heap
 from society.sim.mutation import whole_character_tokens
 from society.sim.network import build_graph
 from society.sim.samples import Sample, SampleRows
@@ -248,10 +249,13 @@ class Society(mesa.Model):
         agent's tables (four fifths of its memory) are derived again, the same, when it
         next speaks or scores, or by its next learning, which derives new ones anyway.
         """
+        released = False
         for agent in self.agents:
             release = getattr(agent.lm, "release_tables", None)
             if release is not None:
-                release()
+                released |= release()
+        if released:
+            trim_heap()  # the tables were small arrays: their pages go back to the system
 
     def round_record(self) -> RoundRecord:
         """The current round, frozen for the measures."""
