@@ -108,11 +108,9 @@ class PopulationCounts:
         counts = {1: _unigrams(entry_row, entry_word, entry_count, len(docs), len(words))}
         grams = {1: np.arange(len(words), dtype=np.int32)[:, None]}
         for n in ORDERS[1:]:
-            matrices, chunk_keys = [], []
-            for _, tokens in chunks:
-                matrix, local = _chunk_ngrams(tokens, n, n_words)
-                matrices.append(matrix)
-                chunk_keys.append(local)
+            parts = [_chunk_ngrams(tokens, n, n_words) for _, tokens in chunks]
+            matrices, chunk_keys = [m for m, _ in parts], [k for _, k in parts]
+            del parts  # its pairs would keep every matrix alive through the stack
             if n == ORDERS[-1]:
                 del chunks  # the tokens are counted: released before the last stack
             widths = [len(k) for k in chunk_keys]

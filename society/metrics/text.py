@@ -32,7 +32,8 @@ def words(text: str) -> list[str]:
     Returns:
         The word tokens in order, e.g. ``"Don't  stop, Bob!"`` -> ``["don't", "stop", "bob"]``.
     """
-    return WORD.findall(text.lower().replace("\u2019", "'"))
+    lowered = text.lower()  # an ASCII text cannot hold U+2019: no replace to scan for
+    return WORD.findall(lowered if text.isascii() else lowered.replace("\u2019", "'"))
 
 
 def tokenize_all(texts: Iterable[str]) -> list[list[str]]:
@@ -53,21 +54,14 @@ def tokenize_all(texts: Iterable[str]) -> list[list[str]]:
 def tokenize_tuples(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
     """``tokenize_all`` as tuples, in one pass (a round's records tokenise a million texts).
 
-    ASCII texts skip the apostrophe normalisation (they cannot hold U+2019).
-
     Args:
         texts: the texts.
 
     Returns:
         One word tuple per text, equal words sharing one interned ``str``.
     """
-    find, intern = WORD.findall, sys.intern
-    return tuple(
-        [
-            tuple(map(intern, find(t.lower() if t.isascii() else t.lower().replace("\u2019", "'"))))
-            for t in texts
-        ]
-    )
+    intern = sys.intern
+    return tuple([tuple(map(intern, words(t))) for t in texts])
 
 
 def _ngrams(tokens: Sequence[str], n: int) -> Iterable[tuple[str, ...]]:

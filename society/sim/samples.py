@@ -48,7 +48,7 @@ class SampleRows(Sequence[dict[str, Any]]):
 
         Rows of the logged types are formatted directly (about six times faster than the
         encoder on a million utterances); any other row goes through ``json``
-        (``tests/test_samples.py`` compares the two).
+        (``tests/test_samples_log.py`` compares the two).
         """
         return "".join(map(_line, self._rows[start:stop]))
 
