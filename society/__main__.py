@@ -1,5 +1,5 @@
 """``python -m society``: the command line (same as the ``society`` script)."""
 
-from society.app.cli import app
+from society.app.cli import main
 
-app(prog_name="society")
+main(prog_name="society")

@@ -347,7 +347,7 @@ def test_a_full_disk_while_saving_the_state_keeps_the_previous_one(tmp_path, mon
 
     def full(path: Path, data: bytes) -> None:
         calls["n"] += 1
-        if calls["n"] == 4:  # the state of round 3, after its temporary file exists
+        if calls["n"] == 3:  # the state of round 3 (none after round 0), once its temp file exists
             path.with_name(f".{path.name}.tmp").write_bytes(data[:10])
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(path, data)

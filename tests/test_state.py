@@ -29,3 +29,24 @@ def test_the_runner_saves_at_the_default_interval(tmp_path, small, monkeypatch):
     assert read_header(out).round == 3
     every = run_scenario(scenario.with_overrides({"checkpoints.state_every": 2}), tmp_path / "b")
     assert read_header(every).round == 4
+
+
+def test_no_state_is_saved_after_round_0_or_the_last_round(tmp_path, small, monkeypatch):
+    """Round 0 is what a rebuild gives and the last round ends the run: neither is saved."""
+    saved = []
+    real = state.save_state
+
+    def spy(run, society, samples_bytes):
+        saved.append(society.round)
+        return real(run, society, samples_bytes)
+
+    monkeypatch.setattr("society.run.runner.save_state", spy)
+    scenario = small.with_overrides(
+        {"rounds": 3, "checkpoints.state_every": 1, "checkpoints.keep_state": True}
+    )
+    out = run_scenario(scenario, tmp_path / "run")
+    assert saved == [1, 2]
+    assert read_header(out).round == 2
+    one = run_scenario(scenario.with_overrides({"rounds": 1}), tmp_path / "one")
+    assert saved == [1, 2]
+    assert read_header(one) is None

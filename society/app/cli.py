@@ -572,9 +572,15 @@ def report(
     console.print(f"report: {path}")
 
 
-def main() -> None:
-    """Entry point."""
-    app()
+def main(prog_name: str | None = None) -> None:
+    """The ``society`` program: the command line, then an exit without teardown (``leave``)."""
+    from society.app.leave import leave
+
+    try:
+        app(prog_name=prog_name)
+    except SystemExit as stop:
+        leave(stop.code)
+    leave(0)
 
 
 if __name__ == "__main__":

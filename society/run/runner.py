@@ -136,8 +136,9 @@ class _Loop:
     """Steps a society into its store; ``start`` rounds are replayed without writing.
 
     After every ``checkpoints.state_every`` rounds (unset: by the society's size,
-    ``run.state.state_interval``) the resume state (``run.state``) is saved; a society
-    restored from it (``resumed``) starts writing at its own round.
+    ``run.state.state_interval``) the resume state (``run.state``) is saved, but never after
+    round 0 (a rebuild gives it) nor the last; a society restored from it (``resumed``)
+    starts writing at its own round.
     """
 
     def __init__(
@@ -166,8 +167,8 @@ class _Loop:
     def save_state(self) -> None:
         society, out = self.society, self.store.path
         every = state_interval(society.scenario.checkpoints.state_every, len(society.agents))
-        if not every or society.round % every or society.round >= society.rounds:
-            return
+        if not every or society.round % every or not 0 < society.round < society.rounds:
+            return  # round 0 is what a rebuild gives: a state there would save no work
         if society.round == self.skip_state or self.skip_state == -1:
             return
         samples = self.store.samples
