@@ -124,3 +124,30 @@ def test_tokenize_tuples_equals_tokenize_all_as_tuples():
     assert got == tuple(tuple(words) for words in tokenize_all(texts))
     assert got[3] == ("don't", "stop", "bob")
     assert got[0][1] is got[7][1]  # equal words share one interned string
+
+
+def _by_regex(text):
+    """The definition: ``WORD`` over the lowercased text, curly apostrophes read straight."""
+    from society.metrics.text import WORD
+
+    return WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def test_words_equals_the_regex_on_random_ascii_and_unicode_strings():
+    """The ASCII split path gives the regex's words: every ASCII character, apostrophes."""
+    import random
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + ["'"] * 20 + list("ab_9 ") * 10
+    extra = ["\u2019", "é", "Ω", "\u00a0", "\u2028", "ß", "İ"]
+    for trial in range(6000):
+        pool = alphabet + (extra if trial % 3 == 0 else [])
+        text = "".join(rng.choice(pool) for _ in range(rng.randint(0, 40)))
+        assert words(text) == _by_regex(text), repr(text)
+
+
+def test_words_equals_the_regex_on_real_text():
+    from society.corpora.kjv import load_kjv
+
+    texts = load_kjv()[:5000]
+    assert [words(t) for t in texts] == [_by_regex(t) for t in texts]

@@ -20,6 +20,11 @@ from collections.abc import Iterable, Sequence
 
 WORD = re.compile(r"\w+(?:'\w+)*")
 
+#: ASCII characters that are neither word characters nor the apostrophe, each to a space.
+ASCII_SEPARATORS = str.maketrans(
+    {chr(c): " " for c in range(128) if not re.fullmatch(r"[\w']", chr(c))}
+)
+
 TokenLists = Sequence[Sequence[str]]
 
 
@@ -32,8 +37,12 @@ def words(text: str) -> list[str]:
     Returns:
         The word tokens in order, e.g. ``"Don't  stop, Bob!"`` -> ``["don't", "stop", "bob"]``.
     """
-    lowered = text.lower()  # an ASCII text cannot hold U+2019: no replace to scan for
-    return WORD.findall(lowered if text.isascii() else lowered.replace("\u2019", "'"))
+    lowered = text.lower()
+    if text.isascii():  # cannot hold U+2019; without an apostrophe words are \w runs, which
+        if "'" not in lowered:  # splitting at every other character finds (2x the regex)
+            return lowered.translate(ASCII_SEPARATORS).split()
+        return WORD.findall(lowered)
+    return WORD.findall(lowered.replace("\u2019", "'"))
 
 
 def tokenize_all(texts: Iterable[str]) -> list[list[str]]:
