@@ -220,8 +220,10 @@ def test_compiled_draws_equal_per_agent_draws_on_clones_and_many_texts(
         return [SpeechRequest(n, rng=np.random.default_rng([7, a])) for a, n in enumerate(sizes)]
 
     calls = []
-    kernel = ngram_population.draw_default
-    monkeypatch.setattr(ngram_population, "draw_default", lambda *a: calls.append(1) or kernel(*a))
+    kernel = ngram_population.SlotCache.draw
+    monkeypatch.setattr(
+        ngram_population.SlotCache, "draw", lambda *a: calls.append(1) or kernel(*a)
+    )
     alone = [m.sample(r) for m, r in zip(models, reqs(), strict=True)]
     assert sample_many(models, reqs()) == alone
     assert calls  # the compiled path drew them
@@ -321,3 +323,37 @@ def test_compiled_kernels_give_the_same_draws_and_scores_on_one_thread_or_all(
     for (la, na), (lt, nt) in zip(alone[1], together[1], strict=True):
         np.testing.assert_array_equal(lt, la)
         np.testing.assert_array_equal(nt, na)
+
+
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_a_slot_cache_kept_over_steps_draws_what_a_fresh_one_draws(
+    tok: SharedTokenizer, order: int
+) -> None:
+    """Distributions built in earlier steps (and buffers grown on the way) give every row
+    the draw a cache built for that step alone gives, for clones and agents of their own."""
+    from society.lm.ngram_fused import SlotCache, draw_default
+
+    ancestor = NGramLM(tok, order=order)
+    ancestor.fit(corpus(200, seed=60))
+    models = [ancestor.clone(), *population(tok, order, n_agents=4), ancestor.clone()]
+    drawer = ngram_population._Drawer(models, 1.0, 1.0)
+    kept = SlotCache(len(drawer.slots.slot_of))
+    rng = np.random.default_rng(5)
+    grown = []
+    for step in range(12):
+        per_agent = rng.integers(0, 40, len(models))
+        row_agent = np.repeat(np.arange(len(models)), per_agent)
+        agent_rows = np.concatenate([[0], np.cumsum(per_agent)])
+        # few distinct contexts early, more later: some slots seen before, some new
+        high = 8 if step < 4 else tok.vocab_size
+        contexts = rng.integers(0, high, (len(row_agent), max(order - 1, 0)))
+        u = rng.random(len(row_agent))
+        args = (
+            contexts, drawer.table_of[row_agent], agent_rows, u, drawer.order, drawer.v,
+            drawer.flat, drawer.pop.unigram_sorted, drawer.dense.weights, drawer.dense.cum,
+        )  # fmt: skip
+        np.testing.assert_array_equal(kept.draw(*args), draw_default(*args))
+        grown.append(len(kept.share))
+    assert kept.n_slots > 0
+    if order > 1:
+        assert len(set(grown)) > 2  # the entry buffers grew more than once

@@ -98,3 +98,38 @@ def test_decode_sends_ids_the_byte_table_cannot_spell_to_tokenizers(tok, monkeyp
     )
     assert tok.decode_batch([[tok.vocab_size + 5]]) == [""] and tok.decode_batch([]) == []
     assert tok.decode_batch(tok.encode_batch(["the cat"])) == ["the cat"] and len(calls) == 1
+
+
+def test_decode_rows_equals_decode_batch_of_each_row_prefix():
+    """Rows of a padded id matrix cut at their lengths (zero included, padding that is not
+    text after them): the texts ``decode_batch`` gives those prefixes."""
+    tok = SharedTokenizer.train(ACCENTED, vocab_size=280)
+    rng = np.random.default_rng(1)
+    ids = rng.integers(0, tok.vocab_size, (2000, 25))
+    lengths = rng.integers(0, 26, 2000)
+    lengths[:5] = 0
+    expected = tok.decode_batch([row[:n] for row, n in zip(ids, lengths, strict=True)])
+    assert tok.decode_rows(ids, lengths) == expected
+    assert sum(map(len, expected)) > 10000
+    assert tok.decode_rows(ids[:0], lengths[:0]) == []
+
+
+def test_decode_rows_sends_ids_the_byte_table_cannot_spell_to_tokenizers(tok, monkeypatch):
+    calls = []
+    library = SharedTokenizer._decode_with_library
+    monkeypatch.setattr(
+        SharedTokenizer, "_decode_with_library", lambda s, ids: calls.append(1) or library(s, ids)
+    )
+    ids = np.array([[tok.vocab_size + 5, 0], [*tok.encode_batch(["the"])[0][:1], 0]])
+    assert tok.decode_rows(ids, np.array([1, 1])) == ["", "the"]
+    assert len(calls) == 1
+
+
+def test_spell_joins_each_ids_bytes():
+    from society.lm.spell import spell
+
+    table = np.frombuffer(b"abcdefg", dtype=np.uint8)
+    offsets = np.array([0, 1, 3, 3, 7])  # "a", "bc", "", "defg"
+    got = spell(table, offsets, np.array([3, 0, 2, 1, 1], dtype=np.int64)).tobytes()
+    assert got == b"defgabcbc"
+    assert spell(table, offsets, np.zeros(0, dtype=np.int64)).tobytes() == b""

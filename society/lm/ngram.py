@@ -732,7 +732,7 @@ class NGramLM:
             if pad:
                 contexts[active, :-1] = contexts[active, 1:]
                 contexts[active, -1] = tokens
-        return self.tokenizer.decode_batch([out[i, : lengths[i]] for i in range(n)])
+        return self.tokenizer.decode_rows(out, lengths)
 
     # ------------------------------------------------------------------ population
 

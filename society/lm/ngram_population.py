@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from society.lm.ngram_fused import FlatTables, draw_default, redraw_default, score_probs
+from society.lm.ngram_fused import FlatTables, SlotCache, redraw_default, score_probs
 from society.lm.ngram_kernels import (
     _TINY,
     MIN_COUNT,
@@ -580,7 +580,7 @@ def _sample_chunk(
         if pad:
             contexts[active, :-1] = contexts[active, 1:]
             contexts[active, -1] = tokens
-    texts = first.tokenizer.decode_batch([out[i, : lengths[i]] for i in range(n)])
+    texts = first.tokenizer.decode_rows(out, lengths)
     bounds = _exclusive_cumsum(sizes)
     return [texts[bounds[a] : bounds[a + 1]] for a in range(len(models))]
 
@@ -588,10 +588,11 @@ def _sample_chunk(
 class _Drawer:
     """One sampling step's draws for a chunk of agents, and the dense rows of its refusals.
 
-    At temperature 1 without a nucleus (the default) the compiled kernel
-    :func:`society.lm.ngram_fused.draw_default` draws over the chunk's distinct tables
-    (clones of one ancestor share theirs); otherwise the numpy steps above do. Both give
-    the per-agent draws bit for bit.
+    At temperature 1 without a nucleus (the default) the compiled kernels
+    (:class:`society.lm.ngram_fused.SlotCache`) draw over the chunk's distinct tables
+    (clones of one ancestor share theirs), each context's distribution built once for all
+    the chunk's steps; otherwise the numpy steps above do. Both give the per-agent draws
+    bit for bit.
     """
 
     def __init__(self, models: list[NGramLM], temperature: float, top_p: float) -> None:
@@ -606,7 +607,7 @@ class _Drawer:
         self.dense = _DensePop.build(self.pop, temperature)
         self.flat = self.pop.flat() if self.fused else None
         n_keys = len(distinct) + (int(self.flat.ctx_ptr[-1]) if self.fused else 0)
-        self.slot_of = np.full(n_keys, -1, dtype=np.int64)
+        self.slots = SlotCache(n_keys)  # the chunk's distributions, built once over its steps
         self.utf8 = models[0].tokenizer.utf8
         self._last: tuple = ()
 
@@ -616,9 +617,9 @@ class _Drawer:
         """Token ids drawn for ``contexts`` (rows grouped by agent) with uniforms ``u``."""
         row_table = self.table_of[row_agent]
         if self.fused:
-            ranks = draw_default(
+            ranks = self.slots.draw(
                 contexts, row_table, agent_rows, u, self.order, self.v, self.flat,
-                self.pop.unigram_sorted, self.dense.weights, self.dense.cum, self.slot_of,
+                self.pop.unigram_sorted, self.dense.weights, self.dense.cum,
             )  # fmt: skip
             self._last = (contexts, row_table, agent_rows, None)
             return self.pop.order[row_table, ranks]

@@ -6,13 +6,14 @@ corpus never had (neologisms) and the tokenizer still encodes them losslessly.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
 from society.lm.ascii_encoder import AsciiEncoder, qualifies
+from society.lm.spell import spell
 from society.lm.utf8 import Utf8Table, clean_decoded, token_bytes
 
 EOS = "<|endoftext|>"
@@ -129,13 +130,29 @@ class SharedTokenizer:
         arrays = [np.asarray(seq, dtype=np.int64).ravel() for seq in ids]
         flat = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
         lengths = np.fromiter(map(len, arrays), dtype=np.int64, count=len(arrays))
+        return self._decode_flat(flat, lengths, lambda: ids)
+
+    def decode_rows(self, ids: np.ndarray, lengths: np.ndarray) -> list[str]:
+        """:meth:`decode_batch` of ``ids[i, : lengths[i]]`` for every row ``i``.
+
+        Args:
+            ids: ``(texts, width)`` token ids, each row's text first.
+            lengths: each row's number of tokens.
+        """
+        lengths = np.asarray(lengths, dtype=np.int64)
+        flat = np.asarray(ids, dtype=np.int64)[np.arange(ids.shape[1]) < lengths[:, None]]
+        rows = lambda: [row[:n] for row, n in zip(ids, lengths, strict=True)]  # noqa: E731
+        return self._decode_flat(flat, lengths, rows)
+
+    def _decode_flat(
+        self, flat: np.ndarray, lengths: np.ndarray, ids: Callable[[], Sequence[Sequence[int]]]
+    ) -> list[str]:
+        """Texts of ``flat`` cut at ``lengths`` (``ids``: the same per text, for the library)."""
         table, offsets, spelled = self._byte_table()
         if len(flat) and (flat.min() < 0 or flat.max() >= len(spelled) or not spelled[flat].all()):
-            return self._decode_with_library(ids)  # ids the byte table cannot spell
-        starts, sizes = offsets[flat], offsets[flat + 1] - offsets[flat]
-        spans = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
-        data = table[spans].tobytes()
-        token_ends = np.concatenate([[0], np.cumsum(sizes)])
+            return self._decode_with_library(ids())  # ids the byte table cannot spell
+        data = spell(table, offsets, flat).tobytes()
+        token_ends = np.concatenate([[0], np.cumsum(offsets[flat + 1] - offsets[flat])])
         bounds = [0, *token_ends[np.cumsum(lengths)].tolist()]
         return [
             data[a:b].decode("utf-8", errors="ignore").strip()
