@@ -86,6 +86,33 @@ def test_whole_run_beside_a_baseline_script(tmp_path):
     assert result["target"] == 4.0 and result["baseline"]["command"].endswith("old.py")
     alone = bench_scale.whole_run(scenario)
     assert "baseline" not in alone and "speedup" not in alone and alone["ours"]["peak_rss_gb"] > 0
+    assert "pairs" not in result and "pairs" not in alone
+
+
+def test_whole_run_in_alternating_pairs_quotes_each_sides_median(tmp_path):
+    scenario = tmp_path / "tiny.toml"
+    scenario.write_text(TINY)
+    result = bench_scale.whole_run(scenario, baseline_python=sys.executable, pairs=3)
+    pairs = result["pairs"]
+    assert len(pairs) == 3 and all(p["ours_s"] > 0 and p["baseline_s"] > 0 for p in pairs)
+    assert result["ours"]["wall_s"] == sorted(p["ours_s"] for p in pairs)[1]
+    assert result["baseline"]["wall_s"] == sorted(p["baseline_s"] for p in pairs)[1]
+    assert result["speedup"] == pytest.approx(
+        result["baseline"]["wall_s"] / result["ours"]["wall_s"]
+    )
+    assert "medians of 3 alternating runs" in dict(
+        (name, text) for name, text, _, _ in bench_scale.scale_rows({"whole_run": result})
+    )["whole society run: tiny.toml"]
+    with pytest.raises(ValueError, match="pairs"):
+        bench_scale.whole_run(scenario, pairs=0)
+
+
+def test_median_run_is_the_lower_median_or_a_failure():
+    runs = [{"wall_s": w, "exit": 0} for w in (5.0, 1.0, 3.0, 9.0)]
+    assert bench_scale._median_run(runs)["wall_s"] == 3.0
+    assert bench_scale._median_run(runs[:3])["wall_s"] == 3.0
+    failed = {"wall_s": 0.5, "exit": 1}
+    assert bench_scale._median_run([*runs, failed]) is failed
 
 
 def _scale_results(scaling_s: float, peak: float) -> dict:
@@ -149,9 +176,10 @@ def test_the_cli_passes_sizes_scenario_and_baseline(monkeypatch, tmp_path):
     out = tmp_path / "b.json"
     args = ["bench", "--only", "ngram,whole_run", "--agents", "1000,10000", "--json", str(out)]
     args += ["--scenario", str(scenario), "--baseline-python", sys.executable]
-    result = CliRunner().invoke(app, [*args, "--baseline-script", "old.py"])
+    result = CliRunner().invoke(app, [*args, "--baseline-script", "old.py", "--pairs", "3"])
     assert result.exit_code == 0, result.output
     assert seen["agents"] == (1000, 10000) and seen["only"] == ["ngram", "whole_run"]
+    assert seen["pairs"] == 3
     assert seen["scenario"] == scenario and seen["baseline_script"] == "old.py"
     assert json.loads(out.read_text())["whole_run"]["speedup"] == 5.0
 

@@ -536,6 +536,7 @@ def run_bench(  # noqa: C901 - one branch per item
     scenario: Path | None = None,
     baseline_python: str | None = None,
     baseline_script: str | None = None,
+    pairs: int = 1,
 ) -> dict[str, Any]:
     """Measure every item; ``quick`` shrinks workloads (rough numbers, a few minutes).
 
@@ -552,6 +553,7 @@ def run_bench(  # noqa: C901 - one branch per item
             quick: 100).
         baseline_python: the interpreter of a baseline ``whole_run`` (None: none).
         baseline_script: the baseline's entry script (None: ``-m society``).
+        pairs: ``whole_run`` runs of each side, alternating (each side's median quoted).
 
     Returns:
         ``{"machine": ..., "matmul": ..., "training": ..., ...}`` plus ``targets`` and
@@ -633,7 +635,7 @@ def run_bench(  # noqa: C901 - one branch per item
     if "whole_run" in items:
         say("the whole society run" + (" beside the baseline" if baseline_python else ""))
         results["whole_run"] = bench_scale.whole_run(
-            scenario, 100 if quick else 1000, baseline_python, baseline_script
+            scenario, 100 if quick else 1000, baseline_python, baseline_script, pairs=pairs
         )
     results["targets"] = TARGETS
     results["verdicts"] = verdicts(results)

@@ -233,8 +233,12 @@ def whole_run(
     baseline_python: str | None = None,
     baseline_script: str | None = None,
     timeout: float | None = None,
+    pairs: int = 1,
 ) -> dict[str, Any]:
     """The whole ``society run`` of ``scenario`` here, and under a baseline, side by side.
+
+    With ``pairs`` > 1 the two runs alternate (ours, baseline, ours, ...) and each side is
+    quoted by its median run, so a slow spell of a shared host moves the ratio less.
 
     Args:
         scenario: a scenario file (default: :data:`WHOLE_RUN_SCENARIO` with ``agents``).
@@ -243,31 +247,52 @@ def whole_run(
         baseline_script: run as ``baseline_python SCRIPT run ...`` (e.g. a shim putting an
             older checkout first on the path); None: ``baseline_python -m society run``.
         timeout: seconds each process may take.
+        pairs: runs of each side (>= 1).
 
     Returns:
-        ``scenario``, ``ours`` (:func:`timed_process`), and with a baseline ``baseline`` and
-        ``speedup`` (baseline wall seconds / ours) and ``target``.
+        ``scenario``, ``ours`` (:func:`timed_process`, the median run), and with a baseline
+        ``baseline`` (its median run) and ``speedup`` (baseline wall seconds / ours) and
+        ``target``; with ``pairs`` > 1 also ``pairs``, each pair's wall seconds.
     """
+    if pairs < 1:
+        raise ValueError(f"pairs must be at least 1, got {pairs}")
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         if scenario is None:
             scenario = root / "scenario.toml"
             scenario.write_text(WHOLE_RUN_SCENARIO.format(agents=agents))
         run = ["run", str(scenario), "--out"]
-        ours = [sys.executable, "-m", "society", *run, str(root / "ours")]
-        out: dict[str, Any] = {"scenario": str(scenario)}
-        out["ours"] = timed_process(ours, _environment(), timeout)
+        start = [baseline_script] if baseline_script else ["-m", "society"]
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        ours_runs, base_runs = [], []
+        for k in range(pairs):
+            ours = [sys.executable, "-m", "society", *run, str(root / f"ours-{k}")]
+            ours_runs.append(timed_process(ours, _environment(), timeout))
+            if baseline_python is not None:
+                command = [baseline_python, *start, *run, str(root / f"baseline-{k}")]
+                base_runs.append(timed_process(command, env, timeout))
+        out: dict[str, Any] = {"scenario": str(scenario), "ours": _median_run(ours_runs)}
         if baseline_python is not None:
-            start = [baseline_script] if baseline_script else ["-m", "society"]
-            command = [baseline_python, *start, *run, str(root / "baseline")]
-            env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-            out["baseline"] = timed_process(command, env, timeout)
+            out["baseline"] = _median_run(base_runs)
             out["baseline"]["command"] = " ".join([baseline_python, *start])
             if out["ours"]["exit"] == 0 and out["baseline"]["exit"] == 0:
                 out["speedup"] = out["baseline"]["wall_s"] / out["ours"]["wall_s"]
                 out["cpu_speedup"] = out["baseline"]["cpu_s"] / out["ours"]["cpu_s"]
                 out["target"] = WHOLE_RUN_TARGET
+        if pairs > 1:
+            out["pairs"] = [
+                {"ours_s": a["wall_s"], **({"baseline_s": b["wall_s"]} if b else {})}
+                for a, b in zip(ours_runs, base_runs or [None] * pairs, strict=True)
+            ]
     return out
+
+
+def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the lower one of an even count); a failed run if any."""
+    failed = [r for r in runs if r["exit"] != 0]
+    if failed:
+        return failed[0]
+    return sorted(runs, key=lambda r: r["wall_s"])[(len(runs) - 1) // 2]
 
 
 def scale_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
@@ -306,6 +331,8 @@ def scale_rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool | None
             text += f" vs {base['wall_s']:.1f} s, peak {base['peak_rss_gb']:.2f} GB"
         if "speedup" in item:
             text += f" = {item['speedup']:.1f}x (CPU seconds {item['cpu_speedup']:.1f}x)"
+        if "pairs" in item:
+            text += f", medians of {len(item['pairs'])} alternating runs"
         met = item["speedup"] >= item["target"] if "speedup" in item else None
         target = f"{WHOLE_RUN_TARGET:g}x" if "baseline" in item else ""
         rows.append((f"whole society run: {Path(item['scenario']).name}", text, target, met))

@@ -365,6 +365,10 @@ def bench(
         str | None,
         typer.Option(help="The baseline's entry script (default: -m society), e.g. a shim."),
     ] = None,
+    pairs: Annotated[
+        int,
+        typer.Option(min=1, help="whole_run: runs of each side, alternating; medians quoted."),
+    ] = 1,
 ) -> None:
     """Measure this machine: matmul, training, sampling, rounds, memory, measures, LoRA."""
     from society.app.bench import BenchError, print_results, run_bench
@@ -391,6 +395,7 @@ def bench(
             scenario=scenario,
             baseline_python=baseline_python,
             baseline_script=baseline_script,
+            pairs=pairs,
         )
     except BenchError as error:
         raise fail(str(error)) from None
