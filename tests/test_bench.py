@@ -91,7 +91,8 @@ def test_cli_writes_json_and_table(monkeypatch, tmp_path):
 
     def fake_run(quick, threads, console, device, only, **scale):
         assert quick and threads == 1 and device == "cpu" and only is None
-        assert scale == dict.fromkeys(("agents", "scenario", "baseline_python", "baseline_script"))
+        keys = ("agents", "scenario", "baseline_python", "baseline_script")
+        assert scale == {**dict.fromkeys(keys), "pairs": 1}
         return results
 
     monkeypatch.setattr(bench, "run_bench", fake_run)
