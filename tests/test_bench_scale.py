@@ -100,12 +100,8 @@ def test_whole_run_in_alternating_pairs_quotes_each_sides_median(tmp_path):
     assert result["speedup"] == pytest.approx(
         result["baseline"]["wall_s"] / result["ours"]["wall_s"]
     )
-    assert (
-        "medians of 3 alternating runs"
-        in dict((name, text) for name, text, _, _ in bench_scale.scale_rows({"whole_run": result}))[
-            "whole society run: tiny.toml"
-        ]
-    )
+    rows = {name: text for name, text, _, _ in bench_scale.scale_rows({"whole_run": result})}
+    assert "medians of 3 alternating runs" in rows["whole society run: tiny.toml"]
     with pytest.raises(ValueError, match="pairs"):
         bench_scale.whole_run(scenario, pairs=0)
 
