@@ -29,6 +29,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from society.lm.ngram_kernels import _exclusive_cumsum
+
 BLOCKS = 64
 """Independent pieces a parallel kernel splits its rows into (each with its own scratch)."""
 
@@ -249,12 +251,6 @@ def draw_default(
     return cache.draw(
         contexts, row_table, agent_rows, u, order, v, flat, unigram_sorted, weights, cum
     )
-
-
-def _exclusive_cumsum(sizes: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=out[1:])
-    return out
 
 
 @njit(cache=True, parallel=True)
