@@ -331,7 +331,7 @@ def test_a_slot_cache_kept_over_steps_draws_what_a_fresh_one_draws(
 ) -> None:
     """Distributions built in earlier steps (and buffers grown on the way) give every row
     the draw a cache built for that step alone gives, for clones and agents of their own."""
-    from society.lm.ngram_fused import SlotCache, draw_default
+    from society.lm.ngram_fused import SlotCache
 
     ancestor = NGramLM(tok, order=order)
     ancestor.fit(corpus(200, seed=60))
@@ -352,7 +352,8 @@ def test_a_slot_cache_kept_over_steps_draws_what_a_fresh_one_draws(
             contexts, drawer.table_of[row_agent], agent_rows, u, drawer.order, drawer.v,
             drawer.flat, drawer.pop.unigram_sorted, drawer.dense.weights, drawer.dense.cum,
         )  # fmt: skip
-        np.testing.assert_array_equal(kept.draw(*args), draw_default(*args))
+        fresh = SlotCache(len(kept.slot_of))  # built for this step alone
+        np.testing.assert_array_equal(kept.draw(*args), fresh.draw(*args))
         grown.append(len(kept.share))
     assert kept.n_slots > 0
     if order > 1:

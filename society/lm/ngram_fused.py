@@ -6,11 +6,11 @@ passes over the entries of all rows (thousands per row on real text). These kern
 each row once, doing the same float operations in the same order, so they give the same
 results bit for bit (tests compare them with the numpy paths):
 
-* :class:`SlotCache` (``draw``; :func:`draw_default` for one step) fuses ``context_ids``,
-  ``merged_rows``, ``_step`` and ``_draw`` for the default sampling (temperature 1, no
-  nucleus), building each (table, context) distribution once for all the steps of a
-  sampler. Sums are sequential like ``np.bincount`` and ``np.cumsum``; a request's
-  cumulative sum runs across its rows, as in :meth:`society.lm.ngram.NGramLM._draw`.
+* :meth:`SlotCache.draw` fuses ``context_ids``, ``merged_rows``, ``_step`` and ``_draw``
+  for the default sampling (temperature 1, no nucleus), building each (table, context)
+  distribution once for all the steps of a sampler. Sums are sequential like
+  ``np.bincount`` and ``np.cumsum``; a request's cumulative sum runs across its rows, as
+  in :meth:`society.lm.ngram.NGramLM._draw`.
 * :func:`redraw_default` fuses ``_dense_probs_pop`` and ``NGramLM._redraw_valid`` for the
   rows whose draw UTF-8 refused (the same default sampling).
 * :func:`score_probs` fuses the per-token probability of ``score`` (the logarithm stays in
@@ -232,25 +232,6 @@ class SlotCache:
             self.share, self.ranks, out,
         )  # fmt: skip
         return out
-
-
-def draw_default(
-    contexts: np.ndarray,
-    row_table: np.ndarray,
-    agent_rows: np.ndarray,
-    u: np.ndarray,
-    order: int,
-    v: int,
-    flat: FlatTables,
-    unigram_sorted: np.ndarray,
-    weights: np.ndarray,
-    cum: np.ndarray,
-) -> np.ndarray:
-    """:meth:`SlotCache.draw` of one step with a fresh cache (same arguments)."""
-    cache = SlotCache(len(weights) + int(flat.ctx_ptr[-1]))
-    return cache.draw(
-        contexts, row_table, agent_rows, u, order, v, flat, unigram_sorted, weights, cum
-    )
 
 
 @njit(cache=True, parallel=True)
