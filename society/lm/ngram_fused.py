@@ -157,21 +157,19 @@ class SlotCache:
 
     def _reserve(self, slots: int, entries: int) -> None:
         """Room for ``slots`` slots and ``entries`` entries (growing by doubling)."""
-        if slots > len(self.total):
-            size = max(slots, 2 * len(self.total))
-            used = self.n_slots
-            for name in ("start", "length", "total"):
-                old = getattr(self, name)
-                grown = np.empty(size, dtype=old.dtype)
-                grown[:used] = old[:used]
-                setattr(self, name, grown)
-        if entries > len(self.share):
-            size = max(entries, 2 * len(self.share))
-            for name in ("ranks", "share"):
-                old = getattr(self, name)
-                grown = np.empty(size, dtype=old.dtype)
-                grown[: self.filled] = old[: self.filled]
-                setattr(self, name, grown)
+        self._grow(("start", "length", "total"), self.n_slots, slots)
+        self._grow(("ranks", "share"), self.filled, entries)
+
+    def _grow(self, names: tuple[str, ...], used: int, needed: int) -> None:
+        """Arrays ``names`` (of one length) at least ``needed`` long, their first ``used`` kept."""
+        size = len(getattr(self, names[0]))
+        if needed <= size:
+            return
+        for name in names:
+            old = getattr(self, name)
+            grown = np.empty(max(needed, 2 * size), dtype=old.dtype)
+            grown[:used] = old[:used]
+            setattr(self, name, grown)
 
     def draw(
         self,

@@ -141,7 +141,10 @@ class SharedTokenizer:
         """
         lengths = np.asarray(lengths, dtype=np.int64)
         flat = np.asarray(ids, dtype=np.int64)[np.arange(ids.shape[1]) < lengths[:, None]]
-        rows = lambda: [row[:n] for row, n in zip(ids, lengths, strict=True)]  # noqa: E731
+
+        def rows() -> list[np.ndarray]:
+            return [row[:n] for row, n in zip(ids, lengths, strict=True)]
+
         return self._decode_flat(flat, lengths, rows)
 
     def _decode_flat(

@@ -38,9 +38,9 @@ def words(text: str) -> list[str]:
         The word tokens in order, e.g. ``"Don't  stop, Bob!"`` -> ``["don't", "stop", "bob"]``.
     """
     lowered = text.lower()
-    if text.isascii():  # cannot hold U+2019; without an apostrophe words are \w runs, which
-        if "'" not in lowered:  # splitting at every other character finds (2x the regex)
-            return lowered.translate(ASCII_SEPARATORS).split()
+    if text.isascii():  # no U+2019 to read as an apostrophe
+        if "'" not in lowered:  # words are then the \w runs: split at every other character
+            return lowered.translate(ASCII_SEPARATORS).split()  # (twice the regex's speed)
         return WORD.findall(lowered)
     return WORD.findall(lowered.replace("\u2019", "'"))
 
