@@ -415,3 +415,38 @@ def test_a_state_that_does_not_fit_the_rebuilt_society_falls_back_to_replay(tmp_
     assert [w for w in warnings if "differs at corpus.gone" in w], warnings
     assert seen == list(range(9))
     same_run(whole, crashed)
+
+
+RING = """
+name = "ring"
+rounds = 3
+[network]
+kind = "small_world"
+agents = 150
+k = 4
+[speech]
+utterances = 3
+max_tokens = 12
+[real_data]
+max_texts = 400
+[tokenizer]
+vocab_size = 300
+[metrics]
+heldout_texts = 10
+expensive_every = 100
+pairs = "none"
+dialect_null = 0
+mantel_permutations = 0
+divergence_null = 0
+[checkpoints]
+every = 100
+"""
+
+
+def test_a_connected_society_of_150_agents_saves_its_state_and_resumes(tmp_path):
+    """Mesa's cached neighbourhoods chain every cell to the next: pickling them recursed once
+    per cell and passed Python's limit from about 120 agents on a connected graph."""
+    whole, crashed = run_crashed(tmp_path, RING, crash=2)
+    assert read_header(crashed).round == 2
+    resume_run(crashed)
+    same_run(whole, crashed)

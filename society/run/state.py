@@ -192,6 +192,17 @@ def _torch() -> Any:
     return sys.modules.get("torch")  # only a run that loaded torch has its streams to keep
 
 
+def forget_neighbourhoods(society: Society) -> None:
+    """Drop each cell's cached ``neighborhood`` (Mesa derives it again when next asked).
+
+    Mesa pickles a cell without its connections, but with that cache: a collection of the
+    neighbouring cells, each with its own cache, so pickling recursed once per cell of a
+    connected graph (a 120-agent small world already passed Python's recursion limit).
+    """
+    for cell in society.space.all_cells:
+        cell.__dict__.pop("neighborhood", None)
+
+
 def save_state(run: Path, society: Society, samples_bytes: int) -> int:
     """Write ``RUN/state.pkl.gz`` (atomically replacing the previous one).
 
@@ -209,6 +220,7 @@ def save_state(run: Path, society: Society, samples_bytes: int) -> int:
         StateError: something the society holds cannot be saved (nothing is written).
         OSError: the file could not be written (the previous state is left as it was).
     """
+    forget_neighbourhoods(society)
     buffer = io.BytesIO()
     pickler = _Pickler(buffer, static_objects(society))
     try:
