@@ -482,7 +482,8 @@ def measure_times(
     from society.app.bench_scale import small_world
     from society.sim.model import Society
 
-    scenario = small_world(agents, utterances, texts, seed)
+    # Each measure's own CPU time: no side process computing some of them elsewhere.
+    scenario = small_world(agents, utterances, texts, seed, **{"metrics.side_process": False})
     society = Society(scenario)
     seconds: dict[str, float] = {}
     society.measures.measure(society.round_record(), seconds)

@@ -116,6 +116,7 @@ def ngram_phases(
         for _ in range(rounds):
             society.step()
         round_s = (time.perf_counter() - start) / rounds
+        society.close()
     phases = {name: seconds / rounds for name, seconds in society.phase_seconds.items()}
     return {
         "agents": agents,

@@ -256,6 +256,11 @@ class MetricsConfig(Section):
     innovation_min_agents: int = Field(
         2, ge=1, description="a neologism is tracked once this many agents use it in a round"
     )
+    side_process: bool | None = Field(
+        None,
+        description="compute the classifier and self-BLEU in a second process while the "
+        "other measures run (unset: from 100 agents)",
+    )
 
     @model_validator(mode="after")
     def _dialect_test_can_reject(self) -> MetricsConfig:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import pandas as pd
 
 from society.metrics.reference import Reference
+from society.metrics.side import Job, SideProcess
 
 if TYPE_CHECKING:
     from society.config import MetricsConfig
@@ -77,6 +78,7 @@ class Setup:
         ancestor: the generation-0 model (scores agents' texts).
         seed: the scenario seed (measures derive their own generators from it and the
             round, never drawing from the society's).
+        side: where ``SideMeasure`` work is computed (default: here, no second process).
     """
 
     config: MetricsConfig
@@ -84,9 +86,17 @@ class Setup:
     heldout: tuple[str, ...]
     ancestor: Scorer
     seed: int
+    side: SideProcess = field(default_factory=lambda: SideProcess(enabled=False))
 
     @classmethod
-    def for_run(cls, config: MetricsConfig, corpus: Corpus, ancestor: Scorer, seed: int) -> Setup:
+    def for_run(
+        cls,
+        config: MetricsConfig,
+        corpus: Corpus,
+        ancestor: Scorer,
+        seed: int,
+        side: SideProcess | None = None,
+    ) -> Setup:
         """Derive the setup from the run's corpus (tokenised once).
 
         Args:
@@ -94,6 +104,7 @@ class Setup:
             corpus: the run's main real-data corpus.
             ancestor: the generation-0 model.
             seed: the scenario seed.
+            side: the second process for ``SideMeasure`` work (None: none).
 
         Returns:
             The setup.
@@ -104,6 +115,7 @@ class Setup:
             heldout=tuple(corpus.heldout[: config.heldout_texts]),
             ancestor=ancestor,
             seed=seed,
+            side=side if side is not None else SideProcess(enabled=False),
         )
 
 
@@ -144,9 +156,62 @@ class Measure(ABC):
             Exactly the declared columns.
         """
 
+    def prepare(self, record: RoundRecord) -> None:  # noqa: B027 - optional hook
+        """Called for every measure before the round's first is measured (default: nothing).
+
+        A measure may start work here that runs while the measures before it compute.
+        """
+
     def tables(self) -> dict[str, pd.DataFrame]:
         """Side tables by file stem (``metrics/<stem>.parquet``); none by default."""
         return {}
+
+
+Call = tuple[Callable[..., Any], tuple[Any, ...]]
+"""A module-level function and its (picklable) arguments."""
+
+
+class SideMeasure(Measure):
+    """A measure whose work is one self-contained call, computed by ``setup.side``.
+
+    ``prepare`` submits the round's call (``work``), ``measure`` takes its value and turns
+    it into rows (``finish``); a round measured without ``prepare`` computes it here. The
+    worker is started when the measure is set up, if the measure will ever have work.
+    """
+
+    def __init__(self, setup: Setup) -> None:
+        super().__init__(setup)
+        self._job: tuple[RoundRecord, Job | None] | None = None
+        if self.active():
+            setup.side.start()
+
+    def active(self) -> bool:
+        """Whether the measure has work on some round (default: yes)."""
+        return True
+
+    @abstractmethod
+    def work(self, record: RoundRecord) -> Call | None:
+        """The round's call, or None when there is nothing to compute."""
+
+    @abstractmethod
+    def finish(self, record: RoundRecord, value: Any) -> Rows:
+        """The rows from the call's value (None when there was no call)."""
+
+    def prepare(self, record: RoundRecord) -> None:
+        """Submit the round's call to the side process."""
+        call = self.work(record)
+        job = None if call is None else self.setup.side.submit(call[0], *call[1])
+        self._job = (record, job)
+
+    def measure(self, record: RoundRecord, before: Results) -> Rows:
+        """The rows of the prepared call's value (computed here if not prepared)."""
+        job, self._job = self._job, None
+        if job is not None and job[0] is record:
+            value = None if job[1] is None else job[1].result()
+        else:
+            call = self.work(record)
+            value = None if call is None else call[0](*call[1])
+        return self.finish(record, value)
 
 
 class Results:
@@ -313,11 +378,17 @@ class Registry:
         )
         if release_models is not None and last_full < 0:
             release_models()
+        spent = dict.fromkeys((m.name for m in self.measures), 0.0)
+        for measure in self.measures:
+            start = clock()
+            measure.prepare(record)
+            spent[measure.name] += clock() - start
         for i, measure in enumerate(self.measures):
             start = clock()
             rows = measure.measure(record, results)
+            spent[measure.name] += clock() - start
             if seconds is not None:
-                seconds[measure.name] = clock() - start
+                seconds[measure.name] = spent[measure.name]
             results.add(measure, rows)
             if release_models is not None and i == last_full:
                 release_models()
@@ -326,3 +397,7 @@ class Registry:
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every measure's side tables, by file stem."""
         return {stem: table for m in self.measures for stem, table in m.tables().items()}
+
+    def close(self) -> None:
+        """Stop the side process (if one was started); measuring again starts a new one."""
+        self.setup.side.close()

@@ -27,6 +27,7 @@ from society.metrics.measures.means import BasicMeans, SuiteMeans, TailMassRatio
 from society.metrics.measures.pairs import CrossEntropy, DivergenceSummary, PairDivergence
 from society.metrics.measures.perplexity import HeldoutPerplexity
 from society.metrics.registry import Registry, Setup, table_columns
+from society.metrics.side import SideProcess
 
 if TYPE_CHECKING:
     from society.config import MetricsConfig
@@ -58,7 +59,14 @@ PAIR_COLUMNS = table_columns(MEASURES, "pair")
 ROUND_COLUMNS = table_columns(MEASURES, "round")
 
 
-def build_suite(config: MetricsConfig, corpus: Corpus, ancestor: Scorer, seed: int) -> Registry:
+SIDE_PROCESS_AGENTS = 100
+"""From this many agents ``[metrics] side_process`` (unset) computes in a second process:
+below, a run is short and a worker's start (a second or two of CPU) would not pay."""
+
+
+def build_suite(
+    config: MetricsConfig, corpus: Corpus, ancestor: Scorer, seed: int, agents: int = 0
+) -> Registry:
     """The registry of ``MEASURES`` for one run.
 
     Args:
@@ -66,8 +74,12 @@ def build_suite(config: MetricsConfig, corpus: Corpus, ancestor: Scorer, seed: i
         corpus: the run's real data (the reference the measures compare against).
         ancestor: the generation-0 model (scores agents' texts).
         seed: the scenario seed.
+        agents: the society's size (decides an unset ``side_process``).
 
     Returns:
         A registry with fresh per-run state.
     """
-    return Registry(Setup.for_run(config, corpus, ancestor, seed), MEASURES)
+    side = config.side_process
+    if side is None:
+        side = agents >= SIDE_PROCESS_AGENTS
+    return Registry(Setup.for_run(config, corpus, ancestor, seed, SideProcess(side)), MEASURES)

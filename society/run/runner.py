@@ -252,7 +252,7 @@ def _drive(store: RunStore, build: Callable[[], Society], origin: str, loop: Cal
         raise
     finally:
         if society is not None:
-            society.shards.close()
+            society.close()
     return society
 
 

@@ -147,7 +147,9 @@ class Society(mesa.Model):
             self.ancestor_texts,
         )
         self.heldout = self.corpus.heldout[: scenario.metrics.heldout_texts]
-        self.measures = build_suite(scenario.metrics, self.corpus, self.ancestor, scenario.seed)
+        self.measures = build_suite(
+            scenario.metrics, self.corpus, self.ancestor, scenario.seed, len(self.graph)
+        )
         self.critics = Critics(self.ancestor, self.tokenizer, self.corpus.train)
         self.curator = Curator(
             self.critics, self.heldout, self.corpus.grammar, self.rng, scenario.curation.labels
@@ -196,6 +198,8 @@ class Society(mesa.Model):
             self.speak()
         self.measure()
         self.running = self.round < self.rounds
+        if not self.running:  # the last round: no more work for the side process
+            self.measures.close()
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -241,6 +245,11 @@ class Society(mesa.Model):
             self.pairs.append(pairs)
         self.latest = dict(self.measured.round)
         self.datacollector.collect(self)
+
+    def close(self) -> None:
+        """Stop what runs beside this process for the society: dask shards, the side process."""
+        self.shards.close()
+        self.measures.close()
 
     def release_tables(self) -> None:
         """Drop the lookup tables the agents derived from their own counts until next used.

@@ -12,8 +12,8 @@ import numpy as np
 
 from society.metrics import semantic
 from society.metrics.classifier import real_vs_generated_accuracy
-from society.metrics.record import RoundRecord
-from society.metrics.registry import Columns, Measure, Results, Rows, Setup
+from society.metrics.record import Doc, RoundRecord
+from society.metrics.registry import Call, Columns, Measure, Results, Rows, Setup, SideMeasure
 from society.metrics.selfbleu import self_bleu
 
 CLASSIFIER, EMBEDDINGS, SELF_BLEU = 1, 2, 4
@@ -48,59 +48,85 @@ def sampled(record: RoundRecord, k: int, seed: int, purpose: int) -> set[int]:
     return set(rng(seed, record.round, purpose).choice(ids, size=k, replace=False).tolist())
 
 
-class SelfBleu(Measure):
+def self_bleus(jobs: list[tuple[Doc, list[int]]]) -> list[float]:
+    """``self_bleu(doc, picks)`` of each ``(doc, picks)`` (one side-process call)."""
+    return [self_bleu(doc, picks) for doc, picks in jobs]
+
+
+def accuracies(groups: list[list[str]], heldout: tuple[str, ...], seed: int) -> list[float]:
+    """``real_vs_generated_accuracy`` of each group of texts (one side-process call)."""
+    return [real_vs_generated_accuracy(texts, heldout, seed=seed) for texts in groups]
+
+
+def _column(record: RoundRecord, name: str, chosen: list[int], values: list[float]) -> Rows:
+    """One agent column: ``values`` for the ``chosen`` agents (ids, in record order), NaN."""
+    by_id = dict(zip(chosen, values, strict=True))
+    return Rows(agent=[{name: by_id.get(a.id, float("nan"))} for a in record.agents])
+
+
+class SelfBleu(SideMeasure):
     """Self-BLEU of ``self_bleu_texts`` seeded hypotheses of ``self_bleu_agents`` agents."""
 
     name = "self_bleu"
     columns = Columns(agent=("self_bleu",))
 
-    def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """Self-BLEU per chosen agent on due rounds, NaN otherwise."""
+    def active(self) -> bool:
+        """Whether any hypothesis is scored (``self_bleu_texts`` > 0)."""
+        return self.setup.config.self_bleu_texts > 0
+
+    def chosen(self, record: RoundRecord) -> list[int]:
+        """Ids of the agents scored this round, in record order (none off due rounds)."""
+        config = self.setup.config
+        if not (due(record, config.expensive_every) and config.self_bleu_texts):
+            return []
+        ids = sampled(record, config.self_bleu_agents, self.setup.seed, SELF_BLEU)
+        return [a.id for a in record.agents if a.id in ids]
+
+    def work(self, record: RoundRecord) -> Call | None:
+        """Each chosen agent's texts (word tuples) and its seeded hypotheses."""
         config, seed = self.setup.config, self.setup.seed
-        chosen = (
-            sampled(record, config.self_bleu_agents, seed, SELF_BLEU)
-            if due(record, config.expensive_every) and config.self_bleu_texts
-            else set()
-        )
-        rows = []
-        for agent in record.agents:
-            value = float("nan")
-            if agent.id in chosen and config.self_bleu_texts:
-                doc = agent.docs
-                k = min(config.self_bleu_texts, len(doc))
-                picks = rng(seed, record.round, 1000 + agent.id).choice(len(doc), k, replace=False)
-                value = self_bleu(doc, sorted(picks.tolist()))
-            rows.append({"self_bleu": value})
-        return Rows(agent=rows)
+        agents = {a.id: a for a in record.agents}
+        jobs = []
+        for agent_id in self.chosen(record):
+            doc = agents[agent_id].docs
+            k = min(config.self_bleu_texts, len(doc))
+            picks = rng(seed, record.round, 1000 + agent_id).choice(len(doc), k, replace=False)
+            jobs.append((doc, sorted(picks.tolist())))
+        return (self_bleus, (jobs,)) if jobs else None
+
+    def finish(self, record: RoundRecord, value: list[float] | None) -> Rows:
+        """Self-BLEU per chosen agent on due rounds, NaN otherwise."""
+        return _column(record, "self_bleu", self.chosen(record), value or [])
 
 
-class RealVsGenerated(Measure):
+class RealVsGenerated(SideMeasure):
     """Accuracy of a classifier telling ``classifier_agents`` agents' texts from real ones."""
 
     name = "real_vs_generated"
     columns = Columns(agent=("real_vs_generated",))
 
-    def measure(self, record: RoundRecord, before: Results) -> Rows:
+    def active(self) -> bool:
+        """Whether any agent is classified (``classifier_agents`` > 0)."""
+        return self.setup.config.classifier_agents > 0
+
+    def chosen(self, record: RoundRecord) -> list[int]:
+        """Ids of the agents classified this round, in record order (none off due rounds)."""
+        config = self.setup.config
+        if not (due(record, config.expensive_every) and config.classifier_agents):
+            return []
+        ids = sampled(record, config.classifier_agents, self.setup.seed, CLASSIFIER)
+        return [a.id for a in record.agents if a.id in ids]
+
+    def work(self, record: RoundRecord) -> Call | None:
+        """The chosen agents' texts, the held-out real texts and the round's seed."""
+        agents = {a.id: a for a in record.agents}
+        groups = [list(agents[i].texts) for i in self.chosen(record)]
+        heldout = tuple(self.setup.reference.heldout)
+        return (accuracies, (groups, heldout, self.setup.seed + record.round)) if groups else None
+
+    def finish(self, record: RoundRecord, value: list[float] | None) -> Rows:
         """``classifier.real_vs_generated_accuracy`` per chosen agent on due rounds."""
-        config, seed = self.setup.config, self.setup.seed
-        chosen = (
-            sampled(record, config.classifier_agents, seed, CLASSIFIER)
-            if due(record, config.expensive_every) and config.classifier_agents
-            else set()
-        )
-        heldout = self.setup.reference.heldout
-        return Rows(
-            agent=[
-                {
-                    "real_vs_generated": (
-                        real_vs_generated_accuracy(a.texts, heldout, seed=seed + record.round)
-                        if a.id in chosen
-                        else float("nan")
-                    )
-                }
-                for a in record.agents
-            ]
-        )
+        return _column(record, "real_vs_generated", self.chosen(record), value or [])
 
 
 class Semantic(Measure):

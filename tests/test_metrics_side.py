@@ -1,0 +1,184 @@
+"""The side process: the classifier's and self-BLEU's work computed in a second process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+
+from society.config import MetricsConfig
+from society.corpora import Corpus
+from society.metrics.measures.expensive import RealVsGenerated, SelfBleu, accuracies, self_bleus
+from society.metrics.registry import Registry, Results
+from society.metrics.side import SideProcess
+from society.metrics.suite import SIDE_PROCESS_AGENTS, build_suite
+from society.run import layout
+from society.run.runner import run_scenario
+from tests.records import Flat, agent, record, setup
+
+REAL = [f"the cat sat on the mat {i} and the dog lay by the door" for i in range(40)]
+FAKE = [f"the cat sat by the door {i} and the mat lay on the dog" for i in range(40)]
+DOCS = tuple(tuple(t.split()) for t in FAKE)
+
+
+@pytest.fixture
+def side():
+    process = SideProcess()
+    yield process
+    process.close()
+
+
+def test_the_worker_computes_what_this_process_computes_bit_for_bit(side):
+    jobs = [(DOCS, [0, 3, 7]), (DOCS[5:], [1, 2])]
+    assert side.submit(self_bleus, jobs).result() == self_bleus(jobs)
+    groups = [FAKE, FAKE[::-1]]
+    assert side.submit(accuracies, groups, tuple(REAL), 3).result() == accuracies(
+        groups, tuple(REAL), 3
+    )
+
+
+def test_work_runs_in_another_process_unless_disabled(side):
+    assert side.submit(os.getpid).result() != os.getpid()
+    assert SideProcess(enabled=False).submit(os.getpid).result() == os.getpid()
+
+
+def test_an_error_in_the_worker_is_raised_by_result(side):
+    job = side.submit(int, "not a number")
+    with pytest.raises(ValueError, match="invalid literal"):
+        job.result()
+
+
+def test_a_dead_worker_leaves_the_work_to_this_process(side):
+    side.start()
+    worker = side.submit(os.getpid).result()
+    os.kill(worker, 9)
+    assert side.submit(os.getpid).result() == os.getpid()  # broken pool: computed here
+    assert not side.enabled
+    assert side.submit(os.getpid).result() == os.getpid()
+
+
+def test_the_side_process_pickles_without_its_worker(side):
+    side.start()
+    copy = pickle.loads(pickle.dumps(side))
+    assert copy.enabled and copy._pool is None
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os
+            print("ran", flush=True)
+            from society.metrics.side import SideProcess
+            side = SideProcess()
+            assert side.submit(os.getpid).result() != os.getpid()
+            side.close()
+            """
+        )
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ran"]
+
+
+def _enabled_in_daemon(queue) -> None:
+    side = SideProcess()
+    side.start()
+    queue.put(side.enabled)
+
+
+def test_a_daemonic_process_computes_here():
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_enabled_in_daemon, args=(queue,), daemon=True)
+    child.start()
+    assert queue.get(timeout=60) is False
+    child.join(timeout=60)
+
+
+def test_prepared_measures_give_the_rows_measured_here():
+    agents = [agent(i, FAKE[i : i + 20]) for i in range(6)]
+    rec = record(agents, round_=0)
+    config = {"classifier_agents": 3, "self_bleu_agents": 4, "self_bleu_texts": 5}
+    here = setup(heldout=REAL, **config)
+    there = setup(heldout=REAL, **config)
+    object.__setattr__(there, "side", SideProcess())
+    try:
+        for cls in (SelfBleu, RealVsGenerated):
+            direct = cls(here).measure(rec, Results(rec))
+            prepared = cls(there)
+            prepared.prepare(rec)
+            assert prepared._job is not None and prepared._job[1] is not None
+            rows = prepared.measure(rec, Results(rec))
+            assert pd.DataFrame(rows.agent).equals(pd.DataFrame(direct.agent))
+            assert prepared._job is None  # nothing from the round is kept
+    finally:
+        there.side.close()
+
+
+def test_the_registry_prepares_every_measure_before_measuring():
+    calls = []
+
+    class Recorder(SelfBleu):
+        def prepare(self, rec):
+            calls.append("prepare")
+            super().prepare(rec)
+
+        def measure(self, rec, before):
+            calls.append("measure")
+            return super().measure(rec, before)
+
+    class Second(Recorder):
+        name = "second"
+        columns = type(SelfBleu.columns)(agent=("second",))
+
+        def finish(self, rec, value):
+            rows = super().finish(rec, value)
+            return type(rows)(agent=[{"second": r["self_bleu"]} for r in rows.agent])
+
+    rec = record([agent(1, FAKE)], round_=0)
+    Registry(setup(), [Recorder, Second]).measure(rec)
+    assert calls == ["prepare", "prepare", "measure", "measure"]
+
+
+@pytest.mark.parametrize(("agents", "enabled"), [(SIDE_PROCESS_AGENTS - 1, False), (10**4, True)])
+def test_unset_the_side_process_is_used_from_100_agents(agents, enabled):
+    corpus = Corpus(name="tiny", train=REAL, heldout=REAL)
+    suite = build_suite(MetricsConfig(), corpus, Flat(2.0), 0, agents)
+    try:
+        assert suite.setup.side.enabled is enabled
+    finally:
+        suite.close()
+
+
+def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_process(
+    tmp_path, small
+):
+    sets = {
+        "rounds": 2,
+        "metrics.expensive_every": 1,
+        "metrics.classifier_agents": 3,
+        "metrics.self_bleu_agents": 4,
+    }
+    on = run_scenario(
+        small.with_overrides({**sets, "metrics.side_process": True}), tmp_path / "on"
+    )
+    assert multiprocessing.active_children() == []
+    off = run_scenario(
+        small.with_overrides({**sets, "metrics.side_process": False}), tmp_path / "off"
+    )
+    agents = pd.read_parquet(layout.table(on, "agents"))
+    assert agents["real_vs_generated"].notna().sum() == 9  # 3 agents, rounds 0-2
+    assert agents["self_bleu"].notna().sum() == 12
+    for name in layout.TABLES:
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(layout.table(on, name)),
+            pd.read_parquet(layout.table(off, name)),
+            check_exact=True,
+        )
