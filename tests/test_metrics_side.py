@@ -157,18 +157,14 @@ def test_unset_the_side_process_is_used_from_100_agents(agents, enabled):
         suite.close()
 
 
-def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_process(
-    tmp_path, small
-):
+def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_process(tmp_path, small):
     sets = {
         "rounds": 2,
         "metrics.expensive_every": 1,
         "metrics.classifier_agents": 3,
         "metrics.self_bleu_agents": 4,
     }
-    on = run_scenario(
-        small.with_overrides({**sets, "metrics.side_process": True}), tmp_path / "on"
-    )
+    on = run_scenario(small.with_overrides({**sets, "metrics.side_process": True}), tmp_path / "on")
     assert multiprocessing.active_children() == []
     off = run_scenario(
         small.with_overrides({**sets, "metrics.side_process": False}), tmp_path / "off"
