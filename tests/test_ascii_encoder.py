@@ -7,7 +7,8 @@ import pytest
 from tokenizers import Tokenizer, normalizers, pre_tokenizers
 
 from society.corpora.load import load_corpus
-from society.lm.ascii_encoder import AsciiEncoder, qualifies
+from society.lm.ascii_encoder import CLASSES, SPLIT, AsciiEncoder, qualifies
+from society.lm.ascii_pieces import split_pieces
 from society.lm.tokenizer import EOS, SharedTokenizer
 
 
@@ -79,13 +80,40 @@ def test_shared_tokenizer_mixes_both_paths_in_order(shared):
     assert all(ids.dtype == np.int32 and not ids.flags.writeable for ids in got)
 
 
-def test_the_memo_starts_again_when_full(shared, monkeypatch):
+@pytest.mark.parametrize("seed", [4, 5])
+def test_the_compiled_split_cuts_where_the_regex_does(seed):
+    texts = [t if t[0] == " " else " " + t for t in random_ascii(seed, 3000)]
+    bounds = np.cumsum([0, *map(len, texts)])
+    starts, firsts = split_pieces(np.frombuffer("".join(texts).encode(), np.uint8), bounds, CLASSES)
+    for t, text in enumerate(texts):
+        cut = starts[firsts[t] : firsts[t + 1]] - bounds[t]
+        pieces = [text[a:b] for a, b in zip(cut, [*cut[1:], len(text)], strict=True)]
+        assert pieces == SPLIT.findall(text)
+
+
+def test_the_piece_table_starts_again_when_full(shared, monkeypatch):
     from society.lm import ascii_encoder
 
-    monkeypatch.setattr(ascii_encoder, "MEMO_SIZE", 5)
+    monkeypatch.setattr(ascii_encoder, "MEMO_SIZE", 60)
     encoder = AsciiEncoder(shared.tokenizer)
-    texts = random_ascii(3, 200)
-    assert [ids.tolist() for ids in encoder.encode_batch(texts)] == library_ids(
-        shared.tokenizer, texts
-    )
-    assert len(encoder.memo) <= 5 + 40
+    texts = random_ascii(3, 300)
+    got, sizes = [], []
+    for i in range(0, len(texts), 10):
+        got += encoder.encode_batch(texts[i : i + 10])
+        sizes.append(len(encoder.table))
+        assert len(encoder.table) <= 60 + 10 * 40  # the limit, and one batch's pieces
+    assert [ids.tolist() for ids in got] == library_ids(shared.tokenizer, texts)
+    assert any(b < a for a, b in zip(sizes, sizes[1:], strict=False))  # it started again
+
+
+def test_the_piece_table_grows_and_keeps_every_piece(shared):
+    encoder = AsciiEncoder(shared.tokenizer)
+    texts = random_ascii(6, 4000)
+    first = encoder.encode_batch(texts[:2000])
+    pieces = len(encoder.table)
+    assert len(encoder.table.slots) >= 2 * pieces > 2 * 1000  # grew from its first size
+    again = encoder.encode_batch(texts[:2000])  # every piece found, none added
+    assert len(encoder.table) == pieces
+    assert [a.tolist() for a in again] == [a.tolist() for a in first]
+    rest = encoder.encode_batch(texts[2000:])
+    assert [ids.tolist() for ids in first + rest] == library_ids(shared.tokenizer, texts)
