@@ -1,4 +1,4 @@
-"""The side process: the classifier's and self-BLEU's work computed in a second process."""
+"""The side process: the classifier, self-BLEU and the dialect test computed in a second process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 
 import pandas as pd
 import pytest
@@ -163,6 +164,8 @@ def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_proces
         "metrics.expensive_every": 1,
         "metrics.classifier_agents": 3,
         "metrics.self_bleu_agents": 4,
+        "metrics.dialect_null": 19,
+        "metrics.dialect_alpha": 0.1,
     }
     on = run_scenario(small.with_overrides({**sets, "metrics.side_process": True}), tmp_path / "on")
     assert multiprocessing.active_children() == []
@@ -172,9 +175,51 @@ def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_proces
     agents = pd.read_parquet(layout.table(on, "agents"))
     assert agents["real_vs_generated"].notna().sum() == 9  # 3 agents, rounds 0-2
     assert agents["self_bleu"].notna().sum() == 12
+    assert pd.read_parquet(layout.table(on, "rounds"))["dialect_p"].notna().all()
     for name in layout.TABLES:
         pd.testing.assert_frame_equal(
             pd.read_parquet(layout.table(on, name)),
             pd.read_parquet(layout.table(off, name)),
             check_exact=True,
         )
+
+
+def test_the_dialect_test_sent_to_the_side_process_is_the_one_measured(tmp_path, small):
+    from society.metrics.measures import dialect
+    from society.sim.model import Society
+
+    society = Society(small.with_overrides({"metrics.side_process": True}))
+    try:
+        record = society.round_record()
+        measure = next(m for m in society.measures if m.name == "dialects")
+        measure.prepare(record)
+        _, sample, job = measure._test
+        assert job.result() == dialect.dialect_p(*measure.test_call(record, sample, 1))
+        before = society.measures.measure(record)  # prepares again, then measures
+        assert measure._test is None
+        assert before.round["dialect_p"] == dialect.dialect_p(
+            *measure.test_call(record, measure.sample(record), 1)
+        )
+    finally:
+        society.close()
+
+
+def test_the_worker_ends_when_its_process_is_killed(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import os
+            from society.metrics.side import SideProcess
+            side = SideProcess()
+            print(side.submit(os.getpid).result(), flush=True)
+            os._exit(0)  # as if killed: nothing stops the worker
+            """
+        )
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    worker = int(out.stdout)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{worker}"):
+        time.sleep(0.2)
+    assert not os.path.exists(f"/proc/{worker}")

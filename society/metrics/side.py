@@ -14,8 +14,11 @@ in-process (tested). Where a process cannot be started (a daemonic sweep worker,
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 import sys
+import threading
+import time
 import types
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,10 +26,18 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
+ORPHAN_CHECK_S = 1.0
+"""How often the worker checks that the process it works for still runs."""
 
-def _quiet_worker() -> None:
-    """The worker's start: ignore Ctrl-C (the main process stops it), import scikit-learn."""
+
+def _quiet_worker(parent: int) -> None:
+    """The worker's start: ignore Ctrl-C, watch ``parent``, import scikit-learn.
+
+    The main process stops the worker at the end; killed, it cannot, so the worker ends
+    itself once ``parent`` has gone.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
     # What the classifier imports, so its first call does not wait for it (~1 s).
     import sklearn.feature_extraction.text  # noqa: F401
     import sklearn.linear_model  # noqa: F401
@@ -47,6 +58,13 @@ def _no_main_module() -> Iterator[None]:
         yield
     finally:
         sys.modules["__main__"] = main
+
+
+def _end_with(parent: int) -> None:
+    """End this process once ``parent`` has ended (this process is then someone else's)."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def _done(fn: Callable[..., Any], args: tuple[Any, ...]) -> Future:
@@ -77,7 +95,9 @@ class SideProcess:
                 self.enabled = False
                 return
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_quiet_worker)
+            self._pool = ProcessPoolExecutor(
+                1, mp_context=context, initializer=_quiet_worker, initargs=(os.getpid(),)
+            )
             with _no_main_module():  # the worker starts with this first job
                 self._pool.submit(int)
 

@@ -26,6 +26,7 @@ from society.metrics.divergence import jsd_matrix, ngram_count_matrix
 from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows, Setup
 from society.metrics.relabel import null_means
+from society.metrics.side import Job
 
 DIALECT_COLUMNS = (
     "dialects",
@@ -63,6 +64,13 @@ def hops(graph: nx.Graph, nodes: Sequence[int]) -> np.ndarray:
     lengths = lengths[:, rows]
     finite = lengths[np.isfinite(lengths)]
     return np.where(np.isfinite(lengths), lengths, (finite.max() if finite.size else 0) + 1)
+
+
+def dialect_p(
+    docs: list[Any], order: int, deals: int, rng: np.random.Generator, max_dialects: int
+) -> float:
+    """``dialects.dialect_test``'s p-value (a module-level call for the side process)."""
+    return dialect_test(docs, order, deals, rng, max_dialects)[1]
 
 
 def characteristic(
@@ -115,6 +123,30 @@ class Dialects(Measure):
     def __init__(self, setup: Setup) -> None:
         super().__init__(setup)
         self.expressions: list[pd.DataFrame] = []
+        self._test: tuple[RoundRecord, np.ndarray, Job] | None = None
+
+    def sample(self, record: RoundRecord) -> np.ndarray:
+        """Positions of the agents clustered directly (all, or a seeded ``dialect_agents``)."""
+        n, config = len(record.agents), self.setup.config
+        if n > config.dialect_agents:
+            rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE])
+            return np.sort(rng.choice(n, config.dialect_agents, replace=False))
+        return np.arange(n)
+
+    def order(self) -> int:
+        """The n-gram order of the distance (and of the test): 2 for ``jsd_bigram``, else 1."""
+        return 2 if self.setup.config.dialect_distance == "jsd_bigram" else 1
+
+    def prepare(self, record: RoundRecord) -> None:
+        """Send the round's dialect test to the side process, if there is one.
+
+        Its p-value is taken if the cut has a silhouette to test (else it is not used).
+        """
+        self._test = None
+        if self.setup.config.dialect_null and record.agents and self.setup.side.enabled:
+            sample = self.sample(record)
+            call = self.test_call(record, sample, self.order())
+            self._test = (record, sample, self.setup.side.submit(dialect_p, *call))
 
     def distance(self, record: RoundRecord, pairs: pd.DataFrame | None, sample: np.ndarray):
         """The sampled agents' distance matrix, its mean sampling floor, its n-gram order.
@@ -125,7 +157,7 @@ class Dialects(Measure):
         """
         config, n = self.setup.config, len(record.agents)
         column = config.dialect_distance
-        order = 2 if column == "jsd_bigram" else 1
+        order = self.order()
         use_excess = config.dialect_values == "excess" and config.divergence_null > 0
         if column.startswith("jsd") and use_excess:
             column = f"{column}_excess"
@@ -160,14 +192,21 @@ class Dialects(Measure):
         out[i, j] = out[j, i] = raw[i, j] - null
         return out, float(np.nanmean(null)) if len(null) else 0.0, order
 
-    def test(self, record: RoundRecord, sample: np.ndarray, order: int) -> float:
-        """The dialect test's p-value on at most ``dialect_null_agents`` of the sample."""
+    def test_call(self, record: RoundRecord, sample: np.ndarray, order: int) -> tuple:
+        """:func:`dialect_p`'s arguments: at most ``dialect_null_agents`` of the sample."""
         config = self.setup.config
         rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE, 2])
         if len(sample) > config.dialect_null_agents:
             sample = np.sort(rng.choice(sample, config.dialect_null_agents, replace=False))
         docs = [record.docs[i] for i in sample]
-        return dialect_test(docs, order, config.dialect_null, rng, config.max_dialects)[1]
+        return docs, order, config.dialect_null, rng, config.max_dialects
+
+    def test(self, record: RoundRecord, sample: np.ndarray, order: int) -> float:
+        """The dialect test's p-value (the side process's, if it was sent the same test)."""
+        prepared, self._test = self._test, None
+        if prepared is not None and prepared[0] is record and np.array_equal(prepared[1], sample):
+            return prepared[2].result()
+        return dialect_p(*self.test_call(record, sample, order))
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
         """Dialect per agent; the dialect columns of the round."""
@@ -177,11 +216,7 @@ class Dialects(Measure):
         out: dict[str, Any] = dict.fromkeys(DIALECT_COLUMNS, float("nan"))
         if n == 0:
             return Rows(round=out)
-        if n > config.dialect_agents:
-            rng = np.random.default_rng([seed, round_, PURPOSE])
-            sample = np.sort(rng.choice(n, config.dialect_agents, replace=False))
-        else:
-            sample = np.arange(n)
+        sample = self.sample(record)
         distance, floor, order = self.distance(record, before.pairs, sample)
         # The excess has its zero at chance, where silhouettes favour splitting noise into
         # tiny clusters; adding back the round's mean floor restores a ratio scale while
@@ -214,6 +249,7 @@ class Dialects(Measure):
             self.expressions.append(
                 characteristic(round_, record.counts, labels_all, config.expressions)
             )
+        self._test = None  # not tested (no silhouette): nothing of the round is kept
         return Rows(agent=[{"dialect": int(label)} for label in labels_all], round=out)
 
     def tables(self) -> dict[str, pd.DataFrame]:
