@@ -1,4 +1,5 @@
-"""The side process: the classifier, self-BLEU and the dialect test computed in a second process."""
+"""The side process: the classifier, self-BLEU, the dialect test and relabelling nulls
+computed in a second process."""
 
 from __future__ import annotations
 
@@ -166,6 +167,8 @@ def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_proces
         "metrics.self_bleu_agents": 4,
         "metrics.dialect_null": 19,
         "metrics.dialect_alpha": 0.1,
+        "metrics.dialect_agents": 4,  # a sample: its own relabelling null
+        "metrics.divergence_null_budget": 8,  # 15 pairs: a sample relabelled, the rest fitted
     }
     on = run_scenario(small.with_overrides({**sets, "metrics.side_process": True}), tmp_path / "on")
     assert multiprocessing.active_children() == []
@@ -176,6 +179,7 @@ def test_a_run_with_the_side_process_writes_the_same_tables_and_leaves_no_proces
     assert agents["real_vs_generated"].notna().sum() == 9  # 3 agents, rounds 0-2
     assert agents["self_bleu"].notna().sum() == 12
     assert pd.read_parquet(layout.table(on, "rounds"))["dialect_p"].notna().all()
+    assert pd.read_parquet(layout.table(on, "pairs"))["jsd_bigram_excess"].notna().all()
     for name in layout.TABLES:
         pd.testing.assert_frame_equal(
             pd.read_parquet(layout.table(on, name)),
@@ -223,3 +227,27 @@ def test_the_worker_ends_when_its_process_is_killed(tmp_path):
     while time.monotonic() < deadline and os.path.exists(f"/proc/{worker}"):
         time.sleep(0.2)
     assert not os.path.exists(f"/proc/{worker}")
+
+
+def test_the_relabellings_sent_are_the_ones_measured(small):
+    from dataclasses import replace
+
+    from society.metrics.measures.pairs import PairDivergence
+    from society.sim.model import Society
+
+    scenario = small.with_overrides(
+        {"metrics.side_process": True, "metrics.divergence_null_budget": 8}
+    )
+    society = Society(scenario)
+    try:
+        record = society.round_record()
+        jsd = next(m for m in society.measures if m.name == "jsd")
+        jsd.prepare(record)
+        _, plan, job = jsd._null
+        assert plan.chosen is not None and job is not None  # 15 pairs, 8 relabelled
+        sent = jsd.measure(record, Results(record)).pair
+        here = PairDivergence(replace(jsd.setup, side=SideProcess(enabled=False)))
+        assert sent.equals(here.measure(record, Results(record)).pair)
+        assert sent["jsd_unigram_excess"].notna().all()
+    finally:
+        society.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from scipy import sparse
@@ -155,6 +156,78 @@ def relabelled_jsd(
     return out
 
 
+class NullPlan(NamedTuple):
+    """What :func:`null_means` relabels (``call``) and how it completes the null (``fit``).
+
+    ``call`` is ``relabelled_jsd``'s arguments over the relabelled pairs' agents only.
+    """
+
+    pairs: np.ndarray
+    """Every pair ``(k, 2)``."""
+    agents: int
+    """Agents in ``docs``."""
+    chosen: np.ndarray | None
+    """The pairs relabelled when beyond the budget (None: every pair)."""
+    call: tuple[list[Doc], np.ndarray, tuple[int, ...], int, np.random.Generator] | None
+    """``relabelled_jsd``'s arguments (None: nothing to relabel, every mean NaN)."""
+    orders: tuple[int, ...]
+
+    def fit(self, measured: list[np.ndarray] | None) -> list[np.ndarray]:
+        """Per order, each pair's null mean from ``relabelled_jsd(*call)``'s values."""
+        if self.call is None or measured is None:
+            return [np.full(len(self.pairs), np.nan) for _ in self.orders]
+        if self.chosen is None:
+            return measured
+        from scipy.sparse.linalg import lsqr
+
+        pairs, chosen, n = self.pairs, self.chosen, self.agents
+        covered = np.zeros(n, dtype=bool)
+        out = []
+        for values in measured:
+            ok = np.isfinite(values)
+            rows, sample = np.flatnonzero(ok), pairs[chosen][ok]
+            covered[:] = False
+            covered[sample.ravel()] = True
+            design = sparse.csr_matrix(
+                (np.ones(2 * len(rows)), (np.repeat(np.arange(len(rows)), 2), sample.ravel())),
+                shape=(len(rows), n),
+            )
+            floor = lsqr(design, values[ok])[0] if len(rows) else np.zeros(n)
+            fitted = floor[pairs[:, 0]] + floor[pairs[:, 1]]
+            mean = float(values[ok].mean()) if len(rows) else np.nan
+            fitted[~(covered[pairs[:, 0]] & covered[pairs[:, 1]])] = mean
+            fitted[chosen] = values
+            out.append(fitted)
+        return out
+
+
+def null_plan(
+    docs: Sequence[Doc],
+    pairs: np.ndarray,
+    orders: Sequence[int],
+    draws: int,
+    budget: int,
+    rng: np.random.Generator,
+) -> NullPlan:
+    """:func:`null_means` up to its relabelling: the pairs chosen (from ``rng``) and the call.
+
+    The call holds the texts of the agents in the relabelled pairs only, numbered in order
+    (what ``relabelled_jsd`` counts itself), so that it can be computed elsewhere.
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    orders = tuple(orders)
+    if draws <= 0 or not len(pairs):
+        return NullPlan(pairs, len(docs), None, None, orders)
+    if budget <= 0 or len(pairs) <= budget:
+        chosen, relabelled, deals = None, pairs, draws_within(len(pairs), draws, budget)
+    else:
+        chosen = np.sort(rng.choice(len(pairs), budget, replace=False))
+        relabelled, deals = pairs[chosen], 1
+    speakers = np.unique(relabelled)
+    call = ([docs[a] for a in speakers], np.searchsorted(speakers, relabelled), orders, deals, rng)
+    return NullPlan(pairs, len(docs), chosen, call, orders)
+
+
 def null_means(
     docs: Sequence[Doc],
     pairs: np.ndarray,
@@ -182,34 +255,8 @@ def null_means(
     Returns:
         Per order, the null mean of each pair.
     """
-    from scipy.sparse.linalg import lsqr
-
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    if draws <= 0 or not len(pairs):
-        return [np.full(len(pairs), np.nan) for _ in orders]
-    if budget <= 0 or len(pairs) <= budget:
-        return relabelled_jsd(docs, pairs, orders, draws_within(len(pairs), draws, budget), rng)
-    chosen = np.sort(rng.choice(len(pairs), budget, replace=False))
-    measured = relabelled_jsd(docs, pairs[chosen], orders, 1, rng)
-    n = len(docs)
-    covered = np.zeros(n, dtype=bool)
-    out = []
-    for values in measured:
-        ok = np.isfinite(values)
-        rows, sample = np.flatnonzero(ok), pairs[chosen][ok]
-        covered[:] = False
-        covered[sample.ravel()] = True
-        design = sparse.csr_matrix(
-            (np.ones(2 * len(rows)), (np.repeat(np.arange(len(rows)), 2), sample.ravel())),
-            shape=(len(rows), n),
-        )
-        floor = lsqr(design, values[ok])[0] if len(rows) else np.zeros(n)
-        fitted = floor[pairs[:, 0]] + floor[pairs[:, 1]]
-        mean = float(values[ok].mean()) if len(rows) else np.nan
-        fitted[~(covered[pairs[:, 0]] & covered[pairs[:, 1]])] = mean
-        fitted[chosen] = values
-        out.append(fitted)
-    return out
+    plan = null_plan(docs, pairs, orders, draws, budget, rng)
+    return plan.fit(relabelled_jsd(*plan.call) if plan.call is not None else None)
 
 
 def _owner_matrix(sizes: np.ndarray) -> sparse.csr_matrix:

@@ -25,7 +25,7 @@ from society.metrics.dialects import (
 from society.metrics.divergence import jsd_matrix, ngram_count_matrix
 from society.metrics.record import RoundRecord
 from society.metrics.registry import Columns, Measure, Results, Rows, Setup
-from society.metrics.relabel import null_means
+from society.metrics.relabel import NullPlan, null_plan, relabelled_jsd
 from society.metrics.side import Job
 
 DIALECT_COLUMNS = (
@@ -124,6 +124,7 @@ class Dialects(Measure):
         super().__init__(setup)
         self.expressions: list[pd.DataFrame] = []
         self._test: tuple[RoundRecord, np.ndarray, Job] | None = None
+        self._null: tuple[RoundRecord, np.ndarray, NullPlan, Job | None] | None = None
 
     def sample(self, record: RoundRecord) -> np.ndarray:
         """Positions of the agents clustered directly (all, or a seeded ``dialect_agents``)."""
@@ -138,15 +139,25 @@ class Dialects(Measure):
         return 2 if self.setup.config.dialect_distance == "jsd_bigram" else 1
 
     def prepare(self, record: RoundRecord) -> None:
-        """Send the round's dialect test to the side process, if there is one.
+        """Send the round's dialect test and the sample's null to the side process, if any.
 
-        Its p-value is taken if the cut has a silhouette to test (else it is not used).
+        The test's p-value is taken if the cut has a silhouette to test; the null is sent
+        only when it is certainly needed (a sample of the agents, excess distances).
         """
-        self._test = None
-        if self.setup.config.dialect_null and record.agents and self.setup.side.enabled:
-            sample = self.sample(record)
+        self._test = self._null = None
+        config, side = self.setup.config, self.setup.side
+        if not (record.agents and side.enabled):
+            return
+        sample = self.sample(record)
+        if config.dialect_null:
             call = self.test_call(record, sample, self.order())
-            self._test = (record, sample, self.setup.side.submit(dialect_p, *call))
+            self._test = (record, sample, side.submit(dialect_p, *call))
+        excess = config.dialect_values == "excess" and config.divergence_null > 0
+        if excess and len(sample) < len(record.agents):  # the sample's own null, for sure
+            order = self.order() if config.dialect_distance.startswith("jsd") else 1
+            plan = self.null_plan(record, sample, order)
+            job = None if plan.call is None else side.submit(relabelled_jsd, *plan.call)
+            self._null = (record, sample, plan, job)
 
     def distance(self, record: RoundRecord, pairs: pd.DataFrame | None, sample: np.ndarray):
         """The sampled agents' distance matrix, its mean sampling floor, its n-gram order.
@@ -179,18 +190,30 @@ class Dialects(Measure):
         if not column.endswith("_excess"):
             return raw, 0.0, order
         i, j = np.triu_indices(len(sample), k=1)
+        prepared, self._null = self._null, None
+        if prepared is not None and prepared[0] is record and np.array_equal(prepared[1], sample):
+            _, _, plan, job = prepared
+            null = plan.fit(None if job is None else job.result())[0]
+        else:
+            plan = self.null_plan(record, sample, order)
+            null = plan.fit(None if plan.call is None else relabelled_jsd(*plan.call))[0]
+        out = np.zeros_like(raw)
+        out[i, j] = out[j, i] = raw[i, j] - null
+        return out, float(np.nanmean(null)) if len(null) else 0.0, order
+
+    def null_plan(self, record: RoundRecord, sample: np.ndarray, order: int) -> NullPlan:
+        """The relabelling null of the sample's pairs (``relabel.null_plan``)."""
+        config = self.setup.config
+        i, j = np.triu_indices(len(sample), k=1)
         rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE, 1])
-        null = null_means(
-            docs,
+        return null_plan(
+            [record.docs[a] for a in sample],
             np.column_stack([i, j]),
             (order,),
             config.divergence_null,
             config.divergence_null_budget,
             rng,
-        )[0]
-        out = np.zeros_like(raw)
-        out[i, j] = out[j, i] = raw[i, j] - null
-        return out, float(np.nanmean(null)) if len(null) else 0.0, order
+        )
 
     def test_call(self, record: RoundRecord, sample: np.ndarray, order: int) -> tuple:
         """:func:`dialect_p`'s arguments: at most ``dialect_null_agents`` of the sample."""
@@ -249,7 +272,7 @@ class Dialects(Measure):
             self.expressions.append(
                 characteristic(round_, record.counts, labels_all, config.expressions)
             )
-        self._test = None  # not tested (no silhouette): nothing of the round is kept
+        self._test = self._null = None  # nothing of the round is kept
         return Rows(agent=[{"dialect": int(label)} for label in labels_all], round=out)
 
     def tables(self) -> dict[str, pd.DataFrame]:

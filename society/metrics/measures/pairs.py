@@ -22,8 +22,9 @@ from society.metrics.model_based import (
     symmetric_divergence,
 )
 from society.metrics.record import RoundRecord
-from society.metrics.registry import Columns, Measure, Results, Rows
-from society.metrics.relabel import null_means
+from society.metrics.registry import Columns, Measure, Results, Rows, Setup
+from society.metrics.relabel import NullPlan, null_plan, relabelled_jsd
+from society.metrics.side import Job
 
 JSD = ("jsd_unigram", "jsd_bigram")
 EXCESS = tuple(f"{column}_excess" for column in JSD)
@@ -31,26 +32,6 @@ DIVERGENCES = (*JSD, PAIR_COLUMN, *EXCESS)
 PARTS = ("within", "between", "index")
 EXCESS_PURPOSE = 5
 """Seeds the relabellings of the excess columns: ``(seed, round, EXCESS_PURPOSE)``."""
-
-
-def excess(
-    docs: list, pairs: np.ndarray, raw: list[np.ndarray], draws: int, budget: int, rng
-) -> list[np.ndarray]:
-    """Observed JSD minus its mean under relabelling, unigram and bigram (``relabel``).
-
-    Args:
-        docs: every agent's tokenised texts.
-        pairs: ``(k, 2)`` positions of the pairs.
-        raw: the observed unigram and bigram JSD of each pair.
-        draws: relabellings per pair wanted (0: NaN).
-        budget: most relabellings a round (``relabel.null_means``).
-        rng: the measure's own generator.
-
-    Returns:
-        The two excess vectors.
-    """
-    nulls = null_means(docs, pairs, (1, 2), draws, budget, rng)
-    return [np.asarray(observed) - null for observed, null in zip(raw, nulls, strict=True)]
 
 
 class PairDivergence(Measure):
@@ -64,25 +45,50 @@ class PairDivergence(Measure):
     name = "jsd"
     columns = Columns(pair=("agent_i", "agent_j", "same_community", *JSD, *EXCESS))
 
-    def measure(self, record: RoundRecord, before: Results) -> Rows:
-        """``divergence.pair_table`` of the record's pairs, and the excess columns."""
-        if record.pairs is None:
-            return Rows()
+    def __init__(self, setup: Setup) -> None:
+        super().__init__(setup)
+        self._null: tuple[RoundRecord, NullPlan, Job | None] | None = None
+
+    def plan(self, record: RoundRecord) -> NullPlan:
+        """The round's relabelling null (``relabel.null_plan``) of unigrams and bigrams."""
         config = self.setup.config
-        shared = (record.counts.counts[1], record.counts.counts[2])
-        table = pair_table(record.ids, record.communities, record.docs, record.pairs, shared)
         rng = np.random.default_rng([self.setup.seed, record.round, EXCESS_PURPOSE])
-        raw = [table[column].to_numpy() for column in JSD]
-        values = excess(
+        return null_plan(
             record.docs,
             record.pairs,
-            raw,
+            (1, 2),
             config.divergence_null,
             config.divergence_null_budget,
             rng,
         )
-        for column, value in zip(EXCESS, values, strict=True):
-            table[column] = value
+
+    def prepare(self, record: RoundRecord) -> None:
+        """Send the round's relabellings to the side process, if there is one."""
+        self._null = None
+        if record.pairs is not None and self.setup.side.enabled:
+            plan = self.plan(record)
+            job = None if plan.call is None else self.setup.side.submit(relabelled_jsd, *plan.call)
+            self._null = (record, plan, job)
+
+    def measure(self, record: RoundRecord, before: Results) -> Rows:
+        """``divergence.pair_table`` of the record's pairs, and the excess columns.
+
+        ``<jsd>_excess`` is the observed JSD minus its mean under relabelling of each
+        pair's texts (``relabel.null_means``).
+        """
+        prepared, self._null = self._null, None
+        if record.pairs is None:
+            return Rows()
+        shared = (record.counts.counts[1], record.counts.counts[2])
+        table = pair_table(record.ids, record.communities, record.docs, record.pairs, shared)
+        if prepared is not None and prepared[0] is record:
+            _, plan, job = prepared
+            nulls = plan.fit(None if job is None else job.result())
+        else:
+            plan = self.plan(record)
+            nulls = plan.fit(None if plan.call is None else relabelled_jsd(*plan.call))
+        for column, raw, null in zip(EXCESS, JSD, nulls, strict=True):
+            table[column] = table[raw].to_numpy() - null
         return Rows(pair=table)
 
 
