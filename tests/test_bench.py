@@ -91,7 +91,7 @@ def test_cli_writes_json_and_table(monkeypatch, tmp_path):
 
     def fake_run(quick, threads, console, device, only, **scale):
         assert quick and threads == 1 and device == "cpu" and only is None
-        keys = ("agents", "scenario", "baseline_python", "baseline_script")
+        keys = ("agents", "scenario", "baseline_python", "baseline_script", "scale")
         assert scale == {**dict.fromkeys(keys), "pairs": 1}
         return results
 

@@ -97,6 +97,8 @@ def test_whole_run_in_alternating_pairs_quotes_each_sides_median(tmp_path):
     assert len(pairs) == 3 and all(p["ours_s"] > 0 and p["baseline_s"] > 0 for p in pairs)
     assert result["ours"]["wall_s"] == sorted(p["ours_s"] for p in pairs)[1]
     assert result["baseline"]["wall_s"] == sorted(p["baseline_s"] for p in pairs)[1]
+    ratios = sorted(p["baseline_s"] / p["ours_s"] for p in pairs)
+    assert result["pair_speedup"] == pytest.approx(ratios[1])
     assert result["speedup"] == pytest.approx(
         result["baseline"]["wall_s"] / result["ours"]["wall_s"]
     )
@@ -123,11 +125,12 @@ def _scale_results(scaling_s: float, peak: float) -> dict:
             "round_s": round_s,
             "phases": phases,
             "other_s": round_s / 8,
-            "process": {"peak_rss_gb": peak, "wall_s": 2.0, "cpu_s": 2.0, "exit": 0},
+            "process": {"peak_rss_gb": peak, "wall_s": round_s + 1, "cpu_s": 2.0, "exit": 0},
         }
 
     ngram = {"sizes": [size(1000, 2.0), size(10000, scaling_s)]}
     ngram["scaling_10000_over_1000"] = scaling_s / 2.0
+    ngram["process_scaling_10000_over_1000"] = (scaling_s + 1) / 3.0
     whole = {
         "scenario": "/x/big.toml",
         "ours": {"wall_s": 10.0, "peak_rss_gb": 0.5, "cpu_s": 9.0, "exit": 0},
@@ -175,10 +178,11 @@ def test_the_cli_passes_sizes_scenario_and_baseline(monkeypatch, tmp_path):
     out = tmp_path / "b.json"
     args = ["bench", "--only", "ngram,whole_run", "--agents", "1000,10000", "--json", str(out)]
     args += ["--scenario", str(scenario), "--baseline-python", sys.executable]
-    result = CliRunner().invoke(app, [*args, "--baseline-script", "old.py", "--pairs", "3"])
+    more = ["--baseline-script", "old.py", "--pairs", "3", "--scale", "10000"]
+    result = CliRunner().invoke(app, [*args, *more])
     assert result.exit_code == 0, result.output
     assert seen["agents"] == (1000, 10000) and seen["only"] == ["ngram", "whole_run"]
-    assert seen["pairs"] == 3
+    assert seen["pairs"] == 3 and seen["scale"] == 10000
     assert seen["scenario"] == scenario and seen["baseline_script"] == "old.py"
     assert json.loads(out.read_text())["whole_run"]["speedup"] == 5.0
 
@@ -196,3 +200,34 @@ def test_bad_scale_options_are_one_line_errors(args, message):
     result = CliRunner().invoke(app, ["bench", *args])
     assert result.exit_code == 2 and message in result.output
     assert "Traceback" not in result.output
+
+
+def test_whole_run_times_the_default_scenario_at_a_larger_size(tmp_path, monkeypatch):
+    template = TINY.replace("agents = 4", "agents = {agents}")
+    assert template != TINY
+    monkeypatch.setattr(bench_scale, "WHOLE_RUN_SCENARIO", template)
+    result = bench_scale.whole_run(None, agents=3, scale=6)
+    scale = result["scale"]
+    assert scale["agents"] == 6 and scale["base_agents"] == 3
+    assert scale["base"] is result["ours"]  # the default scenario's own run is the base
+    assert scale["ratio"] == pytest.approx(scale["run"]["wall_s"] / result["ours"]["wall_s"])
+    rows = {
+        name: (text, met) for name, text, _, met in bench_scale.scale_rows({"whole_run": result})
+    }
+    assert rows["whole society run, 6 / 3 agents"][1] == (scale["ratio"] <= 10)
+    verdicts = bench.verdicts({"whole_run": result})
+    assert verdicts["whole_run_scaling"] is (scale["ratio"] <= 10)
+    assert verdicts["whole_run_10000_gb"] is True
+
+
+def test_the_memory_of_a_process_tree_is_summed(tmp_path):
+    child = "x = bytearray(300_000_000); import time; time.sleep(1.5)"
+    parent = (
+        "import subprocess, sys, time; x = bytearray(300_000_000); "
+        f"subprocess.run([sys.executable, '-c', {child!r}])"
+    )
+    usage = bench_scale.timed_process([sys.executable, "-c", parent])
+    assert usage["exit"] == 0
+    assert usage["tree_peak_gb"] > 0.55  # both at once
+    assert 0.28 < usage["peak_rss_gb"] < 0.5  # the largest single process
+    assert bench_scale.peak_gb(usage) == usage["tree_peak_gb"]

@@ -369,6 +369,12 @@ def bench(
         int,
         typer.Option(min=1, help="whole_run: runs of each side, alternating; medians quoted."),
     ] = 1,
+    scale: Annotated[
+        int,
+        typer.Option(
+            min=0, help="whole_run: also time the default scenario with this many agents."
+        ),
+    ] = 0,
 ) -> None:
     """Measure this machine: matmul, training, sampling, rounds, memory, measures, LoRA."""
     from society.app.bench import BenchError, print_results, run_bench
@@ -396,6 +402,7 @@ def bench(
             baseline_python=baseline_python,
             baseline_script=baseline_script,
             pairs=pairs,
+            scale=scale or None,
         )
     except BenchError as error:
         raise fail(str(error)) from None
