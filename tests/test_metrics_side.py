@@ -38,15 +38,14 @@ def side():
 
 def test_the_worker_computes_what_this_process_computes_bit_for_bit(side):
     jobs = [(DOCS, [0, 3, 7]), (DOCS[5:], [1, 2])]
-    assert side.submit(self_bleus, jobs).result() == self_bleus(jobs)
+    assert side.submit(self_bleus, jobs, takeable=False).result() == self_bleus(jobs)
     groups = [FAKE, FAKE[::-1]]
-    assert side.submit(accuracies, groups, tuple(REAL), 3).result() == accuracies(
-        groups, tuple(REAL), 3
-    )
+    there = side.submit(accuracies, groups, tuple(REAL), 3, takeable=False)
+    assert there.result() == accuracies(groups, tuple(REAL), 3)
 
 
 def test_work_runs_in_another_process_unless_disabled(side):
-    assert side.submit(os.getpid).result() != os.getpid()
+    assert side.submit(os.getpid, takeable=False).result() != os.getpid()
     assert SideProcess(enabled=False).submit(os.getpid).result() == os.getpid()
 
 
@@ -58,9 +57,10 @@ def test_an_error_in_the_worker_is_raised_by_result(side):
 
 def test_a_dead_worker_leaves_the_work_to_this_process(side):
     side.start()
-    worker = side.submit(os.getpid).result()
+    worker = side.submit(os.getpid, takeable=False).result()
+    assert worker != os.getpid()
     os.kill(worker, 9)
-    assert side.submit(os.getpid).result() == os.getpid()  # broken pool: computed here
+    assert side.submit(os.getpid, takeable=False).result() == os.getpid()  # computed here
     assert not side.enabled
     assert side.submit(os.getpid).result() == os.getpid()
 
@@ -80,7 +80,7 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_worker(tmp_path):
             print("ran", flush=True)
             from society.metrics.side import SideProcess
             side = SideProcess()
-            assert side.submit(os.getpid).result() != os.getpid()
+            assert side.submit(os.getpid, takeable=False).result() != os.getpid()
             side.close()
             """
         )
@@ -148,9 +148,25 @@ def test_the_registry_prepares_every_measure_before_measuring():
     Registry(setup(), [Recorder, Second]).measure(rec)
     assert calls == ["prepare", "prepare", "measure", "measure"]
 
+    class Scorer(Second):  # scores with every model: its kernels would meet the worker's
+        name = "scorer"
+        columns = type(SelfBleu.columns)(agent=("scorer",))
+        scores_every_model = True
 
-@pytest.mark.parametrize(("agents", "enabled"), [(SIDE_PROCESS_AGENTS - 1, False), (10**4, True)])
-def test_unset_the_side_process_is_used_from_100_agents(agents, enabled):
+        def finish(self, rec, value):
+            rows = SelfBleu.finish(self, rec, value)
+            return type(rows)(agent=[{"scorer": r["self_bleu"]} for r in rows.agent])
+
+    calls.clear()
+    Registry(setup(), [Scorer, Recorder]).measure(rec)
+    assert calls == ["measure", "prepare", "measure"]  # the scorer measured before: not sent
+
+
+@pytest.mark.parametrize(
+    ("agents", "enabled"), [(99, False), (100, True), (4999, True), (5000, False), (10**4, False)]
+)
+def test_unset_the_side_process_is_used_from_100_to_4999_agents(agents, enabled):
+    assert SIDE_PROCESS_AGENTS == (100, 5000)
     corpus = Corpus(name="tiny", train=REAL, heldout=REAL)
     suite = build_suite(MetricsConfig(), corpus, Flat(2.0), 0, agents)
     try:
@@ -216,7 +232,7 @@ def test_the_worker_ends_when_its_process_is_killed(tmp_path):
             import os
             from society.metrics.side import SideProcess
             side = SideProcess()
-            print(side.submit(os.getpid).result(), flush=True)
+            print(side.submit(os.getpid, takeable=False).result(), flush=True)
             os._exit(0)  # as if killed: nothing stops the worker
             """
         )
@@ -251,3 +267,12 @@ def test_the_relabellings_sent_are_the_ones_measured(small):
         assert sent["jsd_unigram_excess"].notna().all()
     finally:
         society.close()
+
+
+def test_work_the_worker_has_not_started_is_computed_here(side):
+    busy = side.submit(time.sleep, 3)
+    queued = [side.submit(os.getpid) for _ in range(4)]
+    pids = [job.result() for job in queued]
+    assert pids[-1] == os.getpid()  # still waiting behind the sleep: taken back
+    busy.result()
+    assert side.submit(os.getpid, takeable=False).result() != os.getpid()  # it goes on

@@ -259,7 +259,7 @@ class MetricsConfig(Section):
     side_process: bool | None = Field(
         None,
         description="compute the classifier and self-BLEU in a second process while the "
-        "other measures run (unset: from 100 agents)",
+        "other measures run (unset: from 100 to 4,999 agents)",
     )
 
     @model_validator(mode="after")

@@ -179,6 +179,10 @@ class SideMeasure(Measure):
     worker is started when the measure is set up, if the measure will ever have work.
     """
 
+    takeable: ClassVar[bool] = True
+    """Whether this process computes the call itself rather than wait for the worker to
+    start it (``SideProcess.submit``)."""
+
     def __init__(self, setup: Setup) -> None:
         super().__init__(setup)
         self._job: tuple[RoundRecord, Job | None] | None = None
@@ -200,7 +204,9 @@ class SideMeasure(Measure):
     def prepare(self, record: RoundRecord) -> None:
         """Submit the round's call to the side process."""
         call = self.work(record)
-        job = None if call is None else self.setup.side.submit(call[0], *call[1])
+        job = None
+        if call is not None:
+            job = self.setup.side.submit(call[0], *call[1], takeable=self.takeable)
         self._job = (record, job)
 
     def measure(self, record: RoundRecord, before: Results) -> Rows:
@@ -379,11 +385,9 @@ class Registry:
         if release_models is not None and last_full < 0:
             release_models()
         spent = dict.fromkeys((m.name for m in self.measures), 0.0)
-        for measure in self.measures:
-            start = clock()
-            measure.prepare(record)
-            spent[measure.name] += clock() - start
         for i, measure in enumerate(self.measures):
+            if i == last_full + 1:  # after the measures that score with every model
+                self.prepare(record, spent, clock, first=i)
             start = clock()
             rows = measure.measure(record, results)
             spent[measure.name] += clock() - start
@@ -393,6 +397,24 @@ class Registry:
             if release_models is not None and i == last_full:
                 release_models()
         return results
+
+    def prepare(
+        self,
+        record: RoundRecord,
+        spent: dict[str, float],
+        clock: Callable[[], float],
+        first: int = 0,
+    ) -> None:
+        """``prepare`` of the measures from position ``first`` on, the time added to ``spent``.
+
+        Called once the measures that score with every model have run (those before
+        ``first``): their compiled kernels use every core, which work sent to the side
+        process would slow down.
+        """
+        for measure in self.measures[first:]:
+            start = clock()
+            measure.prepare(record)
+            spent[measure.name] += clock() - start
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Every measure's side tables, by file stem."""

@@ -101,19 +101,21 @@ class SideProcess:
             with _no_main_module():  # the worker starts with this first job
                 self._pool.submit(int)
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
+    def submit(self, fn: Callable[..., Any], *args: Any, takeable: bool = True) -> Job:
         """``fn(*args)``, computed by the worker (or here when it cannot be).
 
-        ``fn`` and ``args`` must pickle (a module-level function, plain data).
+        ``fn`` and ``args`` must pickle (a module-level function, plain data). ``takeable``:
+        its result computes it here if the worker has not started it (False for work that
+        would cost this process more than waiting, e.g. an import).
         """
         self.start()
         if self._pool is None:
-            return Job(_done(fn, args), fn, args, self)
+            return Job(_done(fn, args), fn, args, self, takeable)
         try:
-            return Job(self._pool.submit(fn, *args), fn, args, self)
+            return Job(self._pool.submit(fn, *args), fn, args, self, takeable)
         except (BrokenProcessPool, RuntimeError):
             self.lost()
-            return Job(_done(fn, args), fn, args, self)
+            return Job(_done(fn, args), fn, args, self, takeable)
 
     def lost(self) -> None:
         """The worker died or cannot take work: compute everything here from now on."""
@@ -136,12 +138,25 @@ class Job:
     """One submitted function call; :meth:`result` waits for it."""
 
     def __init__(
-        self, future: Future, fn: Callable[..., Any], args: tuple[Any, ...], side: SideProcess
+        self,
+        future: Future,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        side: SideProcess,
+        takeable: bool = True,
     ) -> None:
         self.future, self.fn, self.args, self.side = future, fn, args, side
+        self.takeable = takeable
 
     def result(self) -> Any:
-        """The call's value (its error raised here); computed here if the worker died."""
+        """The call's value (its error raised here).
+
+        Computed here if the worker has not started it yet and it is ``takeable`` (rather
+        than waiting for the calls before it: the same value, from the same arguments), or
+        if the worker has died.
+        """
+        if self.takeable and self.future.cancel():
+            return self.fn(*self.args)
         try:
             return self.future.result()
         except BrokenProcessPool:

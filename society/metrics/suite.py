@@ -59,9 +59,11 @@ PAIR_COLUMNS = table_columns(MEASURES, "pair")
 ROUND_COLUMNS = table_columns(MEASURES, "round")
 
 
-SIDE_PROCESS_AGENTS = 100
-"""From this many agents ``[metrics] side_process`` (unset) computes in a second process:
-below, a run is short and a worker's start (a second or two of CPU) would not pay."""
+SIDE_PROCESS_AGENTS = (100, 5000)
+"""``[metrics] side_process`` (unset) computes in a second process from the first to below
+the second of these sizes: below, a run is short and a worker's start (a second or two of
+CPU) would not pay; from 5,000 agents the society's memory is the limit and the worker's
+(~0.5 GB: its imports and inputs) would add to it, for a few percent of a round."""
 
 
 def build_suite(
@@ -81,5 +83,5 @@ def build_suite(
     """
     side = config.side_process
     if side is None:
-        side = agents >= SIDE_PROCESS_AGENTS
+        side = SIDE_PROCESS_AGENTS[0] <= agents < SIDE_PROCESS_AGENTS[1]
     return Registry(Setup.for_run(config, corpus, ancestor, seed, SideProcess(side)), MEASURES)

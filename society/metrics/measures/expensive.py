@@ -104,6 +104,7 @@ class RealVsGenerated(SideMeasure):
 
     name = "real_vs_generated"
     columns = Columns(agent=("real_vs_generated",))
+    takeable = False  # computed here, it would import scikit-learn here (~1.5 s)
 
     def active(self) -> bool:
         """Whether any agent is classified (``classifier_agents`` > 0)."""
