@@ -48,6 +48,17 @@ def sampled(record: RoundRecord, k: int, seed: int, purpose: int) -> set[int]:
     return set(rng(seed, record.round, purpose).choice(ids, size=k, replace=False).tolist())
 
 
+def due_sample(record: RoundRecord, setup: Setup, k: int, purpose: int, on: bool) -> list[int]:
+    """Ids of the ``k`` agents a costly measure takes this round (``sampled``).
+
+    In record order; none when the measure is off or the round is not ``due``.
+    """
+    if not (on and due(record, setup.config.expensive_every)):
+        return []
+    ids = sampled(record, k, setup.seed, purpose)
+    return [a.id for a in record.agents if a.id in ids]
+
+
 def self_bleus(jobs: list[tuple[Doc, list[int]]]) -> list[float]:
     """``self_bleu(doc, picks)`` of each ``(doc, picks)`` (one side-process call)."""
     return [self_bleu(doc, picks) for doc, picks in jobs]
@@ -75,12 +86,10 @@ class SelfBleu(SideMeasure):
         return self.setup.config.self_bleu_texts > 0
 
     def chosen(self, record: RoundRecord) -> list[int]:
-        """Ids of the agents scored this round, in record order (none off due rounds)."""
+        """Ids of the agents scored this round (``due_sample``)."""
         config = self.setup.config
-        if not (due(record, config.expensive_every) and config.self_bleu_texts):
-            return []
-        ids = sampled(record, config.self_bleu_agents, self.setup.seed, SELF_BLEU)
-        return [a.id for a in record.agents if a.id in ids]
+        on = config.self_bleu_texts > 0
+        return due_sample(record, self.setup, config.self_bleu_agents, SELF_BLEU, on)
 
     def work(self, record: RoundRecord) -> Call | None:
         """Each chosen agent's texts (word tuples) and its seeded hypotheses."""
@@ -111,12 +120,10 @@ class RealVsGenerated(SideMeasure):
         return self.setup.config.classifier_agents > 0
 
     def chosen(self, record: RoundRecord) -> list[int]:
-        """Ids of the agents classified this round, in record order (none off due rounds)."""
+        """Ids of the agents classified this round (``due_sample``)."""
         config = self.setup.config
-        if not (due(record, config.expensive_every) and config.classifier_agents):
-            return []
-        ids = sampled(record, config.classifier_agents, self.setup.seed, CLASSIFIER)
-        return [a.id for a in record.agents if a.id in ids]
+        on = config.classifier_agents > 0
+        return due_sample(record, self.setup, config.classifier_agents, CLASSIFIER, on)
 
     def work(self, record: RoundRecord) -> Call | None:
         """The chosen agents' texts, the held-out real texts and the round's seed."""
