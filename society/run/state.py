@@ -193,14 +193,21 @@ def _torch() -> Any:
 
 
 def forget_neighbourhoods(society: Society) -> None:
-    """Drop each cell's cached ``neighborhood`` (Mesa derives it again when next asked).
+    """Drop the cells' cached neighbourhoods, as Mesa does when a connection changes.
 
-    Mesa pickles a cell without its connections, but with that cache: a collection of the
-    neighbouring cells, each with its own cache, so pickling recursed once per cell of a
-    connected graph (a 120-agent small world already passed Python's recursion limit).
+    Mesa pickles a cell without its connections, but with its cached ``neighborhood``: a
+    collection of the neighbouring cells, each with its own cache, so pickling recursed
+    once per cell of a connected graph (a 120-agent small world already passed Python's
+    recursion limit). The cells' method caches are cleared too: Mesa clears them (when a
+    connection changes) only if a cell's ``neighborhood`` is cached, so a cell whose
+    cache was dropped alone would later read a neighbourhood from before an event.
     """
-    for cell in society.space.all_cells:
+    cells = list(society.space.all_cells)
+    for cell in cells:
         cell.__dict__.pop("neighborhood", None)
+    for kind in {type(cell) for cell in cells}:
+        kind.get_neighborhood.cache_clear()
+        kind._neighborhood.cache_clear()
 
 
 def save_state(run: Path, society: Society, samples_bytes: int) -> int:
