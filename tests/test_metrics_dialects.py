@@ -95,6 +95,22 @@ def test_dialect_ari_known_values():
     assert dialect_ari([0, 1, 0, 1], [0, 0, 1, 1]) < 0
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_dialect_ari_is_scikit_learns_float(seed):
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    dialects = rng.integers(0, int(rng.integers(1, 6)), n) * 7 - 3  # any labels
+    communities = rng.integers(0, int(rng.integers(1, 9)), n)
+    if seed == 0:  # a partition refined by the other
+        dialects = communities // 2
+    expected = adjusted_rand_score(communities, dialects)
+    assert dialect_ari(dialects, communities) == expected  # bit for bit
+    assert dialect_ari([], []) == adjusted_rand_score([], []) == 1.0
+    assert dialect_ari([4] * 5, list(range(5))) == adjusted_rand_score(range(5), [4] * 5)
+
+
 def test_within_between_index_known_answer():
     d = np.array([[0, 1, 4, 4], [1, 0, 4, 4], [4, 4, 0, 1], [4, 4, 1, 0]], dtype=float)
     out = within_between_index(d, [0, 0, 1, 1])

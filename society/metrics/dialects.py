@@ -344,6 +344,10 @@ def assign_nearest(
 def dialect_ari(dialects: Sequence[int], communities: Sequence[int]) -> float:
     """Adjusted Rand index of dialects against communities (1: identical partitions).
 
+    ``sklearn.metrics.adjusted_rand_score(communities, dialects)``, the same float (tested):
+    its pair-confusion counts are integers, computed here from the contingency table
+    without importing scikit-learn (half a second of a run's start).
+
     Args:
         dialects: dialect label of each agent.
         communities: community of each agent, aligned.
@@ -351,9 +355,27 @@ def dialect_ari(dialects: Sequence[int], communities: Sequence[int]) -> float:
     Returns:
         The ARI: 1 for the same partition up to renaming, about 0 for unrelated ones.
     """
-    from sklearn.metrics import adjusted_rand_score
-
-    return float(adjusted_rand_score(np.asarray(communities), np.asarray(dialects)))
+    _, true = np.unique(np.asarray(communities), return_inverse=True)
+    _, pred = np.unique(np.asarray(dialects), return_inverse=True)
+    n = len(true)
+    if n == 0:
+        return 1.0
+    rows, cols = int(true.max()) + 1, int(pred.max()) + 1
+    cells = np.bincount(true.ravel() * cols + pred.ravel(), minlength=rows * cols)
+    table = cells.reshape(rows, cols).astype(np.int64)
+    per_true, per_pred = table.sum(axis=1), table.sum(axis=0)
+    squares = int((table**2).sum())
+    both = squares - n  # ordered pairs together in both partitions
+    pred_only = int((table @ per_pred).sum()) - squares
+    true_only = int((table.T @ per_true).sum()) - squares
+    neither = n * n - pred_only - true_only - squares
+    if pred_only == 0 and true_only == 0:
+        return 1.0
+    return (
+        2.0
+        * (both * neither - true_only * pred_only)
+        / ((both + true_only) * (true_only + neither) + (both + pred_only) * (pred_only + neither))
+    )
 
 
 def within_between_index(distance: np.ndarray, groups: Sequence[int]) -> dict[str, float]:
