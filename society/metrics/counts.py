@@ -85,19 +85,25 @@ class PopulationCounts:
             The counts.
         """
         chunks, word_id = [], {}
-        for lo, hi in _agent_chunks(docs, CHUNK_TOKENS):
+        ranges = _agent_chunks(docs, CHUNK_TOKENS)
+        words = np.empty(0, dtype=object)
+        for lo, hi in ranges:
             tokens = _flatten(docs[lo:hi])
-            known = (word_id.setdefault(w, len(word_id)) for w in tokens.words)
-            glossary = np.fromiter(known, dtype=np.int64, count=len(tokens.words))
-            ids = glossary[tokens.ids] if len(tokens.ids) else tokens.ids
+            if len(ranges) == 1:  # one chunk: its word ids are the population's
+                ids, words = tokens.ids, tokens.words
+            else:
+                known = (word_id.setdefault(w, len(word_id)) for w in tokens.words)
+                glossary = np.fromiter(known, dtype=np.int64, count=len(tokens.words))
+                ids = glossary[tokens.ids] if len(tokens.ids) else tokens.ids
             small = {"ids": ids.astype(np.int32), "text_of": tokens.text_of.astype(np.int32)}
             chunks.append((lo, tokens._replace(words=None, **small)))  # kept till counted
-        n_words = max(len(word_id), 1)
+        if word_id:
+            words = np.empty(len(word_id), dtype=object)
+            words[:] = list(word_id)
+        n_words = max(len(words), 1)
         overflow = ngram_keys(np.zeros((0, max(ORDERS)), dtype=np.int64), n_words) is None
         if overflow or not chunks:
             return cls.of_all(docs)
-        words = np.empty(len(word_id), dtype=object)
-        words[:] = list(word_id)
         entries = [_chunk_entries(lo, tokens, n_words) for lo, tokens in chunks]
         keys = np.concatenate([k for k, _ in entries])
         entry_row, entry_word, entry_count = _entries(
@@ -113,11 +119,14 @@ class PopulationCounts:
             del parts  # its pairs would keep every matrix alive through the stack
             if n == ORDERS[-1]:
                 del chunks  # the tokens are counted: released before the last stack
-            widths = [len(k) for k in chunk_keys]
-            codes, keys = number_keys(chunk_keys)
-            del chunk_keys
-            counts[n] = _stack(matrices, widths, codes, len(keys))  # releases the matrices
-            del matrices, codes
+            if len(matrices) == 1:  # one chunk: its columns are already the population's
+                counts[n], keys = matrices[0], chunk_keys[0]
+            else:
+                widths = [len(k) for k in chunk_keys]
+                codes, keys = number_keys(chunk_keys)
+                counts[n] = _stack(matrices, widths, codes, len(keys))  # releases the matrices
+                del codes
+            del matrices, chunk_keys
             grams[n] = _digits(np.asarray(keys, dtype=np.int64), n, n_words)
             del keys
         return cls(

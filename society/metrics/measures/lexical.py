@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from society.metrics.counts import PopulationCounts, index_of, ngram_keys
 from society.metrics.distribution import coverage, tail_mass, zipf_exponent
@@ -126,9 +127,11 @@ class NovelGrams:
     """Which of a round's n-grams the real corpus never has, as integer keys, not tuples.
 
     The real corpus's n-grams are folded into int64 keys over its sorted vocabulary once
-    per run; each round's n-grams are keyed the same way (one with a word outside the
-    vocabulary is novel) and looked up with ``np.isin``. Vocabularies too large for int64
-    keys fall back to a set lookup per distinct n-gram.
+    per run and hashed (a ``pandas.Index``); each round's n-grams are keyed the same way
+    (one with a word outside the vocabulary is novel) and looked up in that hash.
+    Vocabularies too large for int64 keys fall back to a set lookup per distinct n-gram.
+    Word sets of the real corpus (its tail, its held-out vocabulary) are looked up the same
+    way, through each word's position in the vocabulary.
 
     Args:
         ref: the real corpus.
@@ -137,20 +140,45 @@ class NovelGrams:
     def __init__(self, ref: Reference) -> None:
         self.ref = ref
         self.index = index_of(ref.vocabulary)
-        self.keys: dict[int, np.ndarray | None] = {}
+        self.keys: dict[int, pd.Index | None] = {}
+        self._flags: dict[int, tuple[frozenset[str], np.ndarray | None]] = {}
 
-    def seen(self, n: int) -> np.ndarray | None:
-        """The real corpus's n-gram keys, sorted (None if they overflow)."""
+    def seen(self, n: int) -> pd.Index | None:
+        """The real corpus's distinct n-gram keys, hashed (None if they overflow)."""
         if n not in self.keys:
             grams = self.ref.ngrams[n]
             flat = np.fromiter((w for g in grams for w in g), dtype=object, count=n * len(grams))
             ids = self.index.get_indexer(flat).reshape(-1, n)
             keys = ngram_keys(ids, max(len(self.index), 1))
-            self.keys[n] = None if keys is None else np.unique(keys)
+            self.keys[n] = None if keys is None else pd.Index(np.unique(keys))
         return self.keys[n]
 
-    def mask(self, counts: PopulationCounts, n: int) -> np.ndarray:
-        """Per column of ``counts.counts[n]``: is the n-gram absent from the real corpus."""
+    def vocabulary_ids(self, counts: PopulationCounts) -> np.ndarray:
+        """Each word of the round's position in the real vocabulary (-1: not in it)."""
+        return self.index.get_indexer(counts.words)
+
+    def word_mask(
+        self, counts: PopulationCounts, words: frozenset[str], ids: np.ndarray
+    ) -> np.ndarray:
+        """``counts.word_mask(words)``, the same bools, from ``vocabulary_ids`` (``ids``).
+
+        ``words`` must be a set the run keeps (it is remembered by identity); one with
+        words outside the vocabulary is looked up by ``counts.word_mask``.
+        """
+        if id(words) not in self._flags:
+            inside = words <= self.ref.vocabulary
+            flags = np.asarray(self.index.isin(list(words)), dtype=bool) if inside else None
+            self._flags[id(words)] = (words, flags)  # holds ``words``: its id stays its own
+        flags = self._flags[id(words)][1]
+        if flags is None:
+            return counts.word_mask(words)
+        return (ids >= 0) & flags[ids]
+
+    def mask(self, counts: PopulationCounts, n: int, ids: np.ndarray | None = None) -> np.ndarray:
+        """Per column of ``counts.counts[n]``: is the n-gram absent from the real corpus.
+
+        ``ids``: ``vocabulary_ids(counts)`` if already computed.
+        """
         seen = self.seen(n)
         if seen is None:
             real = self.ref.ngrams[n]
@@ -160,16 +188,15 @@ class NovelGrams:
         out = np.ones(len(grams), dtype=bool)
         if not len(counts.words) or not len(seen):
             return out
-        word_ids = self.index.get_indexer(counts.words)
+        word_ids = self.vocabulary_ids(counts) if ids is None else ids
         base = max(len(self.index), 1)
         # Block by block: at 10,000 agents a round has ~9M distinct trigrams, whose ids,
-        # keys and lookups at once took ~0.7 GB. Sorted ``seen``: one binary search a key.
+        # keys and lookups at once took ~0.7 GB.
         for lo in range(0, len(grams), MASK_BLOCK):
-            ids = word_ids[grams[lo : lo + MASK_BLOCK]]
-            outside = (ids < 0).any(axis=1)
-            keys = ngram_keys(np.where(ids < 0, 0, ids), base)
-            at = np.minimum(np.searchsorted(seen, keys), len(seen) - 1)
-            out[lo : lo + MASK_BLOCK] = outside | (seen[at] != keys)
+            ids_ = word_ids[grams[lo : lo + MASK_BLOCK]]
+            outside = (ids_ < 0).any(axis=1)
+            keys = ngram_keys(np.where(ids_ < 0, 0, ids_), base)
+            out[lo : lo + MASK_BLOCK] = outside | (seen.get_indexer(keys) < 0)
         return out
 
 
@@ -190,14 +217,16 @@ def lexicon_columns(
     nan = float("nan")
     out = {f"unique_{n}": counts.unique(n).astype(float) for n in (1, 2, 3)}
     out["zipf"] = counts.zipf()
-    out["tail_mass"] = _ratio(counts.per_agent(counts.word_mask(ref.tail)), tokens, nan)
+    ids = novel.vocabulary_ids(counts)
+    tail = novel.word_mask(counts, ref.tail, ids)
+    out["tail_mass"] = _ratio(counts.per_agent(tail), tokens, nan)
     vocabulary = len(ref.heldout_vocabulary)
-    used = counts.types_in(counts.word_mask(ref.heldout_vocabulary))
+    used = counts.types_in(novel.word_mask(counts, ref.heldout_vocabulary, ids))
     out["coverage"] = used / vocabulary if vocabulary else np.full(counts.agents, nan)
     for n in NOVEL_ORDERS:
-        novel_count = counts.counts[n] @ novel.mask(counts, n).astype(float)
+        novel_count = counts.counts[n] @ novel.mask(counts, n, ids).astype(float)
         out[f"novel_{n}"] = _ratio(novel_count, counts.total(n), nan)
-    outside = ~counts.word_mask(ref.vocabulary)
+    outside = ids < 0  # not in the real vocabulary
     out["neologism_share"] = _ratio(counts.per_agent(outside), tokens, nan)
     return out
 
