@@ -48,6 +48,10 @@ class FlatTables(NamedTuple):
         gamma_ptr: the start of each level in ``gamma``.
         indptr: the CSR pointers from context to entries of levels ``2 .. n``.
         indptr_ptr: the start of each level in ``indptr``.
+        ctx_child: per length ``m``, CSR pointers (within the length's keys) from each
+            context of length ``m - 1`` (``m = 1``: each table) to its extensions, so a
+            lookup searches one context's extensions, not the whole length.
+        ctx_child_ptr: the start of each length in ``ctx_child``.
     """
 
     ctx_flat: np.ndarray
@@ -59,6 +63,8 @@ class FlatTables(NamedTuple):
     gamma_ptr: np.ndarray
     indptr: np.ndarray
     indptr_ptr: np.ndarray
+    ctx_child: np.ndarray
+    ctx_child_ptr: np.ndarray
 
 
 @njit(cache=True)
@@ -73,6 +79,7 @@ def _context_chain(
 ) -> None:
     """``PopulationTables.context_ids`` of one row into ``cid`` (length ``order``)."""
     ctx_flat, ctx_ptr = flat.ctx_flat, flat.ctx_ptr
+    child, child_ptr = flat.ctx_child, flat.ctx_child_ptr
     cid[0] = table
     for m in range(1, order):
         lo, hi = ctx_ptr[m - 1], ctx_ptr[m]
@@ -81,10 +88,10 @@ def _context_chain(
             cid[m] = -1
             continue
         key = prev * v + contexts[row, order - 1 - m]
-        pos = lo + np.searchsorted(ctx_flat[lo:hi], key)
-        if pos > hi - 1:
-            pos = hi - 1
-        cid[m] = pos - lo if ctx_flat[pos] == key else -1
+        start = lo + child[child_ptr[m - 1] + prev]  # the extensions of ``prev`` only
+        stop = lo + child[child_ptr[m - 1] + prev + 1]
+        pos = start + np.searchsorted(ctx_flat[start:stop], key)
+        cid[m] = pos - lo if pos < stop and ctx_flat[pos] == key else -1
 
 
 @njit(cache=True)
@@ -506,6 +513,7 @@ def score_probs(
     n = len(windows)
     keys, alpha, entry_ptr = flat.keys, flat.alpha, flat.entry_ptr
     gamma, gamma_ptr = flat.gamma, flat.gamma_ptr
+    indptr, indptr_ptr = flat.indptr, flat.indptr_ptr
     out = np.zeros(n)
     blocks = min(n, BLOCKS)
     for b in prange(blocks):  # windows are independent: threads change no float
@@ -526,10 +534,11 @@ def score_probs(
                 if ck >= 0:
                     gamma_k = gamma[gamma_ptr[k - 2] + ck]
                     key = ck * v + ranked
-                    pos = lo + np.searchsorted(keys[lo:hi], key)
-                    if pos > hi - 1:
-                        pos = hi - 1
-                    if keys[pos] == key:
+                    # the context's own entries (its CSR row), not the whole level
+                    start = lo + indptr[indptr_ptr[k - 2] + ck]
+                    stop = lo + indptr[indptr_ptr[k - 2] + ck + 1]
+                    pos = start + np.searchsorted(keys[start:stop], key)
+                    if pos < stop and keys[pos] == key:
                         alpha_k = alpha[pos]
                 prob = alpha_k + gamma_k * prob
             out[i] = prob

@@ -184,12 +184,20 @@ class PopulationTables:
 
     def flat(self) -> FlatTables:
         """The levels concatenated for the compiled kernels (:mod:`society.lm.ngram_fused`)."""
+        v = self.unigram.shape[1]
+        # the parents of length m's contexts: those of length m - 1 (m = 1: the tables)
+        parents = [len(self.unigram), *map(len, self.contexts)][: len(self.contexts)]
+        children = [
+            np.searchsorted(c, np.arange(p + 1, dtype=np.int64) * v)  # keys are parent * v + t
+            for c, p in zip(self.contexts, parents, strict=True)
+        ]
         return FlatTables(
             *_flat_levels(self.contexts, np.int64),
             *_flat_levels(self.keys, np.int64),
             *_flat_levels(self.alpha, np.float64)[:1],
             *_flat_levels(self.gamma, np.float64),
             *_flat_levels(self.indptr, np.int64),
+            *_flat_levels(children, np.int64),
         )
 
     def context_ids(self, contexts: np.ndarray, agent: np.ndarray, v: int) -> np.ndarray:
