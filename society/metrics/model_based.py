@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from society.lm.base import score_many
+
 if TYPE_CHECKING:
     from society.config import MetricsConfig
     from society.metrics.record import Scorer
@@ -85,7 +87,7 @@ def _score_groups(
     flat = [text for group in groups for text in group]
     if not flat:
         return [perplexities(lm, group) for group in groups]
-    loglik, tokens = lm.score(flat)
+    loglik, tokens = score_many([lm], [flat])[0]  # the backend's compiled path, if it has one
     loglik, tokens = np.asarray(loglik, dtype=float), np.asarray(tokens, dtype=float)
     bounds = np.cumsum([0, *(len(group) for group in groups)])
     return [
