@@ -276,3 +276,16 @@ def test_work_the_worker_has_not_started_is_computed_here(side):
     assert pids[-1] == os.getpid()  # still waiting behind the sleep: taken back
     busy.result()
     assert side.submit(os.getpid, takeable=False).result() != os.getpid()  # it goes on
+
+
+def test_while_waiting_this_process_computes_the_calls_queued_behind(side):
+    busy = side.submit(time.sleep, 2)
+    deadline = time.monotonic() + 60
+    while not busy.future.running() and time.monotonic() < deadline:  # the worker has it
+        time.sleep(0.01)
+    kept_there = side.submit(os.getpid, takeable=False)
+    queued = [side.submit(os.getpid) for _ in range(3)]
+    busy.result()
+    assert all(job.future.done() for job in queued)  # taken from the end while waiting
+    assert [job.result() for job in queued] == [os.getpid()] * 3
+    assert kept_there.result() != os.getpid()  # not takeable: left to the worker

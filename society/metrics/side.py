@@ -20,8 +20,9 @@ import sys
 import threading
 import time
 import types
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
@@ -80,6 +81,11 @@ def _done(fn: Callable[..., Any], args: tuple[Any, ...]) -> Future:
 class SideProcess:
     """One worker process (started on first use) that computes submitted functions.
 
+    The worker is handed one call at a time, by a feeder thread, in the order submitted;
+    calls it has not started stay here, so this process can take them back (``Job.result``
+    computes its own call, or while it waits the last one queued: the two processes
+    share the round's work however long each call turns out to be).
+
     Args:
         enabled: False runs every submitted function here, at submission.
     """
@@ -87,6 +93,9 @@ class SideProcess:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self._pool: ProcessPoolExecutor | None = None
+        self._queue: deque[Job] = deque()  # submitted, not yet handed to the worker
+        self._ready = threading.Condition()
+        self._feeder: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the worker now (it imports what the measures need while the run builds)."""
@@ -100,6 +109,8 @@ class SideProcess:
             )
             with _no_main_module():  # the worker starts with this first job
                 self._pool.submit(int)
+            self._feeder = threading.Thread(target=self._feed, args=(self._pool,), daemon=True)
+            self._feeder.start()
 
     def submit(self, fn: Callable[..., Any], *args: Any, takeable: bool = True) -> Job:
         """``fn(*args)``, computed by the worker (or here when it cannot be).
@@ -111,27 +122,74 @@ class SideProcess:
         self.start()
         if self._pool is None:
             return Job(_done(fn, args), fn, args, self, takeable)
-        try:
-            return Job(self._pool.submit(fn, *args), fn, args, self, takeable)
-        except (BrokenProcessPool, RuntimeError):
-            self.lost()
-            return Job(_done(fn, args), fn, args, self, takeable)
+        job = Job(Future(), fn, args, self, takeable)
+        with self._ready:
+            self._queue.append(job)
+            self._ready.notify()
+        return job
+
+    def _feed(self, pool: ProcessPoolExecutor) -> None:
+        """The feeder thread: hand the queued calls to ``pool`` one at a time."""
+        while True:
+            with self._ready:
+                while not self._queue and self._pool is pool:
+                    self._ready.wait()
+                if not self._queue:  # closed or lost, nothing left
+                    return
+                job = self._queue.popleft()
+                job.future.set_running_or_notify_cancel()
+            try:
+                if self._pool is not pool:
+                    raise BrokenProcessPool("the worker was stopped")
+                value = pool.submit(job.fn, *job.args).result()
+            except BaseException as error:  # noqa: BLE001 - handed to whoever takes the result
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(value)
+
+    def take(self, job: Job | None = None) -> Job | None:
+        """Claim ``job`` (or, with None, the last takeable call queued) to compute here.
+
+        Returns:
+            The claimed job, now running here; None if the worker has it or nothing is left.
+        """
+        with self._ready:
+            if job is None:
+                job = next((j for j in reversed(self._queue) if j.takeable), None)
+            if job is None or job not in self._queue:
+                return None
+            self._queue.remove(job)
+            job.future.set_running_or_notify_cancel()
+            return job
 
     def lost(self) -> None:
         """The worker died or cannot take work: compute everything here from now on."""
         self.enabled = False
         pool, self._pool = self._pool, None
+        with self._ready:
+            self._ready.notify_all()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the worker (waiting for what it is computing); later work starts a new one."""
         pool, self._pool = self._pool, None
+        with self._ready:
+            for job in self._queue:  # nobody will take them: computed on demand
+                job.future.cancel()
+            self._queue.clear()
+            self._ready.notify_all()
+        if self._feeder is not None:
+            self._feeder.join()
+            self._feeder = None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"enabled": self.enabled, "_pool": None}
+        return {"enabled": self.enabled}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["enabled"])
 
 
 class Job:
@@ -153,12 +211,27 @@ class Job:
 
         Computed here if the worker has not started it yet and it is ``takeable`` (rather
         than waiting for the calls before it: the same value, from the same arguments), or
-        if the worker has died.
+        if the worker has died. While the worker computes it, this process computes the
+        last takeable calls queued behind it.
         """
-        if self.takeable and self.future.cancel():
-            return self.fn(*self.args)
+        if self.takeable and self.side.take(self) is not None:
+            self.run_here()
+        while not self.future.done():
+            other = self.side.take()
+            if other is None:
+                break
+            other.run_here()
         try:
             return self.future.result()
         except BrokenProcessPool:
             self.side.lost()
             return self.fn(*self.args)
+        except CancelledError:  # closed before the worker took it
+            return self.fn(*self.args)
+
+    def run_here(self) -> None:
+        """Compute the call in this process into its future (it was claimed by ``take``)."""
+        try:
+            self.future.set_result(self.fn(*self.args))
+        except Exception as error:  # noqa: BLE001 - handed to whoever takes the result
+            self.future.set_exception(error)
