@@ -112,3 +112,39 @@ def test_only_the_texts_of_agents_in_a_pair_are_counted(monkeypatch):
     for got, want in zip(within, alone, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12)
         assert np.isfinite(got).all() and (got > 0).all()
+
+
+def _agents_with_gaps(seed: int) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    docs = [speaker(rng, int(rng.integers(3, 12))) for _ in range(9)]
+    docs[2] = ()  # said nothing
+    docs[5] = (*docs[5], (), ("solo",))  # an empty text and a one-word text
+    return docs
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_word_ids_are_relabelled_as_the_documents_bit_for_bit(seed):
+    from society.metrics.counts import PopulationCounts
+
+    docs = _agents_with_gaps(seed)
+    flat = PopulationCounts.of(docs).flat
+    assert flat is not None and len(flat) == len(docs)
+    pairs = np.array([(i, j) for i in range(9) for j in range(i + 1, 9) if (i + j) % 3])
+    for budget in (0, 7):  # every pair, or a sample of pairs (the agents of a subset)
+        got = null_means(flat, pairs, (1, 2), 4, budget, np.random.default_rng(seed))
+        want = null_means(docs, pairs, (1, 2), 4, budget, np.random.default_rng(seed))
+        for a, b in zip(got, want, strict=True):
+            np.testing.assert_array_equal(a, b)
+    subset = np.array([1, 4, 5, 8])
+    within = np.array([[0, 1], [1, 3], [2, 3]])
+    got = relabelled_jsd(flat.select(subset), within, (2,), 3, np.random.default_rng(2))
+    want = relabelled_jsd([docs[a] for a in subset], within, (2,), 3, np.random.default_rng(2))
+    np.testing.assert_array_equal(got[0], want[0])
+
+
+def test_counts_in_chunks_keep_no_word_ids(monkeypatch):
+    from society.metrics import counts as module
+
+    docs = _agents_with_gaps(3)
+    monkeypatch.setattr(module, "CHUNK_TOKENS", 10)
+    assert module.PopulationCounts.of(docs).flat is None  # the documents are relabelled

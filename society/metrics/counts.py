@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import sparse
 
 from society.metrics.distribution import zipf_exponents
-from society.metrics.divergence import _count, _flatten, count_matrix, ngram_starts
+from society.metrics.divergence import AgentTokens, _count, _flatten, count_matrix, ngram_starts
 
 Doc = Sequence[Sequence[str]]
 
@@ -65,6 +65,8 @@ class PopulationCounts:
     entry_word: np.ndarray
     entry_count: np.ndarray
     _names: dict[int, list[tuple[str, ...]]] = field(default_factory=dict, repr=False)
+    flat: AgentTokens | None = field(default=None, repr=False)
+    """The agents' texts as word ids (kept when the round was counted in one chunk)."""
 
     @classmethod
     def of(cls, docs: Sequence[Doc]) -> PopulationCounts:
@@ -84,13 +86,19 @@ class PopulationCounts:
         Returns:
             The counts.
         """
-        chunks, word_id = [], {}
+        chunks, word_id, flat = [], {}, None
         ranges = _agent_chunks(docs, CHUNK_TOKENS)
         words = np.empty(0, dtype=object)
         for lo, hi in ranges:
             tokens = _flatten(docs[lo:hi])
             if len(ranges) == 1:  # one chunk: its word ids are the population's
                 ids, words = tokens.ids, tokens.words
+                n_texts = len(tokens.doc_of_text)
+                flat = AgentTokens(
+                    ids.astype(np.int32),
+                    np.bincount(tokens.text_of, minlength=n_texts),
+                    np.asarray([len(doc) for doc in docs], dtype=np.int64),
+                )
             else:
                 known = (word_id.setdefault(w, len(word_id)) for w in tokens.words)
                 glossary = np.fromiter(known, dtype=np.int64, count=len(tokens.words))
@@ -137,6 +145,7 @@ class PopulationCounts:
             entry_row=entry_row,
             entry_word=entry_word,
             entry_count=entry_count,
+            flat=flat,
         )
 
     @classmethod

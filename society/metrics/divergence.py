@@ -40,6 +40,45 @@ class _Tokens(NamedTuple):
     n_docs: int
 
 
+class AgentTokens(NamedTuple):
+    """Agents' texts as word ids, without the words: counted like their documents.
+
+    Word ids number the words in order of first appearance (as ``_flatten`` does); the
+    relabelling null is sent these instead of the documents (a few int arrays pickle in
+    milliseconds, a round's word tuples in a tenth of a second).
+    """
+
+    ids: np.ndarray  # word id of every token, the agents' texts one after another (int32)
+    text_lengths: np.ndarray  # tokens in each text
+    sizes: np.ndarray  # texts of each agent
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def select(self, agents: np.ndarray) -> AgentTokens:
+        """The tokens of ``agents`` (ascending positions), in their order."""
+        text_at = np.concatenate([[0], np.cumsum(self.sizes)])
+        token_at = np.concatenate([[0], np.cumsum(self.text_lengths)])
+        texts = np.concatenate([np.arange(text_at[a], text_at[a + 1]) for a in agents] or [[]])
+        texts = texts.astype(np.int64)
+        lengths = self.text_lengths[texts]
+        starts = np.repeat(token_at[texts], lengths)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return AgentTokens(self.ids[starts + within], lengths, self.sizes[np.asarray(agents)])
+
+    def per_text(self) -> _Tokens:
+        """One document per text, as ``_flatten`` of ``[[text] for each text]`` gives."""
+        ids, words = pd.factorize(self.ids, sort=False)
+        n_texts = len(self.text_lengths)
+        return _Tokens(
+            ids=np.asarray(ids, dtype=np.int64),
+            words=np.empty(len(words), dtype=object),  # only their number is read
+            text_of=np.repeat(np.arange(n_texts), self.text_lengths),
+            doc_of_text=np.arange(n_texts),
+            n_docs=n_texts,
+        )
+
+
 def _flatten(docs: Sequence[Doc]) -> _Tokens:
     lengths = [len(text) for doc in docs for text in doc]
     flat = np.empty(sum(lengths), dtype=object)

@@ -17,6 +17,7 @@ import numpy as np
 
 from society.metrics.counts import PopulationCounts
 from society.metrics.divergence import canonical_pairs
+from society.metrics.relabel import Texts
 from society.metrics.text import tokenize_tuples
 
 AUTO_ALL_PAIRS = 200
@@ -165,6 +166,18 @@ class RoundRecord:
     def counts(self) -> PopulationCounts:
         """Every agent's word and n-gram counts, built once and shared by the measures."""
         return PopulationCounts.of(self.docs)
+
+    def null_texts(self, agents: np.ndarray | None = None) -> Texts:
+        """What a relabelling null counts of ``agents`` (None: all, in order).
+
+        Their word ids when the counts kept them (``PopulationCounts.flat``), else their
+        documents: the same counts either way, the ids pickle in milliseconds.
+        """
+        flat = self.counts.flat
+        if flat is not None:
+            return flat if agents is None else flat.select(agents)
+        docs = self.docs
+        return docs if agents is None else [docs[a] for a in agents]
 
 
 def select_pairs(

@@ -31,7 +31,10 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse
 
-from society.metrics.divergence import Doc, jsd_matrix, ngram_count_matrices
+from society.metrics.divergence import AgentTokens, Doc, _count, jsd_matrix, ngram_count_matrices
+
+Texts = Sequence[Doc] | AgentTokens
+"""Agents' texts: their documents, or their word ids (``AgentTokens``, counted the same)."""
 
 #: Token occurrences gathered per chunk of deals (bounds the memory of one sparse product).
 CHUNK_TOKENS = 4_000_000
@@ -55,10 +58,27 @@ def draws_within(pairs: int, draws: int, budget: int) -> int:
     return max(1, budget // max(pairs, 1))
 
 
-def _text_counts(docs: Sequence[Doc], orders: Sequence[int]) -> list[sparse.csr_matrix]:
+def _text_counts(docs: Texts, orders: Sequence[int]) -> list[sparse.csr_matrix]:
     """One row per text (all agents' texts in order), one matrix per n-gram order."""
+    if isinstance(docs, AgentTokens):
+        tokens = docs.per_text()
+        return [_count(tokens, n)[0].tocsr() for n in orders]
     per_text = [[text] for doc in docs for text in doc]
     return [m.tocsr() for m in ngram_count_matrices(per_text, orders)]
+
+
+def _agents(docs: Texts, agents: np.ndarray) -> Texts:
+    """The texts of ``agents`` (ascending positions), in their order."""
+    if isinstance(docs, AgentTokens):
+        return docs.select(agents)
+    return [docs[a] for a in agents]
+
+
+def _sizes(docs: Texts) -> np.ndarray:
+    """Texts per agent."""
+    if isinstance(docs, AgentTokens):
+        return docs.sizes
+    return np.array([len(doc) for doc in docs], dtype=np.int64)
 
 
 def _deals(
@@ -86,7 +106,7 @@ def _deals(
 
 
 def relabelled_jsd(
-    docs: Sequence[Doc],
+    docs: Texts,
     pairs: np.ndarray,
     orders: Sequence[int],
     draws: int,
@@ -95,7 +115,7 @@ def relabelled_jsd(
     """Mean n-gram JSD of each pair under random relabelling of its two agents' texts.
 
     Args:
-        docs: each agent's tokenised texts.
+        docs: each agent's tokenised texts (or their word ids, ``AgentTokens``).
         pairs: ``(k, 2)`` positions into ``docs``.
         orders: n-gram orders (1: words, 2: bigrams).
         draws: deals per pair (>= 1).
@@ -116,8 +136,8 @@ def relabelled_jsd(
         return out
     speakers = np.unique(pairs)
     if len(speakers) < len(docs):  # count only the texts of agents in a pair (a sample)
-        docs, pairs = [docs[a] for a in speakers], np.searchsorted(speakers, pairs)
-    sizes = np.array([len(doc) for doc in docs], dtype=np.int64)
+        docs, pairs = _agents(docs, speakers), np.searchsorted(speakers, pairs)
+    sizes = _sizes(docs)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     texts = _text_counts(docs, orders)
     agent_totals = [_owner_matrix(sizes) @ t for t in texts]
@@ -168,7 +188,7 @@ class NullPlan(NamedTuple):
     """Agents in ``docs``."""
     chosen: np.ndarray | None
     """The pairs relabelled when beyond the budget (None: every pair)."""
-    call: tuple[list[Doc], np.ndarray, tuple[int, ...], int, np.random.Generator] | None
+    call: tuple[Texts, np.ndarray, tuple[int, ...], int, np.random.Generator] | None
     """``relabelled_jsd``'s arguments (None: nothing to relabel, every mean NaN)."""
     orders: tuple[int, ...]
 
@@ -202,7 +222,7 @@ class NullPlan(NamedTuple):
 
 
 def null_plan(
-    docs: Sequence[Doc],
+    docs: Texts,
     pairs: np.ndarray,
     orders: Sequence[int],
     draws: int,
@@ -224,12 +244,12 @@ def null_plan(
         chosen = np.sort(rng.choice(len(pairs), budget, replace=False))
         relabelled, deals = pairs[chosen], 1
     speakers = np.unique(relabelled)
-    call = ([docs[a] for a in speakers], np.searchsorted(speakers, relabelled), orders, deals, rng)
+    call = (_agents(docs, speakers), np.searchsorted(speakers, relabelled), orders, deals, rng)
     return NullPlan(pairs, len(docs), chosen, call, orders)
 
 
 def null_means(
-    docs: Sequence[Doc],
+    docs: Texts,
     pairs: np.ndarray,
     orders: Sequence[int],
     draws: int,
@@ -245,7 +265,7 @@ def null_means(
     agent is in no sampled pair gets the sample's mean.
 
     Args:
-        docs: each agent's tokenised texts.
+        docs: each agent's tokenised texts (or their word ids, ``AgentTokens``).
         pairs: ``(k, 2)`` positions into ``docs``.
         orders: n-gram orders.
         draws: deals wanted per pair (0: all NaN).

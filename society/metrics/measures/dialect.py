@@ -207,7 +207,7 @@ class Dialects(Measure):
         i, j = np.triu_indices(len(sample), k=1)
         rng = np.random.default_rng([self.setup.seed, record.round, PURPOSE, 1])
         return null_plan(
-            [record.docs[a] for a in sample],
+            record.null_texts(sample),
             np.column_stack([i, j]),
             (order,),
             config.divergence_null,

@@ -54,7 +54,7 @@ class PairDivergence(Measure):
         config = self.setup.config
         rng = np.random.default_rng([self.setup.seed, record.round, EXCESS_PURPOSE])
         return null_plan(
-            record.docs,
+            record.null_texts(),
             record.pairs,
             (1, 2),
             config.divergence_null,
