@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import networkx as nx
 import numpy as np
@@ -74,17 +73,15 @@ def neologisms(counts: Mapping[str, int], vocabulary: frozenset[str]) -> Counter
     return Counter({w: c for w, c in counts.items() if w not in vocabulary})
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a neologism was first said.
+Origin = tuple[int, int, int]
+"""Where a neologism was first said: ``(round, agent, node)``.
 
-    Slotted: a run remembers every neologism's origin (about 1.5 million at 10,000 agents),
-    about 100 bytes less each than with a ``__dict__``.
-    """
+A plain tuple: a run remembers every neologism's origin (about 1.5 million at 10,000
+agents; a round of 1,000 n-gram agents coins 100,000), and a tuple is made ten times
+faster than a frozen dataclass, at the same size."""
 
-    round: int
-    agent: int
-    node: int
+ROUND, AGENT, NODE = 0, 1, 2
+"""The fields of an ``Origin``."""
 
 
 class InnovationTracker:
@@ -128,7 +125,7 @@ class InnovationTracker:
         new = 0
         for word, who in users.items():
             if word not in self.origins:
-                self.origins[word] = Origin(round_, who[0][0], who[0][1])
+                self.origins[word] = (round_, who[0][0], who[0][1])
                 new += 1
         hops: dict[int, dict[int, int]] = {}
         for word in sorted(users):
@@ -138,10 +135,10 @@ class InnovationTracker:
             self.tracked.add(word)
             origin = self.origins[word]
             reach = float("nan")
-            if graph is not None and origin.node in graph:
-                if origin.node not in hops:
-                    hops[origin.node] = nx.single_source_shortest_path_length(graph, origin.node)
-                lengths = hops[origin.node]
+            if graph is not None and origin[NODE] in graph:
+                if origin[NODE] not in hops:
+                    hops[origin[NODE]] = nx.single_source_shortest_path_length(graph, origin[NODE])
+                lengths = hops[origin[NODE]]
                 reach = max(lengths.get(node, -1) for _, node, _, _ in who)
                 reach = -1 if any(node not in lengths for _, node, _, _ in who) else reach
             self.rows.append(
@@ -152,9 +149,7 @@ class InnovationTracker:
                     len(who),
                     len({community for _, _, community, _ in who}),
                     reach,
-                    origin.round,
-                    origin.agent,
-                    origin.node,
+                    *origin,
                 )
             )
         return {
@@ -192,11 +187,12 @@ class InnovationTracker:
         used = np.flatnonzero(users)
         # the first user of each word is its earliest agent (rows sorted in each column)
         first = by_word.indices[by_word.indptr[used]]
-        new = 0
-        for word, agent in zip(words[used].tolist(), first.tolist(), strict=True):
-            if word not in self.origins:
-                self.origins[word] = Origin(round_, int(ids[agent]), int(nodes[agent]))
-                new += 1
+        origins, before = self.origins, len(self.origins)
+        firsts = zip(ids[first].tolist(), nodes[first].tolist(), strict=True)
+        for word, (agent, node) in zip(words[used].tolist(), firsts, strict=True):
+            if word not in origins:
+                origins[word] = (round_, agent, node)
+        new = len(origins) - before
         keep = used[
             np.fromiter(
                 (
@@ -230,9 +226,7 @@ class InnovationTracker:
                     int(users[c]),
                     int(spread[c]),
                     reach[k],
-                    origin.round,
-                    origin.agent,
-                    origin.node,
+                    *origin,
                 )
             )
         return {
@@ -264,7 +258,7 @@ class InnovationTracker:
         if graph.is_directed():
             adjacency = sparse.csr_array(adjacency + adjacency.T)
         user_at = np.array([position.get(node, -1) for node in nodes.tolist()], dtype=np.int64)
-        source = np.array([position.get(o.node, -1) for o in origins], dtype=np.int64)
+        source = np.array([position.get(o[NODE], -1) for o in origins], dtype=np.int64)
         starts, stops = by_word.indptr[columns], by_word.indptr[columns + 1]
         sizes = stops - starts
         offsets = np.concatenate([[0], np.cumsum(sizes)])

@@ -38,10 +38,11 @@ from society.run import layout
 from society.run.store import atomic_write_bytes
 from society.sim.model import Society
 
-FORMAT = 2
+FORMAT = 3
 """Bump when what the state holds changes; an older state is ignored (resume replays).
 
-2: utterances logged as tuples (``sim.samples``), neologism origins with slots."""
+2: utterances logged as tuples (``sim.samples``), neologism origins with slots.
+3: neologism origins as plain tuples."""
 
 BIG = 64 << 20
 """States larger than this (bytes, before compression) are stored without compressing."""
