@@ -112,17 +112,23 @@ def round_warnings(society: Society) -> list[str]:
     return out
 
 
-def write_round(store: RunStore, society: Society, samples: bool = True) -> None:
-    """Stream the society's tables and new samples to the run directory (all or nothing)."""
+def write_round(
+    store: RunStore, society: Society, samples: bool = True, tables: bool = True
+) -> None:
+    """Stream the society's tables and new samples to the run directory (all or nothing).
+
+    ``tables=False`` when they were written since the last round (the run's final samples).
+    """
     with critical():
-        store.write_tables(
-            {
-                "rounds": society.round_table(),
-                "agents": society.agent_table(),
-                "pairs": society.pair_table(),
-                **society.measures.tables(),  # side tables: innovations, expressions
-            }
-        )
+        if tables:
+            store.write_tables(
+                {
+                    "rounds": society.round_table(),
+                    "agents": society.agent_table(),
+                    "pairs": society.pair_table(),
+                    **society.measures.tables(),  # side tables: innovations, expressions
+                }
+            )
         if society.scenario.metrics.samples and samples:
             store.append_samples(society.pop_samples())
         elif samples:
@@ -207,7 +213,7 @@ class _Loop:
             society.step()
             self.after_round()
         society.log_samples(final=True)
-        write_round(self.store, society)
+        write_round(self.store, society, tables=False)  # the last round's are written
         self.store.write_json(layout.EVENTS, society.event_log)
         if not society.scenario.checkpoints.keep_state:
             remove_state(self.store.path)
