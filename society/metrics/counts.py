@@ -88,22 +88,20 @@ class PopulationCounts:
         """
         chunks, word_id, flat = [], {}, None
         ranges = _agent_chunks(docs, CHUNK_TOKENS)
+        texts = np.asarray([len(doc) for doc in docs], dtype=np.int64)
         words = np.empty(0, dtype=object)
         for lo, hi in ranges:
             tokens = _flatten(docs[lo:hi])
             if len(ranges) == 1:  # one chunk: its word ids are the population's
                 ids, words = tokens.ids, tokens.words
-                n_texts = len(tokens.doc_of_text)
-                flat = AgentTokens(
-                    ids.astype(np.int32),
-                    np.bincount(tokens.text_of, minlength=n_texts),
-                    np.asarray([len(doc) for doc in docs], dtype=np.int64),
-                )
             else:
                 known = (word_id.setdefault(w, len(word_id)) for w in tokens.words)
                 glossary = np.fromiter(known, dtype=np.int64, count=len(tokens.words))
                 ids = glossary[tokens.ids] if len(tokens.ids) else tokens.ids
             small = {"ids": ids.astype(np.int32), "text_of": tokens.text_of.astype(np.int32)}
+            if len(ranges) == 1:
+                lengths = np.bincount(tokens.text_of, minlength=len(tokens.doc_of_text))
+                flat = AgentTokens(small["ids"], lengths, texts)
             chunks.append((lo, tokens._replace(words=None, **small)))  # kept till counted
         if word_id:
             words = np.empty(len(word_id), dtype=object)
@@ -141,7 +139,7 @@ class PopulationCounts:
             words=words,
             counts=counts,
             grams=grams,
-            texts=np.asarray([len(doc) for doc in docs], dtype=np.int64),
+            texts=texts,
             entry_row=entry_row,
             entry_word=entry_word,
             entry_count=entry_count,

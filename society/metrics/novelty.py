@@ -80,8 +80,8 @@ A plain tuple: a run remembers every neologism's origin (about 1.5 million at 10
 agents; a round of 1,000 n-gram agents coins 100,000), and a tuple is made ten times
 faster than a frozen dataclass, at the same size."""
 
-ROUND, AGENT, NODE = 0, 1, 2
-"""The fields of an ``Origin``."""
+NODE = 2
+"""Where an ``Origin`` holds its node."""
 
 
 class InnovationTracker:

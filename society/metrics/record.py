@@ -17,7 +17,7 @@ import numpy as np
 
 from society.metrics.counts import PopulationCounts
 from society.metrics.divergence import canonical_pairs
-from society.metrics.relabel import Texts
+from society.metrics.relabel import Texts, texts_of
 from society.metrics.text import tokenize_tuples
 
 AUTO_ALL_PAIRS = 200
@@ -174,10 +174,8 @@ class RoundRecord:
         documents: the same counts either way, the ids pickle in milliseconds.
         """
         flat = self.counts.flat
-        if flat is not None:
-            return flat if agents is None else flat.select(agents)
-        docs = self.docs
-        return docs if agents is None else [docs[a] for a in agents]
+        texts = flat if flat is not None else self.docs
+        return texts if agents is None else texts_of(texts, agents)
 
 
 def select_pairs(

@@ -67,7 +67,7 @@ def _text_counts(docs: Texts, orders: Sequence[int]) -> list[sparse.csr_matrix]:
     return [m.tocsr() for m in ngram_count_matrices(per_text, orders)]
 
 
-def _agents(docs: Texts, agents: np.ndarray) -> Texts:
+def texts_of(docs: Texts, agents: np.ndarray) -> Texts:
     """The texts of ``agents`` (ascending positions), in their order."""
     if isinstance(docs, AgentTokens):
         return docs.select(agents)
@@ -136,7 +136,7 @@ def relabelled_jsd(
         return out
     speakers = np.unique(pairs)
     if len(speakers) < len(docs):  # count only the texts of agents in a pair (a sample)
-        docs, pairs = _agents(docs, speakers), np.searchsorted(speakers, pairs)
+        docs, pairs = texts_of(docs, speakers), np.searchsorted(speakers, pairs)
     sizes = _sizes(docs)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     texts = _text_counts(docs, orders)
@@ -244,7 +244,7 @@ def null_plan(
         chosen = np.sort(rng.choice(len(pairs), budget, replace=False))
         relabelled, deals = pairs[chosen], 1
     speakers = np.unique(relabelled)
-    call = (_agents(docs, speakers), np.searchsorted(speakers, relabelled), orders, deals, rng)
+    call = (texts_of(docs, speakers), np.searchsorted(speakers, relabelled), orders, deals, rng)
     return NullPlan(pairs, len(docs), chosen, call, orders)
 
 

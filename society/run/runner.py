@@ -214,7 +214,6 @@ class _Loop:
             self.after_round()
         society.log_samples(final=True)
         write_round(self.store, society, tables=False)  # the last round's are written
-        self.store.write_json(layout.EVENTS, society.event_log)
         if not society.scenario.checkpoints.keep_state:
             remove_state(self.store.path)
 
